@@ -1,0 +1,64 @@
+/* Vigil: what every module shares — error codes, time, logging.
+ *
+ * Errors: fallible functions return 0 or a negative errno (-EINVAL, -ENOMEM, -EAGAIN, ...).
+ * Time: event time is int64_t nanoseconds since the Unix epoch, as the source stamped it;
+ * the analysis core never reads a clock. Deadlines inside a process use CLOCK_MONOTONIC.
+ * Logging: one line per event on stderr, never per reading. Library modules do not log;
+ * they return errors and the caller logs once. */
+#ifndef VIGIL_COMMON_H
+#define VIGIL_COMMON_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VG_CACHELINE 64
+#define VG_NS_PER_S INT64_C(1000000000)
+#define VG_NS_PER_MS INT64_C(1000000)
+
+/* Text for a negative errno returned by a vg_ function (also accepts positive values).
+ * Thread: any. The string is static. */
+const char *vg_strerror(int err);
+
+/* CLOCK_MONOTONIC / CLOCK_REALTIME in nanoseconds. Thread: any. */
+int64_t vg_mono_ns(void);
+int64_t vg_wall_ns(void);
+
+enum vg_log_level {
+    VG_LOG_ERROR = 0,
+    VG_LOG_WARN = 1,
+    VG_LOG_INFO = 2,
+    VG_LOG_DEBUG = 3,
+};
+
+/* Sets the most verbose level printed (default VG_LOG_INFO). Thread: main, before threads. */
+void vg_log_set_level(enum vg_log_level level);
+enum vg_log_level vg_log_get_level(void);
+/* Parses "error", "warn", "info" or "debug". Returns 0, or -EINVAL (ret_level untouched). */
+int vg_log_parse_level(const char *name, enum vg_log_level *ret_level);
+
+/* Writes one line "<wall time> <level> <thread name>: <message>" to stderr with a single
+ * write(), so lines from several threads never interleave. Thread: any. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+void vg_log(enum vg_log_level level, const char *fmt, ...);
+
+#define vg_error(...) vg_log(VG_LOG_ERROR, __VA_ARGS__)
+#define vg_warn(...) vg_log(VG_LOG_WARN, __VA_ARGS__)
+#define vg_info(...) vg_log(VG_LOG_INFO, __VA_ARGS__)
+#define vg_debug(...)                                                                          \
+    do {                                                                                       \
+        if (vg_log_get_level() >= VG_LOG_DEBUG)                                                \
+            vg_log(VG_LOG_DEBUG, __VA_ARGS__);                                                 \
+    } while (0)
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,114 @@
+/* Bounded single-producer / single-consumer ring of fixed-size records.
+ *
+ * Threads talk only through these rings. Exactly one producer thread and one consumer
+ * thread use a ring; any thread may read its depth or close it. Capacity is a power of two.
+ * No call allocates after vg_ring_new().
+ *
+ * Batched use (one atomic publish for many records):
+ *     void *slots;
+ *     size_t n = vg_ring_claim(r, want, &slots);   // up to want contiguous free slots
+ *     ... write n records at slots ...
+ *     vg_ring_publish(r, n);
+ *   and on the consumer side vg_ring_peek() / vg_ring_release() the same way.
+ *
+ * Waiting: vg_ring_wait_readable() and vg_ring_wait_writable() spin briefly, then sleep on
+ * a futex, so an idle consumer or a blocked producer costs no CPU. publish/release wake the
+ * other side only when it is asleep. */
+#ifndef VIGIL_RING_H
+#define VIGIL_RING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vg_ring vg_ring;
+
+/* Largest capacity accepted (indices are 32-bit and wrap). */
+#define VG_RING_MAX_CAPACITY (UINT32_C(1) << 30)
+
+/* Creates a ring of `capacity` records of `record_size` bytes each; slots are aligned to 64
+ * bytes at the start and to record_size thereafter.
+ * Returns 0 and *ret (free with vg_ring_free()), -EINVAL if capacity is not a power of two
+ * in [2, VG_RING_MAX_CAPACITY] or record_size is 0 or over 1 MiB, -ENOMEM.
+ * Thread: any, before the ring is shared. */
+int vg_ring_new(size_t record_size, size_t capacity, vg_ring **ret);
+
+/* Frees the ring; accepts NULL and *rp == NULL; sets *rp to NULL.
+ * Thread: any, after both sides have stopped using it. */
+void vg_ring_free(vg_ring **rp);
+
+size_t vg_ring_capacity(const vg_ring *r);
+size_t vg_ring_record_size(const vg_ring *r);
+
+/* Records published and not yet released. Exact from either side's own thread between
+ * its calls; a snapshot from any other thread. Thread: any. */
+size_t vg_ring_depth(const vg_ring *r);
+
+/* ---- producer ---- */
+
+/* Reserves up to `want` contiguous free slots and stores the first one's address in
+ * *ret_slots. Returns how many (0 when the ring is full or want is 0; then *ret_slots is
+ * untouched). Fewer than `want` come back at the wrap point or when the ring is nearly full:
+ * claim again after publishing. The slots belong to the producer until vg_ring_publish().
+ * Thread: producer. Never blocks. */
+size_t vg_ring_claim(vg_ring *r, size_t want, void **ret_slots);
+
+/* Makes the first n claimed records visible to the consumer, in one atomic store, and wakes
+ * the consumer if it sleeps. n must not exceed the last claim. Thread: producer. */
+void vg_ring_publish(vg_ring *r, size_t n);
+
+/* Copies one record in and publishes it. Returns 0, or -EAGAIN when the ring is full (nothing
+ * copied). Thread: producer. Never blocks. */
+int vg_ring_push(vg_ring *r, const void *record);
+
+/* Copies up to n records from `records` (n * record_size bytes) and publishes them with one
+ * atomic store (two at the wrap point). Returns the number copied, 0..n. Thread: producer. */
+size_t vg_ring_push_n(vg_ring *r, const void *records, size_t n);
+
+/* Waits until at least n slots are free (n <= capacity). Returns 0, -ETIMEDOUT after
+ * timeout_ns (negative: no limit), -ECANCELED once the ring is closed, -EINVAL if n is 0
+ * or over the capacity. Thread: producer. */
+int vg_ring_wait_writable(vg_ring *r, size_t n, int64_t timeout_ns);
+
+/* ---- consumer ---- */
+
+/* Finds up to `max` contiguous published records; stores the first one's address in
+ * *ret_slots. Returns how many (0 when empty; then *ret_slots is untouched). The records stay
+ * valid until vg_ring_release(). Thread: consumer. Never blocks. */
+size_t vg_ring_peek(vg_ring *r, size_t max, void **ret_slots);
+
+/* Hands the first n peeked records back to the producer, in one atomic store, and wakes the
+ * producer if it sleeps waiting for room. Thread: consumer. */
+void vg_ring_release(vg_ring *r, size_t n);
+
+/* Copies the oldest record out and releases it. Returns 0, or -EAGAIN when empty.
+ * Thread: consumer. Never blocks. */
+int vg_ring_pop(vg_ring *r, void *record);
+
+/* Copies up to max records out (max * record_size bytes) and releases them with one atomic
+ * store (two at the wrap point). Returns the number copied. Thread: consumer. */
+size_t vg_ring_pop_n(vg_ring *r, void *records, size_t max);
+
+/* Waits until at least one record is readable. Returns 0, -ETIMEDOUT after timeout_ns
+ * (negative: no limit), or -ECANCELED when the ring is closed and empty (records published
+ * before the close are still delivered first). Thread: consumer. */
+int vg_ring_wait_readable(vg_ring *r, int64_t timeout_ns);
+
+/* ---- either side ---- */
+
+/* Marks the ring closed and wakes both sides. The producer may not publish after closing;
+ * the consumer drains what is left, then its waits return -ECANCELED. Idempotent.
+ * Thread: any. */
+void vg_ring_close(vg_ring *r);
+
+/* Nonzero once vg_ring_close() was called. Thread: any. */
+int vg_ring_closed(const vg_ring *r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

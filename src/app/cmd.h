@@ -1,0 +1,21 @@
+/* Subcommands of the `vigil` program. Each returns the process exit status:
+ * 0 success, 1 failure at run time, 2 bad usage. */
+#ifndef VIGIL_APP_CMD_H
+#define VIGIL_APP_CMD_H
+
+int vg_cmd_run(int argc, char **argv);
+int vg_cmd_replay(int argc, char **argv);
+int vg_cmd_tune(int argc, char **argv);
+int vg_cmd_sim(int argc, char **argv);
+int vg_cmd_watch(int argc, char **argv);
+int vg_cmd_detect(int argc, char **argv);
+int vg_cmd_check(int argc, char **argv);
+int vg_cmd_score(int argc, char **argv);
+
+/* For a subcommand whose issue has not landed: says so on stderr, returns 1. */
+int vg_cmd_not_yet(const char *name, int issue);
+
+/* True when argv holds -h or --help. */
+int vg_cmd_wants_help(int argc, char **argv);
+
+#endif

@@ -1,0 +1,67 @@
+/* `vigil`: one program, one subcommand per job. */
+#include "cmd.h"
+#include "vigil/common.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"run", vg_cmd_run, "the live engine: MQTT in, graded alerts out on ZeroMQ, HDF5 archive"},
+    {"watch", vg_cmd_watch, "the control-room console: live alerts, ack and shelve"},
+    {"check", vg_cmd_check, "validate a venue model file and print a summary"},
+    {"detect", vg_cmd_detect, "the streaming anomaly detector over timestamp,value CSV files"},
+    {"replay", vg_cmd_replay, "run HDF5 archives through the core again (post-event review)"},
+    {"tune", vg_cmd_tune, "sweep thresholds over archives: alert rates against lead time"},
+    {"sim", vg_cmd_sim, "simulate an event day on a venue model and publish it over MQTT"},
+    {"score", vg_cmd_score, "score an archive's alerts against a simulator's ground truth"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: vigil <command> [options]   (vigil <command> --help for its options)\n"
+               "\nVigil watches every zone of a venue, grades what it sees and routes each alert"
+               "\nto the team that must act.\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+}
+
+int vg_cmd_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return 1;
+    return 0;
+}
+
+int vg_cmd_not_yet(const char *name, int issue)
+{
+    fprintf(stderr, "vigil %s: not built yet (issue #%d)\n", name, issue);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        puts("vigil 0.1.0");
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "vigil: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,100 @@
+/* Error text, clocks and the stderr logger shared by every module. */
+#include "vigil/common.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *vg_strerror(int err)
+{
+    if (err < 0)
+        err = -err;
+    switch (err) {
+    case 0:
+        return "success";
+    case EAGAIN:
+        return "try again (ring full or empty)";
+    case EMSGSIZE:
+        return "payload too large";
+    case EPROTO:
+        return "malformed payload";
+    case ENOTCONN:
+        return "broker not connected";
+    case ECANCELED:
+        return "shut down";
+    default:
+        return strerror(err); /* glibc returns a static string for known codes */
+    }
+}
+
+static int64_t clock_ns(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (int64_t)ts.tv_sec * VG_NS_PER_S + ts.tv_nsec;
+}
+
+int64_t vg_mono_ns(void)
+{
+    return clock_ns(CLOCK_MONOTONIC);
+}
+
+int64_t vg_wall_ns(void)
+{
+    return clock_ns(CLOCK_REALTIME);
+}
+
+/* Relaxed: a lone setting read by every logger; no other data is published through it. */
+static atomic_int log_level = VG_LOG_INFO;
+
+void vg_log_set_level(enum vg_log_level level)
+{
+    atomic_store_explicit(&log_level, (int)level, memory_order_relaxed);
+}
+
+enum vg_log_level vg_log_get_level(void)
+{
+    return (enum vg_log_level)atomic_load_explicit(&log_level, memory_order_relaxed);
+}
+
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+int vg_log_parse_level(const char *name, enum vg_log_level *ret_level)
+{
+    for (int i = 0; i < 4; i++) {
+        if (name && strcmp(name, level_names[i]) == 0) {
+            *ret_level = (enum vg_log_level)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+void vg_log(enum vg_log_level level, const char *fmt, ...)
+{
+    if ((int)level > atomic_load_explicit(&log_level, memory_order_relaxed))
+        return;
+    char line[1024], thread[16] = "?";
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    pthread_getname_np(pthread_self(), thread, sizeof(thread));
+    int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %s: ",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                     tm.tm_sec, ts.tv_nsec / 1000000, level_names[level], thread);
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+    if (len > sizeof(line) - 2)
+        len = sizeof(line) - 2; /* truncated: keep one line */
+    line[len++] = '\n';
+    ssize_t w = write(STDERR_FILENO, line, len);
+    (void)w; /* nowhere left to report a failed log write */
+}

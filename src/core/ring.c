@@ -1,0 +1,352 @@
+/* Bounded SPSC ring of fixed-size records.
+ *
+ * DESIGN
+ * head counts records published by the producer, tail records released by the consumer;
+ * both are free-running 32-bit counters (unsigned wrap-around keeps head - tail right while
+ * capacity <= 2^30), and a slot is counter & mask. Each side keeps a private copy of the
+ * other's counter and reloads it only when the copy says full (producer) or empty
+ * (consumer), so in steady state the two cores share only the record lines and the one
+ * counter line they hand over per batch.
+ *
+ * Sleeping: a waiter announces itself in *_waiting, re-checks the counter, then sleeps on a
+ * futex word (*_wake). publish/release store their counter with a seq_cst exchange and then
+ * read the waiting flag seq_cst: with the waiter's seq_cst store of the flag and load of the
+ * counter this is Dekker's pattern, so either the waiter sees the new counter or the other
+ * side sees the flag and bumps the wake word (which makes a late futex_wait return at once).
+ * The flags and wake words live on their own line, written only around a sleep, so the
+ * per-publish read of the flag hits a shared, unmodified line. */
+#include "vigil/ring.h"
+#include "vigil/common.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define cpu_relax() __builtin_ia32_pause()
+#else
+#define cpu_relax() atomic_signal_fence(memory_order_seq_cst)
+#endif
+
+/* Spins before sleeping: long enough to catch a producer that is mid-batch, short enough
+ * (a few microseconds) that an idle side goes to sleep almost at once. */
+#define SPIN_ROUNDS 256
+
+struct vg_ring {
+    /* Read-only after vg_ring_new(). */
+    unsigned char *slots;
+    uint32_t mask;
+    uint32_t record_size;
+
+    alignas(VG_CACHELINE) _Atomic uint32_t head; /* written by producer only */
+    uint32_t prod_tail;                          /* producer's copy of tail */
+
+    alignas(VG_CACHELINE) _Atomic uint32_t tail; /* written by consumer only */
+    uint32_t cons_head;                          /* consumer's copy of head */
+
+    alignas(VG_CACHELINE) _Atomic uint32_t cons_waiting; /* written by consumer only */
+    _Atomic uint32_t prod_waiting;                       /* written by producer only */
+    _Atomic uint32_t cons_wake;                          /* futex: bumped to wake consumer */
+    _Atomic uint32_t prod_wake;                          /* futex: bumped to wake producer */
+    _Atomic uint32_t closed;
+};
+
+static long futex(_Atomic uint32_t *word, int op, uint32_t val, const struct timespec *rel)
+{
+    return syscall(SYS_futex, (uint32_t *)word, op, val, rel, NULL, 0);
+}
+
+static void wake(_Atomic uint32_t *word)
+{
+    atomic_fetch_add(word, 1);
+    futex(word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+}
+
+int vg_ring_new(size_t record_size, size_t capacity, vg_ring **ret)
+{
+    if (!ret || record_size == 0 || record_size > (1u << 20) || capacity < 2 ||
+        capacity > VG_RING_MAX_CAPACITY || (capacity & (capacity - 1)) != 0)
+        return -EINVAL;
+    if (capacity > SIZE_MAX / record_size)
+        return -EINVAL;
+    vg_ring *r = aligned_alloc(VG_CACHELINE, sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    memset(r, 0, sizeof(*r));
+    size_t bytes = (capacity * record_size + VG_CACHELINE - 1) / VG_CACHELINE * VG_CACHELINE;
+    r->slots = aligned_alloc(VG_CACHELINE, bytes);
+    if (!r->slots) {
+        free(r);
+        return -ENOMEM;
+    }
+    r->mask = (uint32_t)(capacity - 1);
+    r->record_size = (uint32_t)record_size;
+    *ret = r;
+    return 0;
+}
+
+void vg_ring_free(vg_ring **rp)
+{
+    if (!rp || !*rp)
+        return;
+    free((*rp)->slots);
+    free(*rp);
+    *rp = NULL;
+}
+
+size_t vg_ring_capacity(const vg_ring *r)
+{
+    return (size_t)r->mask + 1;
+}
+
+size_t vg_ring_record_size(const vg_ring *r)
+{
+    return r->record_size;
+}
+
+size_t vg_ring_depth(const vg_ring *r)
+{
+    /* Relaxed: a snapshot for status; tail first so depth never looks negative from the
+     * consumer side. */
+    uint32_t t = atomic_load_explicit(&((vg_ring *)r)->tail, memory_order_relaxed);
+    uint32_t h = atomic_load_explicit(&((vg_ring *)r)->head, memory_order_relaxed);
+    uint32_t d = h - t;
+    return d > r->mask + 1 ? 0 : d;
+}
+
+/* ---- producer ---- */
+
+size_t vg_ring_claim(vg_ring *r, size_t want, void **ret_slots)
+{
+    /* Relaxed: head is written only by this thread. */
+    uint32_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+    uint32_t cap = r->mask + 1;
+    uint32_t free_n = cap - (h - r->prod_tail);
+    if (free_n < want) {
+        /* Acquire: the consumer has finished reading the slots it released before we
+         * overwrite them (pairs with the seq_cst exchange of tail in vg_ring_release). */
+        r->prod_tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+        free_n = cap - (h - r->prod_tail);
+    }
+    uint32_t idx = h & r->mask;
+    size_t n = want < free_n ? want : free_n;
+    if (n > cap - idx)
+        n = cap - idx;
+    if (n)
+        *ret_slots = r->slots + (size_t)idx * r->record_size;
+    return n;
+}
+
+void vg_ring_publish(vg_ring *r, size_t n)
+{
+    if (n == 0)
+        return;
+    uint32_t h = atomic_load_explicit(&r->head, memory_order_relaxed); /* ours */
+    /* seq_cst exchange: releases the record bytes to the consumer's acquire load of head,
+     * and orders this store before the load of cons_waiting (Dekker, see DESIGN). */
+    atomic_exchange(&r->head, h + (uint32_t)n);
+    if (atomic_load(&r->cons_waiting))
+        wake(&r->cons_wake);
+}
+
+int vg_ring_push(vg_ring *r, const void *record)
+{
+    void *slot;
+    if (vg_ring_claim(r, 1, &slot) == 0)
+        return -EAGAIN;
+    memcpy(slot, record, r->record_size);
+    vg_ring_publish(r, 1);
+    return 0;
+}
+
+size_t vg_ring_push_n(vg_ring *r, const void *records, size_t n)
+{
+    const unsigned char *src = records;
+    size_t done = 0, k;
+    void *slot;
+    /* A claim stops at the wrap point, so this publishes once, or twice when it wraps. */
+    while (done < n && (k = vg_ring_claim(r, n - done, &slot)) > 0) {
+        memcpy(slot, src + done * r->record_size, k * r->record_size);
+        vg_ring_publish(r, k);
+        done += k;
+    }
+    return done;
+}
+
+static int64_t deadline_of(int64_t timeout_ns)
+{
+    return timeout_ns < 0 ? -1 : vg_mono_ns() + timeout_ns;
+}
+
+/* Sleeps on *word while it still holds `seen`, at most until deadline (-1: forever).
+ * Returns 0 when woken or the word changed, -ETIMEDOUT past the deadline. */
+static int sleep_on(_Atomic uint32_t *word, uint32_t seen, int64_t deadline)
+{
+    struct timespec rel, *relp = NULL;
+    if (deadline >= 0) {
+        int64_t left = deadline - vg_mono_ns();
+        if (left <= 0)
+            return -ETIMEDOUT;
+        rel.tv_sec = left / VG_NS_PER_S;
+        rel.tv_nsec = left % VG_NS_PER_S;
+        relp = &rel;
+    }
+    futex(word, FUTEX_WAIT_PRIVATE, seen, relp); /* EAGAIN, EINTR, ETIMEDOUT: caller re-checks */
+    return 0;
+}
+
+/* Free slots according to the producer's copy of tail. */
+static uint32_t room(const vg_ring *r)
+{
+    return r->mask + 1 - (atomic_load_explicit(&r->head, memory_order_relaxed) - r->prod_tail);
+}
+
+static uint32_t free_slots(vg_ring *r)
+{
+    /* Acquire: pairs with the seq_cst exchange of tail in vg_ring_release. */
+    r->prod_tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+    return room(r);
+}
+
+int vg_ring_wait_writable(vg_ring *r, size_t n, int64_t timeout_ns)
+{
+    if (n == 0 || n > (size_t)r->mask + 1)
+        return -EINVAL;
+    for (int i = 0; i < SPIN_ROUNDS; i++) {
+        if (atomic_load_explicit(&r->closed, memory_order_relaxed))
+            return -ECANCELED;
+        if (free_slots(r) >= n)
+            return 0;
+        cpu_relax();
+    }
+    int64_t deadline = deadline_of(timeout_ns);
+    for (;;) {
+        uint32_t seen = atomic_load(&r->prod_wake);
+        atomic_store(&r->prod_waiting, 1);
+        /* seq_cst load of tail after the seq_cst store of the flag (Dekker with release). */
+        r->prod_tail = atomic_load(&r->tail);
+        int closed = atomic_load(&r->closed) != 0;
+        if (closed || room(r) >= n) {
+            atomic_store(&r->prod_waiting, 0);
+            return closed ? -ECANCELED : 0;
+        }
+        int e = sleep_on(&r->prod_wake, seen, deadline);
+        atomic_store(&r->prod_waiting, 0);
+        if (e < 0)
+            return free_slots(r) >= n ? 0 : e;
+    }
+}
+
+/* ---- consumer ---- */
+
+size_t vg_ring_peek(vg_ring *r, size_t max, void **ret_slots)
+{
+    /* Relaxed: tail is written only by this thread. */
+    uint32_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    uint32_t avail = r->cons_head - t;
+    if (avail < max) {
+        /* Acquire: the record bytes are visible before we read them (pairs with the seq_cst
+         * exchange of head in vg_ring_publish). */
+        r->cons_head = atomic_load_explicit(&r->head, memory_order_acquire);
+        avail = r->cons_head - t;
+    }
+    uint32_t idx = t & r->mask;
+    size_t n = max < avail ? max : avail;
+    if (n > r->mask + 1 - idx)
+        n = r->mask + 1 - idx;
+    if (n)
+        *ret_slots = r->slots + (size_t)idx * r->record_size;
+    return n;
+}
+
+void vg_ring_release(vg_ring *r, size_t n)
+{
+    if (n == 0)
+        return;
+    uint32_t t = atomic_load_explicit(&r->tail, memory_order_relaxed); /* ours */
+    /* seq_cst exchange: our reads of the slots happen before the producer reuses them
+     * (pairs with its acquire load of tail), and the store is ordered before the load of
+     * prod_waiting (Dekker, see DESIGN). */
+    atomic_exchange(&r->tail, t + (uint32_t)n);
+    if (atomic_load(&r->prod_waiting))
+        wake(&r->prod_wake);
+}
+
+int vg_ring_pop(vg_ring *r, void *record)
+{
+    void *slot;
+    if (vg_ring_peek(r, 1, &slot) == 0)
+        return -EAGAIN;
+    memcpy(record, slot, r->record_size);
+    vg_ring_release(r, 1);
+    return 0;
+}
+
+size_t vg_ring_pop_n(vg_ring *r, void *records, size_t max)
+{
+    unsigned char *dst = records;
+    size_t done = 0, k;
+    void *slot;
+    while (done < max && (k = vg_ring_peek(r, max - done, &slot)) > 0) {
+        memcpy(dst + done * r->record_size, slot, k * r->record_size);
+        vg_ring_release(r, k);
+        done += k;
+    }
+    return done;
+}
+
+static int readable(vg_ring *r)
+{
+    /* Acquire: pairs with the seq_cst exchange of head in vg_ring_publish. */
+    r->cons_head = atomic_load_explicit(&r->head, memory_order_acquire);
+    return r->cons_head != atomic_load_explicit(&r->tail, memory_order_relaxed);
+}
+
+int vg_ring_wait_readable(vg_ring *r, int64_t timeout_ns)
+{
+    for (int i = 0; i < SPIN_ROUNDS; i++) {
+        if (readable(r))
+            return 0;
+        if (atomic_load_explicit(&r->closed, memory_order_acquire) && !readable(r))
+            return -ECANCELED;
+        cpu_relax();
+    }
+    int64_t deadline = deadline_of(timeout_ns);
+    for (;;) {
+        uint32_t seen = atomic_load(&r->cons_wake);
+        atomic_store(&r->cons_waiting, 1);
+        /* seq_cst load of head after the seq_cst store of the flag (Dekker with publish). */
+        r->cons_head = atomic_load(&r->head);
+        if (r->cons_head != atomic_load_explicit(&r->tail, memory_order_relaxed)) {
+            atomic_store(&r->cons_waiting, 0);
+            return 0;
+        }
+        if (atomic_load(&r->closed)) {
+            atomic_store(&r->cons_waiting, 0);
+            return readable(r) ? 0 : -ECANCELED;
+        }
+        int e = sleep_on(&r->cons_wake, seen, deadline);
+        atomic_store(&r->cons_waiting, 0);
+        if (e < 0)
+            return readable(r) ? 0 : e;
+    }
+}
+
+void vg_ring_close(vg_ring *r)
+{
+    atomic_store(&r->closed, 1);
+    wake(&r->cons_wake);
+    wake(&r->prod_wake);
+}
+
+int vg_ring_closed(const vg_ring *r)
+{
+    return atomic_load(&((vg_ring *)r)->closed) != 0;
+}
