@@ -9,10 +9,15 @@
  * counter line they hand over per batch.
  *
  * Sleeping: a waiter announces itself in *_waiting, re-checks the counter, then sleeps on a
- * futex word (*_wake). publish/release store their counter with a seq_cst exchange and then
- * read the waiting flag seq_cst: with the waiter's seq_cst store of the flag and load of the
- * counter this is Dekker's pattern, so either the waiter sees the new counter or the other
- * side sees the flag and bumps the wake word (which makes a late futex_wait return at once).
+ * futex word (*_wake); publish/release store their counter, then read the waiting flag.
+ * This is Dekker's pattern: either the waiter sees the new counter or the other side sees
+ * the flag and bumps the wake word (which makes a late futex_wait return at once). It needs
+ * a full barrier between each side's store and load. The hot side (publish/release) must
+ * not pay for one per batch, so the barrier is asymmetric (membarrier(2), as liburcu does):
+ * the waiter, on its slow path, calls membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED), which
+ * runs a full barrier on every CPU running one of our threads, and the hot side needs only a
+ * compiler barrier. Where membarrier is unavailable (old kernel, seccomp filter) both sides
+ * fall back to seq_cst operations (an xchg per publish on x86).
  * The flags and wake words live on their own line, written only around a sleep, so the
  * per-publish read of the flag hits a shared, unmodified line. */
 #include "vigil/ring.h"
@@ -21,6 +26,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
+#include <pthread.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -35,6 +42,10 @@
 #define cpu_relax() atomic_signal_fence(memory_order_seq_cst)
 #endif
 
+#ifndef SYS_membarrier
+#define SYS_membarrier 324
+#endif
+
 /* Spins before sleeping: long enough to catch a producer that is mid-batch, short enough
  * (a few microseconds) that an idle side goes to sleep almost at once. */
 #define SPIN_ROUNDS 256
@@ -44,6 +55,7 @@ struct vg_ring {
     unsigned char *slots;
     uint32_t mask;
     uint32_t record_size;
+    int asym; /* membarrier registered: hot side uses a compiler barrier only */
 
     alignas(VG_CACHELINE) _Atomic uint32_t head; /* written by producer only */
     uint32_t prod_tail;                          /* producer's copy of tail */
@@ -69,6 +81,40 @@ static void wake(_Atomic uint32_t *word)
     futex(word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
 }
 
+static int asym_ok;
+static pthread_once_t asym_once = PTHREAD_ONCE_INIT;
+
+static void asym_register(void)
+{
+    asym_ok = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+}
+
+/* The waiter's side of the asymmetric barrier: after this, every store the hot side made
+ * before its compiler barrier is visible to us, or it will see our waiting flag. */
+static void slow_barrier(const vg_ring *r)
+{
+    if (r->asym)
+        syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+}
+
+/* The hot side: store the counter with release (pairs with the other side's acquire load),
+ * then tell whether the other side announced a sleep. */
+static int store_and_check_waiter(const vg_ring *r, _Atomic uint32_t *counter, uint32_t v,
+                                  _Atomic uint32_t *waiting)
+{
+    if (r->asym) {
+        /* Release: the record bytes (publish) or our reads of them (release) happen before
+         * the new counter is seen; pairs with the other side's acquire load. */
+        atomic_store_explicit(counter, v, memory_order_release);
+        /* Compiler barrier only: the waiter's membarrier() supplies the CPU barrier. */
+        atomic_signal_fence(memory_order_seq_cst);
+        /* Relaxed: ordered by the asymmetric barrier above (see DESIGN). */
+        return atomic_load_explicit(waiting, memory_order_relaxed) != 0;
+    }
+    atomic_exchange(counter, v);
+    return atomic_load(waiting) != 0;
+}
+
 int vg_ring_new(size_t record_size, size_t capacity, vg_ring **ret)
 {
     if (!ret || record_size == 0 || record_size > (1u << 20) || capacity < 2 ||
@@ -88,6 +134,8 @@ int vg_ring_new(size_t record_size, size_t capacity, vg_ring **ret)
     }
     r->mask = (uint32_t)(capacity - 1);
     r->record_size = (uint32_t)record_size;
+    pthread_once(&asym_once, asym_register);
+    r->asym = asym_ok;
     *ret = r;
     return 0;
 }
@@ -149,10 +197,7 @@ void vg_ring_publish(vg_ring *r, size_t n)
     if (n == 0)
         return;
     uint32_t h = atomic_load_explicit(&r->head, memory_order_relaxed); /* ours */
-    /* seq_cst exchange: releases the record bytes to the consumer's acquire load of head,
-     * and orders this store before the load of cons_waiting (Dekker, see DESIGN). */
-    atomic_exchange(&r->head, h + (uint32_t)n);
-    if (atomic_load(&r->cons_waiting))
+    if (store_and_check_waiter(r, &r->head, h + (uint32_t)n, &r->cons_waiting))
         wake(&r->cons_wake);
 }
 
@@ -230,6 +275,7 @@ int vg_ring_wait_writable(vg_ring *r, size_t n, int64_t timeout_ns)
     for (;;) {
         uint32_t seen = atomic_load(&r->prod_wake);
         atomic_store(&r->prod_waiting, 1);
+        slow_barrier(r);
         /* seq_cst load of tail after the seq_cst store of the flag (Dekker with release). */
         r->prod_tail = atomic_load(&r->tail);
         int closed = atomic_load(&r->closed) != 0;
@@ -271,11 +317,7 @@ void vg_ring_release(vg_ring *r, size_t n)
     if (n == 0)
         return;
     uint32_t t = atomic_load_explicit(&r->tail, memory_order_relaxed); /* ours */
-    /* seq_cst exchange: our reads of the slots happen before the producer reuses them
-     * (pairs with its acquire load of tail), and the store is ordered before the load of
-     * prod_waiting (Dekker, see DESIGN). */
-    atomic_exchange(&r->tail, t + (uint32_t)n);
-    if (atomic_load(&r->prod_waiting))
+    if (store_and_check_waiter(r, &r->tail, t + (uint32_t)n, &r->prod_waiting))
         wake(&r->prod_wake);
 }
 
@@ -322,6 +364,7 @@ int vg_ring_wait_readable(vg_ring *r, int64_t timeout_ns)
     for (;;) {
         uint32_t seen = atomic_load(&r->cons_wake);
         atomic_store(&r->cons_waiting, 1);
+        slow_barrier(r);
         /* seq_cst load of head after the seq_cst store of the flag (Dekker with publish). */
         r->cons_head = atomic_load(&r->head);
         if (r->cons_head != atomic_load_explicit(&r->tail, memory_order_relaxed)) {
