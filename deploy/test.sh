@@ -19,25 +19,26 @@ setup() { # dir, meson options...
 }
 
 fail=0
-trees=()
-run() { # dir, meson test args...
-    local dir=$1; shift
+logs=()
+run() { # dir, log name, meson test args...
+    local dir=$1 log=$2; shift 2
     echo "=== $dir: meson test $*"
+    rm -f "$dir/meson-logs/$log"
     meson test -C "$dir" --no-rebuild --print-errorlogs "$@" | grep -vE '^ *[0-9]+/[0-9]+ .* OK ' || true
-    trees+=("$dir")
+    logs+=("$dir/meson-logs/$log")
 }
 
 if setup build-test -Dbench=false -Dwerror=true; then
-    run build-test
+    run build-test testlog.json
 else fail=1; fi
 if setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbench=false; then
-    run build-asan --setup sanitize --no-suite header
+    run build-asan testlog-sanitize.json --setup sanitize --no-suite header
 else fail=1; fi
 if setup build-tsan -Db_sanitize=thread -Db_lundef=false -Dbench=false -Dvision=disabled; then
-    run build-tsan --setup sanitize --suite stress
+    run build-tsan testlog-sanitize.json --setup sanitize --suite stress
 else fail=1; fi
 
-summary=$(python3 tests/summarize.py "${trees[@]}")
+summary=$(python3 tests/summarize.py "${logs[@]}")
 rc=$?
 if [ "$fail" -ne 0 ]; then
     # A tree that did not build is a failed test program.

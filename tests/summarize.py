@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Sums the test results of one or more meson build trees into one closing line.
+"""Sums the test results of meson test logs into one closing line.
 
-Reads each BUILD/meson-logs/testlog.json. A Criterion program counts its test cases (from its
+Reads each given testlog JSON file (BUILD/meson-logs/testlog[-SETUP].json). A Criterion program counts its test cases (from its
 "Synthesis" line); any other program counts as one test. A program that failed (a sanitizer
 report, a crash, a timeout) counts at least one failure even if Criterion said all passed.
 Prints per-tree totals, then 'N passed, N failed' as the last line. Exit 1 if any failed or
@@ -49,9 +49,9 @@ def tally(path):
 
 def main():
     total_p = total_f = 0
-    for build in sys.argv[1:]:
-        p, f, bad = tally(f"{build}/meson-logs/testlog.json")
-        print(f"{build}: {p} passed, {f} failed" + (f" ({', '.join(bad)})" if bad else ""))
+    for log in sys.argv[1:]:
+        p, f, bad = tally(log)
+        print(f"{log}: {p} passed, {f} failed" + (f" ({', '.join(bad)})" if bad else ""))
         total_p += p
         total_f += f
     print(f"{total_p} passed, {total_f} failed")
