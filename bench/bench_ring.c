@@ -3,7 +3,7 @@
  * in batches of 1, 16, 64 and 256. Vigil publishes a batch with one atomic store (claim /
  * publish, peek / release); ck_ring has no batch publish, so it moves the batch one record
  * at a time, its fastest SPSC use. Both spin with a pause when full or empty. Each case runs
- * REPS times and the median is printed, with the ratio vigil / ck_ring.
+ * REPS times, alternating the two rings, and the medians are printed, with the ratio vigil / ck_ring.
  * Then the idle case: the CPU time a consumer blocked in vg_ring_wait_readable() uses while
  * a producer trickles one record every 50 ms.
  * Usage: bench_ring [records_per_case]   (default 20 million) */
@@ -20,7 +20,7 @@
 #include <time.h>
 
 #define CAP 4096
-#define REPS 5
+#define REPS 7
 
 struct rec {
     uint64_t seq;
@@ -142,20 +142,33 @@ static int cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static double median_rate(void *(*prod)(void *), uint64_t (*cons)(void), int is_vg)
+static void reset_vg(void)
 {
-    double v[REPS];
+    vg_ring_free(&vr);
+    if (vg_ring_new(sizeof(struct rec), CAP, &vr) != 0)
+        exit(1);
+}
+
+static void reset_ck(void)
+{
+    ck_ring_init(&ckr, CAP);
+}
+
+/* Runs the two rings alternately, REPS times each, so drifting load on a shared machine
+ * hits both alike; stores the medians. */
+static void median_rates(double *ret_vg, double *ret_ck)
+{
+    double v[REPS], c[REPS];
     for (int i = 0; i < REPS; i++) {
-        if (is_vg) {
-            vg_ring_free(&vr);
-            vg_ring_new(sizeof(struct rec), CAP, &vr);
-        } else {
-            ck_ring_init(&ckr, CAP);
-        }
-        v[i] = run(prod, cons);
+        reset_vg();
+        v[i] = run(vg_producer, vg_consume);
+        reset_ck();
+        c[i] = run(ck_producer, ck_consume);
     }
     qsort(v, REPS, sizeof(v[0]), cmp);
-    return v[REPS / 2];
+    qsort(c, REPS, sizeof(c[0]), cmp);
+    *ret_vg = v[REPS / 2];
+    *ret_ck = c[REPS / 2];
 }
 
 /* ---- idle ---- */
@@ -176,8 +189,7 @@ static void *trickle(void *arg)
 
 static double idle_cpu_percent(double seconds)
 {
-    vg_ring_free(&vr);
-    vg_ring_new(sizeof(struct rec), CAP, &vr);
+    reset_vg();
     pthread_t t;
     idle_stop = 0;
     pthread_create(&t, NULL, trickle, NULL);
@@ -209,8 +221,8 @@ int main(int argc, char **argv)
            "vs_ck_batch1");
     for (size_t i = 0; i < sizeof(batches) / sizeof(batches[0]); i++) {
         batch = batches[i];
-        double v = median_rate(vg_producer, vg_consume, 1);
-        double c = median_rate(ck_producer, ck_consume, 0);
+        double v, c;
+        median_rates(&v, &c);
         if (batch == 1)
             ck1 = c;
         printf("%-8zu %14.0f %14.0f %8.2f %16.2f\n", batch, v, c, v / c, v / ck1);
