@@ -5,7 +5,7 @@
 set -eu
 core=(build-essential meson ninja-build pkg-config python3
       libmosquitto-dev mosquitto mosquitto-clients libzmq3-dev libhdf5-dev hdf5-tools
-      libcjson-dev libconfig-dev libmicrohttpd-dev tmux)
+      libcjson-dev libconfig-dev libmicrohttpd-dev tmux gnuplot-nox)
 extra=(libcriterion-dev libck-dev valgrind libopencv-dev opencv-data python3-numpy)
 want=("${core[@]}")
 [ "${1:-}" = "--all" ] && want+=("${extra[@]}")
