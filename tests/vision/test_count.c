@@ -1,0 +1,483 @@
+/* vigil-count end to end, against the real mosquitto that with-broker.sh started
+ * (VG_TEST_MQTT_PORT).
+ *
+ * Scenario: a subscriber listens on vigil/itest/#. vigil-count runs on a 70-frame clip cut
+ * from vtest.avi (as fast as it can decode) and must publish, on
+ * vigil/itest/count/<camera>, 12 count messages at 2 Hz of video time in the native schema
+ * ({"v":1,"ts":...,"counts":{"left":N,"right":N},"speed_var":{...}}), framed by a health
+ * message "ok" first and "stopped" ("end of file") last, on vigil/itest/health/<camera>.
+ * Then the camera goes bad: a black clip and a frozen clip are reported as "black" and
+ * "frozen" and never produce a count (a blind camera must not look like an empty zone); an
+ * unreachable RTSP stream is reported "stopped" and retried until SIGTERM. Configuration
+ * errors name the file, the line and the key. Each test uses its own camera id, so the
+ * retained health messages of one never reach another. */
+#include "vigil/common.h"
+#include "vigil/vision.h"
+
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <mosquitto.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define MAX_MSGS 512
+#define W 768
+#define H 576
+
+struct msg {
+    char topic[128];
+    char payload[512];
+};
+
+static struct {
+    pthread_mutex_t lock; /* protects everything below */
+    int subscribed;
+    int n;
+    struct msg m[MAX_MSGS];
+} rx = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static struct mosquitto *sub;
+static char dir[256];
+static int port;
+
+static void on_message(struct mosquitto *m, void *o, const struct mosquitto_message *msg)
+{
+    pthread_mutex_lock(&rx.lock);
+    if (rx.n < MAX_MSGS) {
+        snprintf(rx.m[rx.n].topic, sizeof(rx.m[rx.n].topic), "%s", msg->topic);
+        snprintf(rx.m[rx.n].payload, sizeof(rx.m[rx.n].payload), "%.*s", msg->payloadlen,
+                 (const char *)msg->payload);
+        rx.n++;
+    }
+    pthread_mutex_unlock(&rx.lock);
+}
+
+static void on_subscribe(struct mosquitto *m, void *o, int mid, int n, const int *qos)
+{
+    pthread_mutex_lock(&rx.lock);
+    rx.subscribed = 1;
+    pthread_mutex_unlock(&rx.lock);
+}
+
+static void pause_ms(int ms)
+{
+    struct timespec ts = {0, ms * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Polls cond() every 10 ms until it holds or deadline_ms passes. */
+static int wait_for(int (*cond)(void *), void *arg, int deadline_ms)
+{
+    int64_t end = vg_mono_ns() + (int64_t)deadline_ms * VG_NS_PER_MS;
+    while (vg_mono_ns() < end) {
+        if (cond(arg))
+            return 1;
+        pause_ms(10);
+    }
+    return cond(arg);
+}
+
+static int is_subscribed(void *a)
+{
+    pthread_mutex_lock(&rx.lock);
+    int s = rx.subscribed;
+    pthread_mutex_unlock(&rx.lock);
+    return s;
+}
+
+static void setup(void)
+{
+    const char *p = getenv("VG_TEST_MQTT_PORT");
+    cr_assert(p, "run under tests/with-broker.sh");
+    port = atoi(p);
+    snprintf(dir, sizeof(dir), "%s/vg-count.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    cr_assert(mkdtemp(dir));
+    rx.n = 0;
+    rx.subscribed = 0;
+    mosquitto_lib_init();
+    sub = mosquitto_new(NULL, true, NULL);
+    cr_assert(sub);
+    mosquitto_message_callback_set(sub, on_message);
+    mosquitto_subscribe_callback_set(sub, on_subscribe);
+    cr_assert_eq(mosquitto_connect(sub, "127.0.0.1", port, 30), MOSQ_ERR_SUCCESS);
+    cr_assert_eq(mosquitto_subscribe(sub, NULL, "vigil/itest/#", 1), MOSQ_ERR_SUCCESS);
+    cr_assert_eq(mosquitto_loop_start(sub), MOSQ_ERR_SUCCESS);
+    cr_assert(wait_for(is_subscribed, NULL, 5000), "no SUBACK from the broker");
+}
+
+static void teardown(void)
+{
+    char cmd[300];
+    mosquitto_disconnect(sub);
+    mosquitto_loop_stop(sub, false);
+    mosquitto_destroy(sub);
+    mosquitto_lib_cleanup();
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(count, .init = setup, .fini = teardown, .timeout = 120);
+
+/* ---------------------------------------------------------------- helpers */
+
+static const char *count_exe(void)
+{
+    static char path[4096];
+    const char *b = getenv("VG_BUILD_ROOT");
+    cr_assert(b, "VG_BUILD_ROOT is not set");
+    snprintf(path, sizeof(path), "%s/src/vision/vigil-count", b);
+    return path;
+}
+
+/* Writes `frames` frames to PATH: from vtest.avi, or all one grey level (0..255), or the
+ * first vtest frame repeated (frozen = 1). */
+static void write_clip(const char *path, int frames, int grey, int frozen)
+{
+    const char *vtest = getenv("VG_TEST_VTEST");
+    char uri[4096];
+    vg_vision_source_cfg sc = {.uri = uri, .backend = VG_VISION_BACKEND_FFMPEG};
+    vg_vision_source *src = NULL;
+    vg_vision_writer *w = NULL;
+    vg_vision_frame f;
+    uint8_t *px = NULL;
+
+    cr_assert(vtest, "VG_TEST_VTEST is not set: run through tests/vision/fetch-vtest.sh");
+    snprintf(uri, sizeof(uri), "file:%s", vtest);
+    cr_assert_eq(vg_vision_writer_open(path, W, H, 10, &w), 0);
+    if (grey >= 0) {
+        px = malloc((size_t)W * H * 3);
+        cr_assert(px);
+        memset(px, grey, (size_t)W * H * 3);
+        f = (vg_vision_frame){.data = px, .width = W, .height = H, .stride = W * 3};
+    } else {
+        cr_assert_eq(vg_vision_source_open(&sc, &src), 0);
+    }
+    for (int i = 0; i < frames; i++) {
+        if (src && (i == 0 || !frozen))
+            cr_assert_eq(vg_vision_source_read(src, &f), 0);
+        cr_assert_eq(vg_vision_writer_write(w, &f), 0);
+    }
+    vg_vision_writer_free(&w);
+    vg_vision_source_free(&src);
+    free(px);
+}
+
+/* A complete configuration; `extra` is appended (later keys may not repeat earlier ones,
+ * so the variable keys all come through it). */
+static void write_cfg(const char *path, const char *camera, const char *source, const char *extra)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert(f);
+    fprintf(f,
+            "# test configuration\n"
+            "venue = \"itest\";\n"
+            "camera = \"%s\";\n"
+            "source = \"%s\";\n"
+            "broker = { host = \"127.0.0.1\"; port = %d; };\n"
+            "calibration = { row_a = 235; height_a_px = 65; row_b = 575; height_b_px = 145; };\n"
+            "zones = (\n"
+            "  { id = \"left\"; area_m2 = 300.0;\n"
+            "    polygon = ( [0, 0], [560, 0], [560, 576], [0, 576] ); },\n"
+            "  { id = \"right\"; area_m2 = 150.0;\n"
+            "    polygon = ( [560, 0], [768, 0], [768, 576], [560, 576] ); }\n"
+            ");\n"
+            "%s\n",
+            camera, source, port, extra);
+    fclose(f);
+}
+
+static pid_t spawn_count_args(const char *cfg, const char *err_path, const char *extra)
+{
+    char *argv[] = {(char *)count_exe(), "--config", (char *)cfg, (char *)extra, NULL};
+    posix_spawn_file_actions_t fa;
+    pid_t pid;
+
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    cr_assert_eq(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0, "%s", argv[0]);
+    posix_spawn_file_actions_destroy(&fa);
+    return pid;
+}
+
+static pid_t spawn_count(const char *cfg, const char *err_path)
+{
+    return spawn_count_args(cfg, err_path, NULL);
+}
+
+/* Waits for the child to exit, up to deadline_ms; returns its exit status or -1. */
+static int wait_exit(pid_t pid, int deadline_ms)
+{
+    int64_t end = vg_mono_ns() + (int64_t)deadline_ms * VG_NS_PER_MS;
+    int st;
+    for (;;) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        if (vg_mono_ns() >= end) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            return -1;
+        }
+        pause_ms(10);
+    }
+}
+
+struct want {
+    const char *topic;
+    const char *needle;
+};
+
+static int has_msg(void *a)
+{
+    const struct want *w = a;
+    int found = 0;
+    pthread_mutex_lock(&rx.lock);
+    for (int i = 0; i < rx.n && !found; i++)
+        found = strcmp(rx.m[i].topic, w->topic) == 0 && strstr(rx.m[i].payload, w->needle);
+    pthread_mutex_unlock(&rx.lock);
+    return found;
+}
+
+static int count_on(const char *topic)
+{
+    int n = 0;
+    pthread_mutex_lock(&rx.lock);
+    for (int i = 0; i < rx.n; i++)
+        n += strcmp(rx.m[i].topic, topic) == 0;
+    pthread_mutex_unlock(&rx.lock);
+    return n;
+}
+
+static char *slurp(const char *path)
+{
+    static char buf[8192];
+    FILE *f = fopen(path, "r");
+    size_t n = 0;
+    if (f) {
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+/* Checks one health payload and returns its status (static buffer). */
+static const char *health_status(const char *payload)
+{
+    static char status[32];
+    cJSON *o = cJSON_Parse(payload);
+    cr_assert(o, "health payload is not JSON: %s", payload);
+    cr_assert_eq(cJSON_GetObjectItem(o, "v")->valuedouble, 1);
+    cr_assert(cJSON_IsNumber(cJSON_GetObjectItem(o, "ts")), "%s", payload);
+    cr_assert_gt(cJSON_GetObjectItem(o, "ts")->valuedouble, 1.5e9);
+    cr_assert(cJSON_IsString(cJSON_GetObjectItem(o, "detail")), "%s", payload);
+    const cJSON *s = cJSON_GetObjectItem(o, "status");
+    cr_assert(cJSON_IsString(s), "%s", payload);
+    snprintf(status, sizeof(status), "%s", s->valuestring);
+    cJSON_Delete(o);
+    return status;
+}
+
+/* ---------------------------------------------------------------- tests */
+
+Test(count, counts_arrive_in_the_native_schema_at_the_set_rate)
+{
+    char clip[300], src[310], cfg[300], err[300];
+    const char *ctopic = "vigil/itest/count/cam-clip", *htopic = "vigil/itest/health/cam-clip";
+    struct want end = {htopic, "\"stopped\""};
+    double prev_ts = 0;
+    int n_counts = 0, n_sv = 0;
+
+    snprintf(clip, sizeof(clip), "%s/clip.avi", dir);
+    snprintf(src, sizeof(src), "file:%s", clip);
+    snprintf(cfg, sizeof(cfg), "%s/count.cfg", dir);
+    snprintf(err, sizeof(err), "%s/stderr", dir);
+    write_clip(clip, 70, -1, 0);
+    write_cfg(cfg, "cam-clip", src, "backend = \"ffmpeg\";\npublish_hz = 2.0;\nflow = true;\n");
+    pid_t pid = spawn_count(cfg, err);
+    cr_assert_eq(wait_exit(pid, 60000), 0, "vigil-count failed:\n%s", slurp(err));
+    cr_assert(wait_for(has_msg, &end, 5000), "no \"stopped\" health message");
+
+    pthread_mutex_lock(&rx.lock);
+    /* health: "ok" before the first count, "stopped" (end of file) last */
+    int first_health = -1, last_health = -1, first_count = -1;
+    for (int i = 0; i < rx.n; i++) {
+        if (strcmp(rx.m[i].topic, htopic) == 0) {
+            if (first_health < 0)
+                first_health = i;
+            last_health = i;
+        } else if (strcmp(rx.m[i].topic, ctopic) == 0 && first_count < 0) {
+            first_count = i;
+        }
+    }
+    cr_assert_geq(first_health, 0);
+    cr_assert_str_eq(health_status(rx.m[first_health].payload), "ok");
+    cr_assert_lt(first_health, first_count);
+    cr_assert_str_eq(health_status(rx.m[last_health].payload), "stopped");
+    cr_assert(strstr(rx.m[last_health].payload, "end of file"), "%s", rx.m[last_health].payload);
+
+    for (int i = 0; i < rx.n; i++) {
+        if (strcmp(rx.m[i].topic, ctopic) != 0)
+            continue;
+        cJSON *o = cJSON_Parse(rx.m[i].payload);
+        cr_assert(o, "not JSON: %s", rx.m[i].payload);
+        cr_assert_eq(cJSON_GetObjectItem(o, "v")->valuedouble, 1, "%s", rx.m[i].payload);
+        const cJSON *ts = cJSON_GetObjectItem(o, "ts");
+        cr_assert(cJSON_IsNumber(ts) && ts->valuedouble > 1.5e9, "%s", rx.m[i].payload);
+        /* video time at 2 Hz: exactly 0.5 s apart, whatever the decoding speed */
+        if (n_counts > 0)
+            cr_assert_float_eq(ts->valuedouble - prev_ts, 0.5, 0.002, "%s", rx.m[i].payload);
+        prev_ts = ts->valuedouble;
+        const cJSON *counts = cJSON_GetObjectItem(o, "counts");
+        cr_assert(cJSON_IsObject(counts), "%s", rx.m[i].payload);
+        cr_assert_eq(cJSON_GetArraySize(counts), 2, "%s", rx.m[i].payload);
+        const cJSON *l = cJSON_GetObjectItem(counts, "left");
+        const cJSON *r = cJSON_GetObjectItem(counts, "right");
+        cr_assert(cJSON_IsNumber(l) && cJSON_IsNumber(r), "%s", rx.m[i].payload);
+        cr_assert(l->valuedouble >= 0 && l->valuedouble == floor(l->valuedouble));
+        cr_assert(r->valuedouble >= 0 && r->valuedouble == floor(r->valuedouble));
+        /* the clip never shows more than 9 people in all */
+        cr_assert_leq(l->valuedouble + r->valuedouble, 12, "%s", rx.m[i].payload);
+        const cJSON *sv = cJSON_GetObjectItem(o, "speed_var");
+        if (sv) {
+            const cJSON *z;
+            cr_assert(cJSON_IsObject(sv), "%s", rx.m[i].payload);
+            cJSON_ArrayForEach(z, sv)
+            {
+                cr_assert(strcmp(z->string, "left") == 0 || strcmp(z->string, "right") == 0);
+                cr_assert(cJSON_IsNumber(z) && z->valuedouble >= 0, "%s", rx.m[i].payload);
+            }
+            n_sv++;
+        }
+        cJSON_Delete(o);
+        n_counts++;
+    }
+    pthread_mutex_unlock(&rx.lock);
+    /* 70 frames at 10 fps (t = 0.0 .. 6.9 s); the first second trains the background, so
+     * the first estimate comes with the frame at t = 1.0 s; then one message every 0.5 s of
+     * video: t = 1.0, 1.5, ..., 6.5 s */
+    cr_assert_eq(n_counts, 12, "got %d count messages", n_counts);
+    cr_assert_gt(n_sv, 0, "flow is on and people walk: speed_var expected");
+}
+
+static void bad_camera(const char *camera, int grey, int frozen, const char *status)
+{
+    char clip[300], src[310], cfg[300], err[300], ctopic[128], htopic[128];
+    snprintf(ctopic, sizeof(ctopic), "vigil/itest/count/%s", camera);
+    snprintf(htopic, sizeof(htopic), "vigil/itest/health/%s", camera);
+    struct want bad = {htopic, status}, end = {htopic, "end of file"};
+
+    snprintf(clip, sizeof(clip), "%s/bad.avi", dir);
+    snprintf(src, sizeof(src), "file:%s", clip);
+    snprintf(cfg, sizeof(cfg), "%s/bad.cfg", dir);
+    snprintf(err, sizeof(err), "%s/stderr", dir);
+    write_clip(clip, 30, grey, frozen);
+    write_cfg(cfg, camera, src, "backend = \"ffmpeg\";\nfrozen_after_s = 0.5;\n");
+    pid_t pid = spawn_count(cfg, err);
+    cr_assert_eq(wait_exit(pid, 60000), 0, "vigil-count failed:\n%s", slurp(err));
+    cr_assert(wait_for(has_msg, &end, 5000), "no end-of-file health message");
+    cr_assert(has_msg(&bad), "no %s health message", status);
+    cr_assert_eq(count_on(ctopic), 0, "a %s camera must not publish counts", status);
+}
+
+Test(count, black_clip_is_reported_black_and_never_counted)
+{
+    bad_camera("cam-black", 0, 0, "\"black\"");
+}
+
+Test(count, frozen_clip_is_reported_frozen_and_never_counted)
+{
+    bad_camera("cam-frozen", -1, 1, "\"frozen\"");
+}
+
+Test(count, unreachable_stream_is_reported_stopped_until_shut_down)
+{
+    char cfg[300], err[300];
+    const char *htopic = "vigil/itest/health/cam-rtsp";
+    struct want down = {htopic, "cannot open"}, bye = {htopic, "vigil-count stopped"};
+
+    snprintf(cfg, sizeof(cfg), "%s/rtsp.cfg", dir);
+    snprintf(err, sizeof(err), "%s/stderr", dir);
+    write_cfg(cfg, "cam-rtsp", "rtsp://127.0.0.1:1/none",
+              "backend = \"ffmpeg\";\nopen_timeout_ms = 1000;\n");
+    pid_t pid = spawn_count(cfg, err);
+    cr_assert(wait_for(has_msg, &down, 15000), "no stopped health message:\n%s", slurp(err));
+    cr_assert(has_msg(&(struct want){htopic, "\"stopped\""}));
+    cr_assert_eq(count_on("vigil/itest/count/cam-rtsp"), 0);
+    kill(pid, SIGTERM);
+    cr_assert_eq(wait_exit(pid, 10000), 0, "%s", slurp(err));
+    cr_assert(wait_for(has_msg, &bye, 5000), "no shutdown health message");
+}
+
+Test(count, config_errors_name_file_line_and_key)
+{
+    char cfg[300], err[300], want[400];
+    FILE *f;
+
+    snprintf(cfg, sizeof(cfg), "%s/bad.cfg", dir);
+    snprintf(err, sizeof(err), "%s/stderr", dir);
+    f = fopen(cfg, "w");
+    cr_assert(f);
+    fputs("venue = \"itest\";\n"
+          "camera = \"c\";\n"
+          "source = \"file:/x.avi\";\n"
+          "backend = \"ffmpeg\";\n"
+          "calibration = { row_a = 235; height_a_px = 65; row_b = 575; height_b_px = 145; };\n"
+          "zones = (\n"
+          "  { id = \"z\";\n"
+          "    area_m2 = -4.0;\n" /* line 8 */
+          "    polygon = ( [0, 0], [10, 0], [10, 10] ); }\n"
+          ");\n",
+          f);
+    fclose(f);
+    cr_assert_eq(wait_exit(spawn_count(cfg, err), 10000), 2);
+    snprintf(want, sizeof(want), "%s:8: zones.[0].area_m2", cfg);
+    cr_assert(strstr(slurp(err), want), "stderr: %s", slurp(err));
+
+    /* a backend that cannot read the source */
+    write_cfg(cfg, "c", "v4l2:/dev/video0", "backend = \"ffmpeg\";\n");
+    cr_assert_eq(wait_exit(spawn_count(cfg, err), 10000), 2);
+    snprintf(want, sizeof(want), "%s:13: backend", cfg);
+    cr_assert(strstr(slurp(err), want), "stderr: %s", slurp(err));
+
+    /* a syntax error */
+    f = fopen(cfg, "w");
+    cr_assert(f);
+    fputs("venue = \"itest\"\ncamera = ;\n", f);
+    fclose(f);
+    cr_assert_eq(wait_exit(spawn_count(cfg, err), 10000), 2);
+    snprintf(want, sizeof(want), "%s:2: syntax", cfg);
+    cr_assert(strstr(slurp(err), want), "stderr: %s", slurp(err));
+
+    /* no such file */
+    snprintf(cfg, sizeof(cfg), "%s/none.cfg", dir);
+    cr_assert_eq(wait_exit(spawn_count(cfg, err), 10000), 2);
+    cr_assert(strstr(slurp(err), "none.cfg"), "stderr: %s", slurp(err));
+}
+
+Test(count, shipped_example_configs_are_valid)
+{
+    const char *names[] = {"vtest.cfg", "gate3-rtsp.cfg", "concourse-v4l2.cfg"};
+    const char *root = getenv("VG_SOURCE_ROOT");
+    char cfg[4096], err[300];
+
+    cr_assert(root, "VG_SOURCE_ROOT is not set");
+    snprintf(err, sizeof(err), "%s/stderr", dir);
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        snprintf(cfg, sizeof(cfg), "%s/models/cameras/%s", root, names[i]);
+        cr_assert_eq(wait_exit(spawn_count_args(cfg, err, "--check"), 10000), 0, "%s: %s", names[i],
+                     slurp(err));
+    }
+}
