@@ -22,6 +22,9 @@ for attempt in 1 2 3 4 5 6 7 8 9 10; do
     cat > "$dir/mosquitto.conf" <<CONF
 listener $port 127.0.0.1
 allow_anonymous true
+# Started as root, mosquitto would drop to the mosquitto user, which cannot write our 0700
+# temp dir, and a restarted broker would silently forget every persistent session.
+user $(id -un)
 persistence true
 persistence_location $dir/
 max_queued_messages 1000000
