@@ -1,0 +1,358 @@
+/* The streaming anomaly detector: two cheap detectors, each calibrated against its own
+ * history into a tail probability, fused, discounted for what the stream has done before,
+ * and thinned so that one event gives one alarm. docs/detector.md has the reasoning and the
+ * numbers on NAB.
+ *
+ * DESIGN
+ * Per finite reading x at event time t:
+ *  1. Two raw measures of strangeness, both scale-free:
+ *     - jump:  |x - m_fast| / step, the distance from the short-run level in units of the
+ *       usual reading-to-reading change (spikes, steps, sudden changes of variance);
+ *     - shape: the distance from the last L readings to their nearest neighbour among all
+ *       earlier L-reading windows of the last H readings (a streaming matrix profile: each
+ *       lag's distance slides by one reading, so a step costs O(H), not O(H*L)), over its
+ *       running mean. With H a little over a day at 5-minute sampling a daily pattern
+ *       matches itself; a broken pattern, a flat stretch in a varying signal or a new shape
+ *       finds no neighbour.
+ *     A resolution floor (a fraction of the long-run spread) keeps rounding in noiseless
+ *     signals from looking like structure.
+ *  2. Calibration: each measure keeps a decaying histogram of its own past values on a log
+ *     scale (memory ~3,300 readings). The reading's surprise is -ln p with p = P(past >= now)
+ *     counting itself (conformal), extrapolated past the largest value seen. Surprises are
+ *     comparable across measures and streams, so one threshold serves every stream.
+ *  3. Fusion: S = surprise(jump) + surprise(shape), -ln of the product of the two p-values.
+ *  4. Long memory: S loses ln(1 + n) where n counts (with slow halving) how often the
+ *     current three-reading context, quantised to 16 levels of the range seen, occurred.
+ *  5. Thinning: S is reported only above a hold level. A report raises the hold to S plus a
+ *     margin; the hold falls linearly and is released after a fixed number of readings. So
+ *     an event alarms once at any threshold, and the tail of adaptation after a real change
+ *     stays quiet, while a clearly stronger event still gets through.
+ *  6. Daily recurrence: a report at the same time of day (within 30 minutes) as earlier
+ *     alarm-level reports, 20 hours or more ago, loses 2 ln(1 + how many): a nightly job
+ *     is the stream's normal, not a new event each night.
+ *  7. score = S / (S + VG_DET_S0), in [0,1): 0.5 at the surprise that alarms at the default
+ *     sensitivity.
+ * The first VG_DET_WARMUP readings only learn (score 0); the first 2L are not calibrated.
+ * Memory is one fixed struct (ring, distance profile, histograms and context table are
+ * arrays inside it). update never allocates; all arithmetic is in a fixed order, so the
+ * same readings give bit-identical scores. */
+#include "vigil/detect.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define VG_DET_L 8        /* shape window, readings */
+#define VG_DET_LAGS 320   /* lags searched: L .. L + 319 (a day at 5 min, plus slack); a
+                           * multiple of the vector width keeps the loops vectorised */
+#define VG_DET_H (VG_DET_L + VG_DET_LAGS - 1) /* largest lag */
+#define VG_DET_W (VG_DET_H + VG_DET_L + 1)    /* readings kept: 336 */
+#define VG_DET_NB 96      /* calibration bins: log2 of the measure in [-12, 12), 4 per octave */
+#define VG_DET_QBITS 4    /* context quantisation: 16 levels */
+#define VG_DET_Q (1 << VG_DET_QBITS)
+#define VG_DET_NCTX (VG_DET_Q * VG_DET_Q * VG_DET_Q)
+#define VG_DET_NREC 16    /* remembered alarm times (daily recurrence) */
+#define VG_DET_WARMUP 150 /* readings that only learn */
+
+/* Tuned once on NAB's development subset (docs/detector.md), the same for every stream. */
+#define VG_DET_A_SLOW 0.002     /* long-run level and spread (resolution floor) */
+#define VG_DET_A_FAST 0.1       /* short-run level of the jump measure */
+#define VG_DET_A_STEP 0.005     /* usual reading-to-reading change */
+#define VG_DET_A_SHAPE 0.03     /* running mean of the nearest-neighbour distance */
+#define VG_DET_A_CAL 0.0003     /* calibration memory: 1 / readings */
+#define VG_DET_BEYOND 0.5       /* ln p drop per bin past the largest value seen */
+#define VG_DET_FLOOR 0.2        /* resolution floor, fraction of the long-run spread */
+#define VG_DET_CTX_GAIN 1.0     /* nats off per ln(1 + context count) */
+#define VG_DET_CTX_HALVE 4096   /* readings between halvings of the context counts */
+#define VG_DET_MARGIN 3.0       /* nats a report lifts the hold above itself */
+#define VG_DET_HOLD_FALL 0.03   /* nats per reading the hold falls */
+#define VG_DET_HOLD_LEN 600     /* readings after which the hold is released */
+#define VG_DET_REC_LEVEL 6.0    /* surprise of a report whose time of day is remembered */
+#define VG_DET_REC_GAIN 2.0     /* nats off per ln(1 + earlier alarms at this time of day) */
+#define VG_DET_REC_TOL_S 1800   /* "same time of day": within this many seconds */
+#define VG_DET_S0 5.8           /* surprise (nats) at the default threshold; score 0.5 */
+
+/* Decaying histogram of one measure's past values. Instead of decaying every bin at each
+ * reading, the weight of new readings grows by 1 / (1 - a) and everything is rescaled now
+ * and then: the same ratios, O(1) per reading. */
+struct vg_det_calib {
+    float bin[VG_DET_NB];
+    double total; /* sum of bin[] */
+    double inc;   /* weight of the next reading */
+    int top;      /* highest bin ever filled, -1 before the first reading */
+};
+
+struct vg_detector {
+    vg_detector_cfg cfg;
+    uint64_t n;          /* finite readings seen */
+    double m_slow;       /* long-run level */
+    double d_slow;       /* long-run mean absolute deviation */
+    double m_fast;       /* short-run level */
+    double step;         /* mean |x_t - x_{t-1}| */
+    double prev;         /* previous reading */
+    double shape_mean;   /* running mean of the nearest-neighbour distance */
+    double lo, hi;       /* range seen, for the context quantiser */
+    double hold;         /* reports must exceed this surprise (nats) */
+    uint32_t hold_age;   /* readings since the hold was last raised */
+    uint32_t head;       /* buf index of the newest reading, 0 .. W-1 */
+    uint32_t ctx_prev;   /* the two previous quantised readings */
+    uint32_t rec_next;   /* next slot of rec_t */
+    uint32_t rec_used;
+    int64_t rec_t[VG_DET_NREC]; /* event times of recent alarm-level reports */
+    struct vg_det_calib cal[2]; /* jump, shape */
+    uint8_t ctx[VG_DET_NCTX];   /* how often each three-reading context occurred (halved) */
+    /* Recent readings, each written at head and head + W, so that every window the shape
+     * measure reads is contiguous: the newest is buf[head + W], the one j readings older
+     * buf[head + W - j] for j < W. */
+    float buf[2 * VG_DET_W];
+    /* dist[i] = sum_{k<L} |x_{t-k} - x_{t-lag-k}| for lag = H - i (ascending memory order
+     * then matches ascending buf addresses). */
+    float dist[VG_DET_LAGS];
+};
+
+void vg_detector_cfg_default(vg_detector_cfg *cfg)
+{
+    if (cfg)
+        cfg->sensitivity = 0.5;
+}
+
+int vg_detector_new(const vg_detector_cfg *cfg, vg_detector **ret)
+{
+    vg_detector_cfg c;
+    vg_detector *d;
+
+    if (!ret)
+        return -EINVAL;
+    vg_detector_cfg_default(&c);
+    if (cfg)
+        c = *cfg;
+    if (!(c.sensitivity >= 0.0 && c.sensitivity <= 1.0))
+        return -EINVAL;
+    d = calloc(1, sizeof(*d));
+    if (!d)
+        return -ENOMEM;
+    d->cfg = c;
+    for (int i = 0; i < 2; i++) {
+        d->cal[i].inc = 1.0;
+        d->cal[i].top = -1;
+    }
+    *ret = d;
+    return 0;
+}
+
+void vg_detector_free(vg_detector **dp)
+{
+    if (!dp || !*dp)
+        return;
+    free(*dp);
+    *dp = NULL;
+}
+
+static int calib_bin(double r)
+{
+    double b = (log2(r + 1e-30) + 12.0) * 4.0;
+
+    if (!(b > 0.0))
+        return 0;
+    if (b >= VG_DET_NB - 1)
+        return VG_DET_NB - 1;
+    return (int)b;
+}
+
+/* Surprise -ln p of r against the measure's history; then adds r to the history. */
+static double calib_surprise(struct vg_det_calib *c, double r)
+{
+    const int b = calib_bin(r);
+    double tail = 0.0;
+
+    for (int k = VG_DET_NB - 1; k >= b; k--)
+        tail += c->bin[k];
+    /* Conformal: the reading counts itself, so p >= inc / (total + inc). */
+    double p = (tail + c->inc) / (c->total + c->inc);
+    if (c->top >= 0 && b > c->top)
+        p *= exp(-VG_DET_BEYOND * (b - c->top));
+    if (b > c->top)
+        c->top = b;
+    c->bin[b] += (float)c->inc;
+    c->total += c->inc;
+    c->inc /= 1.0 - VG_DET_A_CAL;
+    if (c->inc > 1e15) {
+        /* Rescale so the float bins keep their precision; ratios are unchanged. */
+        const double s = 1.0 / c->inc;
+        for (int k = 0; k < VG_DET_NB; k++)
+            c->bin[k] = (float)(c->bin[k] * s);
+        c->total *= s;
+        c->inc = 1.0;
+    }
+    return -log(p);
+}
+
+/* Slides every lag's window distance by one reading: dist[i] gains |x - p[i]| and loses
+ * |xo - q[i]|. Separate arrays (restrict) and a fixed trip count let the compiler vectorise
+ * it at -O2. */
+static void slide_distances(float *restrict dist, const float *restrict p,
+                            const float *restrict q, float x, float xo)
+{
+    for (int i = 0; i < VG_DET_LAGS; i++) {
+        const float v = dist[i] + fabsf(x - p[i]) - fabsf(xo - q[i]);
+        dist[i] = v > 0.0f ? v : 0.0f; /* rounding must not make a distance negative */
+    }
+}
+
+/* Smallest of dist[first .. LAGS-1]. Non-negative floats order like their bit patterns,
+ * so this is an exact integer min, which vectorises without relaxing floating point. */
+static float min_distance(const float *dist, int first)
+{
+    uint32_t best = UINT32_MAX;
+    float f;
+
+    if (first == 0) {
+        for (int i = 0; i < VG_DET_LAGS; i++) {
+            uint32_t u;
+            memcpy(&u, &dist[i], sizeof(u));
+            best = u < best ? u : best;
+        }
+    } else {
+        for (int i = first; i < VG_DET_LAGS; i++) {
+            uint32_t u;
+            memcpy(&u, &dist[i], sizeof(u));
+            best = u < best ? u : best;
+        }
+    }
+    memcpy(&f, &best, sizeof(f));
+    return f;
+}
+
+/* Nearest-neighbour distance of the newest L-window among the earlier ones. */
+static double shape_distance(vg_detector *d, float x)
+{
+    const uint32_t h = d->head + 1 == VG_DET_W ? 0 : d->head + 1;
+
+    d->buf[h] = x;
+    d->buf[h + VG_DET_W] = x;
+    d->head = h;
+    const float *now = &d->buf[h + VG_DET_W];
+    const float *p = now - VG_DET_H; /* p[i] = x_{t-lag}, lag = H - i */
+    slide_distances(d->dist, p, p - VG_DET_L, x, now[-VG_DET_L]);
+    /* Windows reaching before the first reading are not real neighbours: lag + L < n. */
+    int first = 0;
+    if (d->n <= (uint64_t)VG_DET_H + VG_DET_L) {
+        if (d->n <= 2 * VG_DET_L)
+            return 0.0;
+        first = VG_DET_H - (int)(d->n - VG_DET_L - 1);
+    }
+    return min_distance(d->dist, first);
+}
+
+/* How often the context (two previous quantised readings, this one) occurred; counts it. */
+static double context_seen(vg_detector *d, double x, double eps)
+{
+    if (x < d->lo)
+        d->lo = x;
+    if (x > d->hi)
+        d->hi = x;
+    const double qf = (x - d->lo) / (d->hi - d->lo + eps) * VG_DET_Q;
+    const uint32_t q = qf >= VG_DET_Q - 1 ? VG_DET_Q - 1 : (uint32_t)qf;
+    const uint32_t ci = (d->ctx_prev << VG_DET_QBITS | q) & (VG_DET_NCTX - 1);
+    const double seen = d->ctx[ci];
+
+    d->ctx_prev = ci & (VG_DET_Q * VG_DET_Q - 1);
+    if (d->ctx[ci] < UINT8_MAX)
+        d->ctx[ci]++;
+    if (d->n % VG_DET_CTX_HALVE == 0)
+        for (size_t k = 0; k < VG_DET_NCTX; k++)
+            d->ctx[k] >>= 1;
+    return seen;
+}
+
+/* Earlier alarm-level reports at this time of day, 20 hours or more before t_ns. */
+static int same_time_of_day(const vg_detector *d, int64_t t_ns)
+{
+    int cnt = 0;
+
+    for (uint32_t j = 0; j < d->rec_used; j++) {
+        const int64_t age = (t_ns - d->rec_t[j]) / 1000000000;
+        if (age < 20 * 3600)
+            continue;
+        int64_t off = age % 86400;
+        if (off > 43200)
+            off = 86400 - off;
+        cnt += off <= VG_DET_REC_TOL_S;
+    }
+    return cnt;
+}
+
+double vg_detector_update(vg_detector *d, int64_t t_ns, double x)
+{
+    if (!isfinite(x))
+        return 0.0;
+    if (d->n == 0) {
+        d->m_slow = d->m_fast = d->prev = d->lo = d->hi = x;
+        for (int i = 0; i < 2 * VG_DET_W; i++)
+            d->buf[i] = (float)x;
+    }
+    d->n++;
+
+    const double best = shape_distance(d, (float)x);
+    /* Differences below a fraction of the stream's spread are resolution, not signal. */
+    const double eps = 1e-9 * fabs(d->m_slow) + 1e-12;
+    const double floor = VG_DET_FLOOR * d->d_slow + eps;
+    const double jump = fabs(x - d->m_fast) / (d->step + floor);
+    const double shape = best / (d->shape_mean + floor * VG_DET_L);
+
+    const double dev = fabs(x - d->m_slow);
+    d->m_slow += VG_DET_A_SLOW * (x - d->m_slow);
+    d->d_slow += VG_DET_A_SLOW * (dev - d->d_slow);
+    d->m_fast += VG_DET_A_FAST * (x - d->m_fast);
+    d->step += VG_DET_A_STEP * (fabs(x - d->prev) - d->step);
+    d->shape_mean += VG_DET_A_SHAPE * (best - d->shape_mean);
+    d->prev = x;
+
+    /* Until a first complete neighbour window exists (2L readings) the measures are
+     * start-up transients; calibrating on them would teach the histograms nonsense. */
+    double s = 0.0;
+    if (d->n > 2 * VG_DET_L)
+        s = calib_surprise(&d->cal[0], jump) + calib_surprise(&d->cal[1], shape);
+    s -= VG_DET_CTX_GAIN * log1p(context_seen(d, x, eps));
+    if (s < 0.0)
+        s = 0.0;
+    if (d->n <= VG_DET_WARMUP)
+        return 0.0;
+
+    double out = s > d->hold ? s : 0.0;
+    if (s > d->hold) {
+        d->hold = s + VG_DET_MARGIN;
+        d->hold_age = 0;
+    } else {
+        d->hold -= VG_DET_HOLD_FALL;
+        if (++d->hold_age > VG_DET_HOLD_LEN || d->hold < 0.0)
+            d->hold = 0.0;
+    }
+    if (out > 0.0) {
+        const double s_in = out;
+        out -= VG_DET_REC_GAIN * log1p(same_time_of_day(d, t_ns));
+        if (out < 0.0)
+            out = 0.0;
+        if (s_in >= VG_DET_REC_LEVEL) {
+            d->rec_t[d->rec_next] = t_ns;
+            d->rec_next = (d->rec_next + 1) % VG_DET_NREC;
+            if (d->rec_used < VG_DET_NREC)
+                d->rec_used++;
+        }
+    }
+    return out / (out + VG_DET_S0);
+}
+
+double vg_detector_threshold(const vg_detector *d)
+{
+    /* Threshold surprise S0 * 4^(0.5 - sensitivity), as a score. */
+    const double k = pow(4.0, 0.5 - d->cfg.sensitivity);
+    return k / (k + 1.0);
+}
+
+size_t vg_detector_memory(const vg_detector *d)
+{
+    (void)d;
+    return sizeof(struct vg_detector);
+}
