@@ -1,13 +1,440 @@
-/* vigil run: the live engine: MQTT readings in, graded alerts out on ZeroMQ, HDF5 archive (issue #4 builds it). */
+/* vigil run: the live engine. Parses the flags, loads the model, starts vg_engine and waits
+ * for signals: SIGINT/SIGTERM stop it (the rings drain first), SIGUSR1 logs a status line.
+ *
+ * Signals are blocked before any thread starts, so every thread inherits the mask and only
+ * this (main) thread takes them, synchronously, with sigtimedwait(): no async handler
+ * touches the engine. */
 #include "cmd.h"
+#include "vigil/common.h"
+#include "vigil/engine.h"
+#include "vigil/model.h"
 
+#include <errno.h>
+#include <getopt.h>
+#include <mosquitto.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: vigil run --model FILE [options]\n"
+            "\n"
+            "The live engine: MQTT readings in, graded alerts out, every refusal counted.\n"
+            "\n"
+            "  --model FILE           venue model (required)\n"
+            "  --broker URL           mqtt://HOST:PORT or mqtts://HOST:PORT (TLS)\n"
+            "                         (default mqtt://127.0.0.1:1883)\n"
+            "  --client-id ID         stable id of the persistent session (default vigil-<venue>)\n"
+            "  --clean-session        do not keep a session at the broker (loses what it queued)\n"
+            "  --qos 0|1              subscription QoS (default 1)\n"
+            "  --keepalive S          MQTT keepalive in seconds (default 60)\n"
+            "  --username U           broker user name\n"
+            "  --password-file F      file whose first line is the broker password\n"
+            "                         (or the environment variable VIGIL_MQTT_PASSWORD)\n"
+            "  --cafile F, --capath D CA certificates for TLS\n"
+            "  --cert F, --key F      client certificate and key for TLS\n"
+            "  --feeds URL            ZeroMQ alert feeds (default tcp://127.0.0.1:5556; issue #5)\n"
+            "  --control URL          ZeroMQ control socket (default tcp://127.0.0.1:5557; issue #5)\n"
+            "  --archive DIR          HDF5 archive directory (issue #6)\n"
+            "  --events FILE          alert events as JSON lines, '-' for stdout (default '-')\n"
+            "  --no-events            do not write alert events\n"
+            "  --rejects FILE         refused messages as JSON lines ('-' for stdout)\n"
+            "  --metrics HOST:PORT    serve Prometheus metrics at http://HOST:PORT/metrics\n"
+            "  --status-interval S    status line on stderr every S seconds (default 60; 0: off)\n"
+            "  --max-payload BYTES    larger payloads are refused as oversized (default 1048576)\n"
+            "  --max-age S            readings older than S seconds are too_old (default 3600)\n"
+            "  --max-future S         readings more than S seconds ahead are too_far_future (10)\n"
+            "  --tick-ms MS           analysis tick period (default 1000)\n"
+            "  --grace-ms MS          delay of the first tick after start (default 3000)\n"
+            "  --ring N               readings ring capacity, a power of two (default 65536)\n"
+            "  --log-level L          error, warn, info (default) or debug\n"
+            "\n"
+            "Signals: SIGINT/SIGTERM stop after draining; SIGUSR1 logs the counters.\n"
+            "Exit status: 0 stopped by a signal, 1 run-time failure, 2 bad usage or model.\n");
+}
+
+/* Parses "[scheme://]HOST:PORT" with an optional scheme from `schemes` (NULL-terminated).
+ * Writes the host into host (cap bytes), the port and the scheme index (-1 none).
+ * Returns 0 or -EINVAL. */
+static int parse_endpoint(const char *url, const char *const *schemes, char *host, size_t cap,
+                          int *ret_port, int *ret_scheme)
+{
+    const char *p = url, *colon;
+    char *end;
+    long port;
+
+    *ret_scheme = -1;
+    if (strstr(url, "://")) {
+        for (int i = 0; schemes && schemes[i]; i++) {
+            size_t n = strlen(schemes[i]);
+            if (strncmp(url, schemes[i], n) == 0 && strncmp(url + n, "://", 3) == 0) {
+                *ret_scheme = i;
+                p = url + n + 3;
+                break;
+            }
+        }
+        if (*ret_scheme < 0)
+            return -EINVAL;
+    }
+    if (*p == '[') { /* [IPv6]:port */
+        const char *rb = strchr(p, ']');
+        if (!rb || rb[1] != ':' || (size_t)(rb - p - 1) >= cap || rb == p + 1)
+            return -EINVAL;
+        memcpy(host, p + 1, (size_t)(rb - p - 1));
+        host[rb - p - 1] = '\0';
+        colon = rb + 1;
+    } else {
+        colon = strrchr(p, ':');
+        if (!colon || colon == p || (size_t)(colon - p) >= cap)
+            return -EINVAL;
+        memcpy(host, p, (size_t)(colon - p));
+        host[colon - p] = '\0';
+        if (strchr(host, '/'))
+            return -EINVAL;
+    }
+    errno = 0;
+    port = strtol(colon + 1, &end, 10);
+    if (errno || *end || end == colon + 1 || port < 0 || port > 65535)
+        return -EINVAL;
+    *ret_port = (int)port;
+    return 0;
+}
+
+static int parse_num(const char *s, double lo, double hi, double *ret)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= lo && v <= hi))
+        return -EINVAL;
+    *ret = v;
+    return 0;
+}
+
+static char *read_password(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[512];
+
+    if (!f)
+        return NULL;
+    if (!fgets(line, sizeof(line), f)) {
+        fclose(f);
+        return NULL;
+    }
+    fclose(f);
+    line[strcspn(line, "\r\n")] = '\0';
+    return strdup(line);
+}
+
+enum {
+    OPT_MODEL = 256, OPT_BROKER, OPT_CLIENT_ID, OPT_CLEAN, OPT_QOS, OPT_KEEPALIVE, OPT_USER,
+    OPT_PASSFILE, OPT_CAFILE, OPT_CAPATH, OPT_CERT, OPT_KEY, OPT_FEEDS, OPT_CONTROL,
+    OPT_ARCHIVE, OPT_EVENTS, OPT_NO_EVENTS, OPT_REJECTS, OPT_METRICS, OPT_STATUS,
+    OPT_MAX_PAYLOAD, OPT_MAX_AGE, OPT_MAX_FUTURE, OPT_TICK, OPT_GRACE, OPT_RING, OPT_LOG,
+};
+
+static const struct option options[] = {
+    {"model", required_argument, NULL, OPT_MODEL},
+    {"broker", required_argument, NULL, OPT_BROKER},
+    {"client-id", required_argument, NULL, OPT_CLIENT_ID},
+    {"clean-session", no_argument, NULL, OPT_CLEAN},
+    {"qos", required_argument, NULL, OPT_QOS},
+    {"keepalive", required_argument, NULL, OPT_KEEPALIVE},
+    {"username", required_argument, NULL, OPT_USER},
+    {"password-file", required_argument, NULL, OPT_PASSFILE},
+    {"cafile", required_argument, NULL, OPT_CAFILE},
+    {"capath", required_argument, NULL, OPT_CAPATH},
+    {"cert", required_argument, NULL, OPT_CERT},
+    {"key", required_argument, NULL, OPT_KEY},
+    {"feeds", required_argument, NULL, OPT_FEEDS},
+    {"control", required_argument, NULL, OPT_CONTROL},
+    {"archive", required_argument, NULL, OPT_ARCHIVE},
+    {"events", required_argument, NULL, OPT_EVENTS},
+    {"no-events", no_argument, NULL, OPT_NO_EVENTS},
+    {"rejects", required_argument, NULL, OPT_REJECTS},
+    {"metrics", required_argument, NULL, OPT_METRICS},
+    {"status-interval", required_argument, NULL, OPT_STATUS},
+    {"max-payload", required_argument, NULL, OPT_MAX_PAYLOAD},
+    {"max-age", required_argument, NULL, OPT_MAX_AGE},
+    {"max-future", required_argument, NULL, OPT_MAX_FUTURE},
+    {"tick-ms", required_argument, NULL, OPT_TICK},
+    {"grace-ms", required_argument, NULL, OPT_GRACE},
+    {"ring", required_argument, NULL, OPT_RING},
+    {"log-level", required_argument, NULL, OPT_LOG},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static int bad(const char *what, const char *arg)
+{
+    fprintf(stderr, "vigil run: invalid %s '%s' (see vigil run --help)\n", what, arg);
+    return 2;
+}
 
 int vg_cmd_run(int argc, char **argv)
 {
-    if (vg_cmd_wants_help(argc, argv)) {
-        printf("usage: vigil run ...\n\nthe live engine: MQTT readings in, graded alerts out on ZeroMQ, HDF5 archive.\nNot built yet: issue #4.\n");
-        return 0;
+    static const char *const mqtt_schemes[] = {"mqtt", "mqtts", NULL};
+    static const char *const zmq_schemes[] = {"tcp", NULL};
+    const char *model_path = NULL, *broker = "mqtt://127.0.0.1:1883", *passfile = NULL;
+    const char *feeds = "tcp://127.0.0.1:5556", *control = "tcp://127.0.0.1:5557";
+    const char *archive = NULL, *metrics = NULL;
+    char broker_host[256], metrics_host[256], zhost[256];
+    char *password = NULL;
+    vg_engine_cfg cfg;
+    vg_model *model = NULL;
+    vg_model_error merr;
+    vg_engine *engine = NULL;
+    sigset_t sigs;
+    double v;
+    int c, port, scheme, rc, status = 1;
+
+    vg_engine_cfg_default(&cfg);
+    cfg.events_path = "-";
+    cfg.status_interval_ns = 60 * VG_NS_PER_S;
+    optind = 1;
+    opterr = 1;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            usage(stdout);
+            return 0;
+        case OPT_MODEL:
+            model_path = optarg;
+            break;
+        case OPT_BROKER:
+            broker = optarg;
+            break;
+        case OPT_CLIENT_ID:
+            if (!*optarg || strlen(optarg) > 23 * 10)
+                return bad("client id", optarg);
+            cfg.ingest.client_id = optarg;
+            break;
+        case OPT_CLEAN:
+            cfg.ingest.clean_session = 1;
+            break;
+        case OPT_QOS:
+            if (strcmp(optarg, "0") && strcmp(optarg, "1"))
+                return bad("QoS (0 or 1)", optarg);
+            cfg.ingest.qos = optarg[0] - '0';
+            break;
+        case OPT_KEEPALIVE:
+            if (parse_num(optarg, 5, 65535, &v))
+                return bad("keepalive", optarg);
+            cfg.ingest.keepalive_s = (int)v;
+            /* The backpressure bound stays well inside the keepalive (DESIGN "Backpressure"). */
+            if ((int64_t)cfg.ingest.max_block_ms >= (int64_t)cfg.ingest.keepalive_s * 500)
+                cfg.ingest.max_block_ms = cfg.ingest.keepalive_s * 500;
+            break;
+        case OPT_USER:
+            cfg.ingest.username = optarg;
+            break;
+        case OPT_PASSFILE:
+            passfile = optarg;
+            break;
+        case OPT_CAFILE:
+            cfg.ingest.cafile = optarg;
+            break;
+        case OPT_CAPATH:
+            cfg.ingest.capath = optarg;
+            break;
+        case OPT_CERT:
+            cfg.ingest.certfile = optarg;
+            break;
+        case OPT_KEY:
+            cfg.ingest.keyfile = optarg;
+            break;
+        case OPT_FEEDS:
+            feeds = optarg;
+            break;
+        case OPT_CONTROL:
+            control = optarg;
+            break;
+        case OPT_ARCHIVE:
+            archive = optarg;
+            break;
+        case OPT_EVENTS:
+            cfg.events_path = optarg;
+            break;
+        case OPT_NO_EVENTS:
+            cfg.events_path = NULL;
+            break;
+        case OPT_REJECTS:
+            cfg.rejects_path = optarg;
+            break;
+        case OPT_METRICS:
+            metrics = optarg;
+            break;
+        case OPT_STATUS:
+            if (parse_num(optarg, 0, 86400, &v))
+                return bad("status interval", optarg);
+            cfg.status_interval_ns = (int64_t)(v * 1e9);
+            break;
+        case OPT_MAX_PAYLOAD:
+            if (parse_num(optarg, 64, 256.0 * 1024 * 1024, &v))
+                return bad("max payload", optarg);
+            cfg.ingest.limits.max_payload = (size_t)v;
+            break;
+        case OPT_MAX_AGE:
+            if (parse_num(optarg, 0, 86400.0 * 365, &v))
+                return bad("max age", optarg);
+            cfg.ingest.limits.max_age_ns = (int64_t)(v * 1e9);
+            break;
+        case OPT_MAX_FUTURE:
+            if (parse_num(optarg, 0, 86400, &v))
+                return bad("max future", optarg);
+            cfg.ingest.limits.max_future_ns = (int64_t)(v * 1e9);
+            break;
+        case OPT_TICK:
+            if (parse_num(optarg, 10, 60000, &v))
+                return bad("tick period", optarg);
+            cfg.tick_ns = (int64_t)v * VG_NS_PER_MS;
+            break;
+        case OPT_GRACE:
+            if (parse_num(optarg, 0, 600000, &v))
+                return bad("grace period", optarg);
+            cfg.startup_grace_ns = (int64_t)v * VG_NS_PER_MS;
+            break;
+        case OPT_RING:
+            if (parse_num(optarg, 2, 1 << 24, &v) || ((uint32_t)v & ((uint32_t)v - 1)))
+                return bad("ring capacity (a power of two)", optarg);
+            cfg.reading_ring = (uint32_t)v;
+            break;
+        case OPT_LOG: {
+            enum vg_log_level lvl;
+            if (vg_log_parse_level(optarg, &lvl))
+                return bad("log level", optarg);
+            vg_log_set_level(lvl);
+            break;
+        }
+        default:
+            return 2;
+        }
     }
-    return vg_cmd_not_yet("run", 4);
+    if (optind < argc)
+        return bad("argument", argv[optind]);
+    if (!model_path) {
+        fprintf(stderr, "vigil run: --model FILE is required\n");
+        usage(stderr);
+        return 2;
+    }
+    if (parse_endpoint(broker, mqtt_schemes, broker_host, sizeof(broker_host), &port, &scheme) ||
+        scheme < 0 || port == 0)
+        return bad("broker (mqtt://HOST:PORT or mqtts://HOST:PORT)", broker);
+    cfg.ingest.host = broker_host;
+    cfg.ingest.port = port;
+    if (scheme == 1 && !cfg.ingest.cafile && !cfg.ingest.capath) {
+        fprintf(stderr, "vigil run: mqtts:// needs --cafile or --capath\n");
+        return 2;
+    }
+    if (!cfg.ingest.certfile != !cfg.ingest.keyfile) {
+        fprintf(stderr, "vigil run: --cert and --key go together\n");
+        return 2;
+    }
+    if (parse_endpoint(feeds, zmq_schemes, zhost, sizeof(zhost), &port, &scheme) || scheme < 0)
+        return bad("feeds endpoint (tcp://HOST:PORT)", feeds);
+    if (parse_endpoint(control, zmq_schemes, zhost, sizeof(zhost), &port, &scheme) || scheme < 0)
+        return bad("control endpoint (tcp://HOST:PORT)", control);
+    if (archive) {
+        struct stat st;
+        if (stat(archive, &st) < 0 || !S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "vigil run: --archive %s: not a directory\n", archive);
+            return 2;
+        }
+    }
+    if (metrics) {
+        if (parse_endpoint(metrics, NULL, metrics_host, sizeof(metrics_host), &port, &scheme))
+            return bad("metrics address (HOST:PORT)", metrics);
+        cfg.metrics_host = metrics_host;
+        cfg.metrics_port = (uint16_t)port;
+    }
+    if (passfile) {
+        password = read_password(passfile);
+        if (!password) {
+            fprintf(stderr, "vigil run: --password-file %s: %s\n", passfile, strerror(errno));
+            return 2;
+        }
+    } else if (getenv("VIGIL_MQTT_PASSWORD")) {
+        password = strdup(getenv("VIGIL_MQTT_PASSWORD"));
+    }
+    cfg.ingest.password = password;
+    if (password && !cfg.ingest.username) {
+        fprintf(stderr, "vigil run: a password needs --username\n");
+        goto out;
+    }
+
+    rc = vg_model_load(model_path, &model, &merr);
+    if (rc < 0) {
+        fprintf(stderr, "%s:%d: %s: %s\n", merr.file, merr.line, merr.key, merr.message);
+        status = 2;
+        goto out;
+    }
+    cfg.model = model;
+
+    /* Before any thread exists: every thread inherits the blocked set. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    mosquitto_lib_init();
+
+    rc = vg_engine_new(&cfg, &engine);
+    if (rc < 0) {
+        vg_error("run: cannot set up the engine: %s", vg_strerror(rc));
+        status = rc == -EINVAL ? 2 : 1;
+        goto out_lib;
+    }
+    rc = vg_engine_start(engine);
+    if (rc < 0) {
+        vg_error("run: cannot start the engine: %s%s", vg_strerror(rc),
+                 metrics ? " (is the --metrics address free?)" : "");
+        goto out_engine;
+    }
+    if (archive)
+        vg_warn("run: --archive %s accepted; the HDF5 archive arrives with issue #6 "
+                "(refusals go to --rejects meanwhile)",
+                archive);
+    vg_info("run: venue %s, model %s, broker %s, feeds %s (issue #5: events go to %s)%s%s",
+            vg_model_venue(model), model_path, broker, feeds,
+            cfg.events_path ? (strcmp(cfg.events_path, "-") ? cfg.events_path : "stdout")
+                            : "nowhere",
+            metrics ? ", metrics on " : "", metrics ? metrics : "");
+    if (metrics)
+        vg_info("run: metrics at http://%s:%u/metrics", metrics_host,
+                vg_engine_metrics_port(engine));
+    for (;;) {
+        int sig = sigwaitinfo(&sigs, NULL);
+        if (sig == SIGUSR1) {
+            char line[1024];
+            vg_engine_status(engine, line, sizeof(line));
+            vg_info("%s", line);
+        } else if (sig == SIGINT || sig == SIGTERM) {
+            vg_info("run: %s: stopping, draining the rings", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            break;
+        }
+    }
+    vg_engine_stop(engine);
+    {
+        char line[1024];
+        vg_engine_status(engine, line, sizeof(line));
+        vg_info("%s", line);
+    }
+    status = 0;
+out_engine:
+    vg_engine_free(&engine);
+out_lib:
+    mosquitto_lib_cleanup();
+out:
+    vg_model_free(&model);
+    free(password);
+    return status;
 }

@@ -1,0 +1,136 @@
+/* The live engine behind `vigil run`: the design's threads wired by SPSC rings.
+ *
+ *   vg-ingest   (libmosquitto client)  --readings ring-->  vg-analysis (vg_analysis, ticks)
+ *   vg-ingest   --reject ring (refused messages)-------->  vg-archive
+ *   vg-analysis --event ring (alert events)------------->  vg-publish  (JSON lines today;
+ *                                                                      ZeroMQ feeds: #5)
+ *   vg-analysis --archive ring (ticks, late rejects)---->  vg-archive  (JSON lines of rejects
+ *                                                                      today; HDF5: #6)
+ * plus libmicrohttpd's thread for --metrics. Each ring has one producer and one consumer;
+ * each foreign handle (mosquitto client, output files, HTTP daemon) one owner thread.
+ *
+ * Time: the analysis thread ticks the core every tick_ns of CLOCK_MONOTONIC, mapped to event
+ * time as wall clock at start + monotonic elapsed (so a wall-clock step does not make ticks
+ * go backwards). The first tick waits startup_grace_ns, so what the broker queued while the
+ * engine was down is taken into the reorder buffer before the first watermark.
+ *
+ * Stop (vg_engine_stop()): ingest stops first (its client disconnects cleanly; unread
+ * messages stay queued at the broker for the persistent session), then every ring is drained
+ * by its consumer in order: readings -> final tick -> events and archive records. */
+#ifndef VIGIL_ENGINE_H
+#define VIGIL_ENGINE_H
+
+#include "vigil/analysis.h"
+#include "vigil/ingest.h"
+#include "vigil/model.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vg_engine vg_engine;
+
+typedef struct vg_engine_cfg {
+    const vg_model *model; /* borrowed; must outlive the engine */
+    /* 1: run the MQTT ingestor with `ingest`; 0: no broker, the caller feeds messages with
+     * vg_engine_submit() (tests, stress, benchmarks). */
+    int use_broker;
+    vg_ingest_cfg ingest;
+    vg_analysis_cfg analysis; /* the sink is the engine's own (any sink given is ignored) */
+    uint32_t reading_ring;    /* capacities, powers of two (65536, 8192, 4096, 8192) */
+    uint32_t event_ring;
+    uint32_t reject_ring;
+    uint32_t archive_ring;
+    int64_t tick_ns;          /* analysis tick period (1 s) */
+    int64_t startup_grace_ns; /* delay of the first tick (3 s) */
+    int64_t status_interval_ns; /* a status line on stderr this often (0: never) */
+    /* Alert events as JSON lines (docs/ingest.md "Event lines"): NULL none, "-" stdout,
+     * else a file path (appended). */
+    const char *events_path;
+    /* Refused messages as JSON lines: NULL none (still counted), "-" stdout, else a file. */
+    const char *rejects_path;
+    /* --metrics: Prometheus text on http://metrics_host:metrics_port/metrics when
+     * metrics_host is not NULL (port 0: any free port, see vg_engine_metrics_port()). */
+    const char *metrics_host;
+    uint16_t metrics_port;
+    /* Optional: called on the vg-publish thread for every alert event after it is written
+     * (ev borrowed for the call). */
+    void (*on_event)(void *ctx, const vg_alert_event *ev);
+    void *on_event_ctx;
+} vg_engine_cfg;
+
+/* Fills the defaults above (no model, use_broker 1, ingest and analysis defaults).
+ * Thread: any. */
+void vg_engine_cfg_default(vg_engine_cfg *ret);
+
+typedef struct vg_engine_stats {
+    vg_ingest_stats ingest;
+    uint64_t processed;  /* readings the analysis thread took from the ring */
+    uint64_t accepted;   /* of those, taken by the core (processed - analysis refusals) */
+    uint64_t rejects_analysis[VG_INGEST_REJECT_SLOTS]; /* refused by the core, by reason */
+    uint64_t rejects[VG_INGEST_REJECT_SLOTS];          /* ingest + core, by reason */
+    uint64_t rejects_total;
+    uint64_t ticks;
+    uint64_t events;                                  /* alert events written */
+    uint64_t events_by[VG_FEED_COUNT][VG_GRADE_COUNT]; /* by feed and grade (clear = 0) */
+    uint64_t reject_log_written; /* reject lines written to rejects_path */
+    uint64_t archive_full;       /* archive records the archive ring could not take */
+    size_t depth[4];             /* readings, events, rejects, archive ring depths */
+    size_t capacity[4];
+} vg_engine_stats;
+
+/* Creates the engine: rings, the core, the ingestor (not yet connected), output files.
+ * cfg is copied (strings too); cfg->model is borrowed.
+ * Returns 0 and *ret (free with vg_engine_free()), -EINVAL (no model, ring capacity not a
+ * power of two, bad ingest settings), -ENOMEM, or the negative errno of opening an output
+ * file. Thread: main. */
+int vg_engine_new(const vg_engine_cfg *cfg, vg_engine **ret);
+
+/* Starts the threads (and the metrics server). Returns 0, -EALREADY, -EADDRINUSE/-EIO when
+ * the metrics server cannot listen (nothing is left running then), or a negative errno from
+ * pthread_create. Thread: main. */
+int vg_engine_start(vg_engine *e);
+
+/* Stops in order and drains every ring (see the top of this file). Idempotent.
+ * Thread: main (not a signal handler: use sigwait, as `vigil run` does). */
+void vg_engine_stop(vg_engine *e);
+
+/* Stops if needed and frees; accepts NULL and *ep == NULL; sets *ep to NULL.
+ * Thread: main. */
+void vg_engine_free(vg_engine **ep);
+
+/* For an engine without broker (use_broker 0), after vg_engine_start(): handles one message
+ * as the MQTT callback would, waiting while the readings ring is full.
+ * Returns 0, -EINVAL (bad arguments, or the engine uses a broker), -ECANCELED (stopped).
+ * Thread: one producer thread at a time (it is the readings ring's producer). */
+int vg_engine_submit(vg_engine *e, const char *topic, const void *payload, size_t len,
+                     int64_t now_ns);
+
+/* Snapshot of every counter. Thread: any. */
+void vg_engine_stats_get(const vg_engine *e, vg_engine_stats *ret);
+
+/* One status line (no newline): messages, readings, accepted, rejects by reason, ring
+ * depths, alerts, broker state. Returns the length it needs (like snprintf).
+ * Thread: any. */
+size_t vg_engine_status(const vg_engine *e, char *buf, size_t cap);
+
+/* The metrics text (Prometheus exposition format 0.0.4), as served. Returns the length it
+ * needs; writes at most cap bytes. Thread: any. */
+size_t vg_engine_metrics_text(const vg_engine *e, char *buf, size_t cap);
+
+/* Port the metrics server listens on, 0 when it is off. Thread: any. */
+uint16_t vg_engine_metrics_port(const vg_engine *e);
+
+/* Writes one alert event as a JSON line (with '\n') in the wire form of DESIGN "Alerts"
+ * (v, seq, id, feed, kind, zone, grade, state, ts, value, threshold, message, and more).
+ * Returns the length it needs (like snprintf). Thread: any. */
+size_t vg_engine_event_json(const vg_model *m, const vg_alert_event *ev, char *buf, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,837 @@
+/* The live engine: owns the rings and threads of `vigil run` and the counters they report.
+ *
+ * DESIGN
+ * Threads and what each owns (one producer and one consumer per ring):
+ *   vg-ingest   the mosquitto client; producer of `readings` and `rejects` (src/ingest).
+ *   vg-analysis the vg_analysis core and the tick timer; consumer of `readings`, producer of
+ *               `events` (blocking: alerts are never dropped) and `archive` (never blocking:
+ *               alerting does not wait for the archive; what it cannot take is counted).
+ *   vg-publish  the event output (JSON lines now, ZeroMQ PUB with issue #5); consumer of
+ *               `events`.
+ *   vg-archive  the reject log (JSON lines now, HDF5 with issue #6); consumer of `rejects`
+ *               and `archive`.
+ * Counters are _Atomic with one writer each (relaxed load+store by the owner thread) and
+ * relaxed loads by the status and metrics readers.
+ *
+ * Shutdown drains in pipeline order: stop ingest (joined) -> close `readings` (the analysis
+ * thread pushes what is left, ticks once more, closes `events` and `archive`) -> close
+ * `rejects` -> the consumers drain and exit. */
+#include "vigil/engine.h"
+#include "vigil/common.h"
+#include "vigil/ring.h"
+
+#include "metrics.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define POP_BATCH 256
+
+enum { R_READINGS, R_EVENTS, R_REJECTS, R_ARCHIVE, R_COUNT };
+static const char *const ring_names[R_COUNT] = {"readings", "events", "rejects", "archive"};
+
+/* What the analysis thread hands the archive side. Today: ticks (for deterministic replay,
+ * issue #6) and readings the core refused. */
+enum arec_type { AREC_TICK = 1, AREC_REJECT = 2 };
+typedef struct arec {
+    uint32_t type;
+    uint32_t reason; /* AREC_REJECT: enum vg_reject */
+    int64_t t_ns;    /* AREC_TICK: tick event time */
+    vg_reading reading;
+} arec;
+
+struct vg_engine {
+    /* Read-only after vg_engine_new(). */
+    vg_engine_cfg cfg;
+    char *strs[3];
+    const vg_model *m;
+    vg_ring *rings[R_COUNT];
+    FILE *events_out; /* owned by vg-publish once started */
+    FILE *rejects_out; /* owned by vg-archive once started */
+    int own_events, own_rejects;
+
+    vg_ingest *ingest;
+    vg_analysis *analysis; /* owned by vg-analysis */
+    vg__metrics *metrics;
+
+    pthread_t th_analysis, th_publish, th_archive;
+    int started, stopped; /* main thread only */
+
+    /* Written by vg-analysis only. */
+    _Atomic uint64_t processed, taken, late_refused, ticks, archive_full;
+    _Atomic uint64_t rejects_analysis[VG_INGEST_REJECT_SLOTS];
+    /* Written by vg-publish only. */
+    _Atomic uint64_t events;
+    _Atomic uint64_t events_by[VG_FEED_COUNT][VG_GRADE_COUNT];
+    /* Written by vg-archive only. */
+    _Atomic uint64_t reject_log_written;
+    /* Written by vg-analysis (status timer) */
+    int64_t next_status_mono;
+
+    int64_t wall0, mono0; /* event time of a tick = wall0 + (mono - mono0) */
+};
+
+static void bump(_Atomic uint64_t *c, uint64_t n)
+{
+    /* Relaxed: single writer; readers want a recent value only. */
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+static uint64_t ld(const _Atomic uint64_t *c)
+{
+    return atomic_load_explicit((_Atomic uint64_t *)c, memory_order_relaxed);
+}
+
+void vg_engine_cfg_default(vg_engine_cfg *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    ret->use_broker = 1;
+    vg_ingest_cfg_default(&ret->ingest);
+    vg_analysis_cfg_default(&ret->analysis);
+    ret->reading_ring = 65536;
+    ret->event_ring = 8192;
+    ret->reject_ring = 4096;
+    ret->archive_ring = 8192;
+    ret->tick_ns = VG_NS_PER_S;
+    ret->startup_grace_ns = 3 * VG_NS_PER_S;
+}
+
+/* ---- JSON output helpers (no allocation) ---- */
+
+struct sb {
+    char *buf;
+    size_t cap, len;
+};
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void sb_printf(struct sb *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(b->len < b->cap ? b->buf + b->len : NULL, b->len < b->cap ? b->cap - b->len : 0,
+                      fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        b->len += (size_t)n;
+}
+
+static void sb_putc(struct sb *b, char c)
+{
+    if (b->len < b->cap)
+        b->buf[b->len] = c;
+    b->len++;
+}
+
+/* A JSON string of len bytes: escapes quotes, backslashes and control bytes; bytes >= 0x80
+ * that are not valid UTF-8 would make the line invalid, so every byte >= 0x7f is written as
+ * \u00XX (the payload excerpt of a reject may be binary). */
+static void sb_str(struct sb *b, const void *s, size_t len, int binary_safe)
+{
+    const unsigned char *p = s;
+    sb_putc(b, '"');
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = p[i];
+        if (c == '"' || c == '\\') {
+            sb_putc(b, '\\');
+            sb_putc(b, (char)c);
+        } else if (c == '\n') {
+            sb_printf(b, "\\n");
+        } else if (c < 0x20 || (binary_safe && c >= 0x7f)) {
+            sb_printf(b, "\\u%04x", c);
+        } else {
+            sb_putc(b, (char)c);
+        }
+    }
+    sb_putc(b, '"');
+}
+
+static void sb_num(struct sb *b, double v)
+{
+    if (isfinite(v))
+        sb_printf(b, "%.17g", v);
+    else
+        sb_printf(b, "null");
+}
+
+static void sb_ts(struct sb *b, int64_t t_ns)
+{
+    /* Unix seconds with 9 decimals, exact (no double rounding). */
+    int64_t s = t_ns / VG_NS_PER_S, ns = t_ns % VG_NS_PER_S;
+    if (ns < 0) {
+        ns += VG_NS_PER_S;
+        s--;
+    }
+    sb_printf(b, "%lld.%09lld", (long long)s, (long long)ns);
+}
+
+static const char *zone_id(const vg_model *m, uint32_t z)
+{
+    const vg_zone *zone = vg_model_zone(m, z);
+    return zone ? zone->id : NULL;
+}
+
+static const char *source_id(const vg_model *m, int type, uint32_t idx)
+{
+    switch (type) {
+    case VG_SOURCE_ZONE: {
+        const vg_zone *x = vg_model_zone(m, idx);
+        return x ? x->id : NULL;
+    }
+    case VG_SOURCE_SENSOR: {
+        const vg_sensor *x = vg_model_sensor(m, idx);
+        return x ? x->id : NULL;
+    }
+    case VG_SOURCE_CAMERA: {
+        const vg_camera *x = vg_model_camera(m, idx);
+        return x ? x->id : NULL;
+    }
+    case VG_SOURCE_LINE: {
+        const vg_line *x = vg_model_line(m, idx);
+        return x ? x->id : NULL;
+    }
+    case VG_SOURCE_HELP_POINT: {
+        const vg_help_point *x = vg_model_help_point(m, idx);
+        return x ? x->id : NULL;
+    }
+    default:
+        return NULL;
+    }
+}
+
+static void sb_id(struct sb *b, const char *id)
+{
+    if (id)
+        sb_str(b, id, strlen(id), 1);
+    else
+        sb_printf(b, "null");
+}
+
+size_t vg_engine_event_json(const vg_model *m, const vg_alert_event *ev, char *buf, size_t cap)
+{
+    struct sb b = {buf, cap, 0};
+    const char *zid = zone_id(m, ev->zone);
+    const char *state = ev->action == VG_ALERT_ACTION_CLEAR ? "returned_to_normal" : "unack";
+
+    sb_printf(&b, "{\"v\":1,\"seq\":%llu,\"id\":\"%llu\",\"feed\":\"%s\",\"topic\":\"%s.%s.%s\"",
+              (unsigned long long)ev->seq, (unsigned long long)ev->id, vg_feed_name(ev->feed),
+              vg_feed_name(ev->feed), vg_grade_name(ev->grade), zid ? zid : "-");
+    sb_printf(&b, ",\"kind\":\"%s\",\"action\":\"%s\",\"zone\":",
+              vg_alert_kind_name(ev->kind), vg_alert_action_name(ev->action));
+    sb_id(&b, zid);
+    sb_printf(&b, ",\"source_type\":\"%s\",\"source\":", vg_source_type_name(ev->source_type));
+    sb_id(&b, source_id(m, ev->source_type, ev->source));
+    sb_printf(&b, ",\"grade\":\"%s\",\"prev_grade\":\"%s\",\"state\":\"%s\",\"ts\":",
+              vg_grade_name(ev->grade), vg_grade_name(ev->prev_grade), state);
+    sb_ts(&b, ev->t_ns);
+    sb_printf(&b, ",\"raised_ts\":");
+    sb_ts(&b, ev->raised_ns);
+    sb_printf(&b, ",\"value\":");
+    sb_num(&b, ev->value);
+    sb_printf(&b, ",\"threshold\":");
+    sb_num(&b, ev->threshold);
+    sb_printf(&b, ",\"trend_per_min\":");
+    sb_num(&b, ev->trend_per_min);
+    sb_printf(&b, ",\"ttc_s\":");
+    sb_num(&b, ev->ttc_s);
+    sb_printf(&b, ",\"chattering\":%s,\"latched\":%s,\"unreliable\":%s",
+              ev->flags & VG_ALERT_F_CHATTERING ? "true" : "false",
+              ev->flags & VG_ALERT_F_LATCHED ? "true" : "false",
+              ev->flags & VG_ALERT_F_UNRELIABLE ? "true" : "false");
+    sb_printf(&b, ",\"evidence\":[");
+    for (unsigned i = 0; i < ev->evidence_count && i < VG_EVIDENCE_MAX; i++) {
+        const vg_evidence *e = &ev->evidence[i];
+        sb_printf(&b, "%s{\"ts\":", i ? "," : "");
+        sb_ts(&b, e->t_ns);
+        sb_printf(&b, ",\"value\":");
+        sb_num(&b, e->value);
+        sb_printf(&b, ",\"source_type\":\"%s\",\"source\":", vg_source_type_name(e->source_type));
+        sb_id(&b, source_id(m, e->source_type, e->source));
+        sb_printf(&b, ",\"reading\":\"%s\"}", vg_reading_type_name(e->reading_type));
+    }
+    sb_printf(&b, "],\"message\":");
+    sb_str(&b, ev->message, strnlen(ev->message, VG_ALERT_MESSAGE_MAX), 0);
+    const vg_zone *z = vg_model_zone(m, ev->zone);
+    if (z && z->action && *z->action && ev->action != VG_ALERT_ACTION_CLEAR) {
+        sb_printf(&b, ",\"suggested_action\":");
+        sb_str(&b, z->action, strlen(z->action), 0);
+    }
+    sb_printf(&b, "}\n");
+    if (cap)
+        buf[b.len < cap ? b.len : cap - 1] = '\0';
+    return b.len;
+}
+
+static size_t reject_json(const vg_model *m, const vg_ingest_reject *rj, char *buf, size_t cap)
+{
+    struct sb b = {buf, cap, 0};
+
+    sb_printf(&b, "{\"v\":1,\"stage\":\"ingest\",\"reason\":\"%s\",\"count\":%u,\"received\":",
+              vg_reject_name(rj->reason), rj->count);
+    sb_ts(&b, rj->wall_ns);
+    if (rj->t_ns) {
+        sb_printf(&b, ",\"ts\":");
+        sb_ts(&b, rj->t_ns);
+    }
+    sb_printf(&b, ",\"topic\":");
+    sb_str(&b, rj->topic, rj->topic_len, 1);
+    sb_printf(&b, ",\"payload_len\":%u,\"payload_excerpt\":", rj->payload_len);
+    sb_str(&b, rj->payload, rj->excerpt_len, 1);
+    sb_printf(&b, "}\n");
+    return b.len;
+}
+
+static size_t late_reject_json(const vg_model *m, const arec *a, char *buf, size_t cap)
+{
+    struct sb b = {buf, cap, 0};
+    const vg_reading *r = &a->reading;
+    int st = r->type == VG_READING_SENSOR                                    ? VG_SOURCE_SENSOR
+             : r->type == VG_READING_LINE                                    ? VG_SOURCE_LINE
+             : r->type == VG_READING_HELP                                    ? VG_SOURCE_HELP_POINT
+                                                                             : VG_SOURCE_CAMERA;
+
+    sb_printf(&b, "{\"v\":1,\"stage\":\"analysis\",\"reason\":\"%s\",\"count\":1,\"ts\":",
+              vg_reject_name(a->reason));
+    sb_ts(&b, r->t_ns);
+    sb_printf(&b, ",\"reading\":\"%s\",\"source\":", vg_reading_type_name(r->type));
+    sb_id(&b, source_id(m, st, r->source));
+    sb_printf(&b, ",\"zone\":");
+    sb_id(&b, zone_id(m, r->zone));
+    sb_printf(&b, ",\"value\":");
+    sb_num(&b, r->value);
+    sb_printf(&b, "}\n");
+    return b.len;
+}
+
+/* ---- vg-analysis ---- */
+
+static int64_t event_now(const vg_engine *e)
+{
+    return e->wall0 + (vg_mono_ns() - e->mono0);
+}
+
+static void archive_push(vg_engine *e, const arec *rec)
+{
+    if (vg_ring_push(e->rings[R_ARCHIVE], rec) < 0)
+        bump(&e->archive_full, 1);
+}
+
+static void sink_alert(void *ctx, const vg_alert_event *ev)
+{
+    vg_engine *e = ctx;
+
+    /* Alerts are never dropped: wait for the publisher (it only writes lines). */
+    while (vg_ring_push(e->rings[R_EVENTS], ev) < 0)
+        if (vg_ring_wait_writable(e->rings[R_EVENTS], 1, -1) == -ECANCELED)
+            return;
+}
+
+static void sink_reject(void *ctx, const vg_reading *r, enum vg_reject why)
+{
+    vg_engine *e = ctx;
+    arec rec = {.type = AREC_REJECT, .reason = (uint32_t)why, .t_ns = r->t_ns, .reading = *r};
+
+    bump(&e->late_refused, 1);
+    if ((unsigned)why < VG_INGEST_REJECT_SLOTS)
+        bump(&e->rejects_analysis[why], 1);
+    archive_push(e, &rec);
+}
+
+static void status_log(const vg_engine *e)
+{
+    char line[1024];
+    vg_engine_status(e, line, sizeof(line));
+    vg_info("%s", line);
+}
+
+static void do_tick(vg_engine *e, int64_t t)
+{
+    arec rec = {.type = AREC_TICK, .t_ns = t};
+
+    if (vg_analysis_tick(e->analysis, t) == 0) {
+        bump(&e->ticks, 1);
+        archive_push(e, &rec);
+    }
+}
+
+static void *analysis_main(void *arg)
+{
+    vg_engine *e = arg;
+    vg_ring *in = e->rings[R_READINGS];
+    int64_t next_tick = e->mono0 + e->cfg.startup_grace_ns;
+    int64_t last_tick_t = INT64_MIN;
+
+    pthread_setname_np(pthread_self(), "vg-analysis");
+    for (;;) {
+        void *slots;
+        size_t n = vg_ring_peek(in, POP_BATCH, &slots);
+
+        if (n) {
+            const vg_reading *r = slots;
+            for (size_t i = 0; i < n; i++) {
+                int why = vg_analysis_push(e->analysis, &r[i]);
+                if (why > 0) {
+                    arec rec = {.type = AREC_REJECT, .reason = (uint32_t)why,
+                                .t_ns = r[i].t_ns, .reading = r[i]};
+                    if (why < VG_INGEST_REJECT_SLOTS)
+                        bump(&e->rejects_analysis[why], 1);
+                    archive_push(e, &rec);
+                } else {
+                    bump(&e->taken, 1);
+                }
+            }
+            vg_ring_release(in, n);
+            bump(&e->processed, n);
+        }
+        int64_t now = vg_mono_ns();
+        if (now >= next_tick) {
+            int64_t t = event_now(e);
+            if (t > last_tick_t) {
+                do_tick(e, t);
+                last_tick_t = t;
+            }
+            next_tick += e->cfg.tick_ns;
+            if (next_tick <= now) /* fell behind: skip to the next period */
+                next_tick = now + e->cfg.tick_ns;
+        }
+        if (e->cfg.status_interval_ns > 0 && now >= e->next_status_mono) {
+            status_log(e);
+            e->next_status_mono = now + e->cfg.status_interval_ns;
+        }
+        if (n)
+            continue;
+        int64_t wait = next_tick - vg_mono_ns();
+        if (e->cfg.status_interval_ns > 0 && e->next_status_mono - vg_mono_ns() < wait)
+            wait = e->next_status_mono - vg_mono_ns();
+        if (wait < 0)
+            wait = 0;
+        if (vg_ring_wait_readable(in, wait) == -ECANCELED)
+            break;
+    }
+    /* Drained and closed: one last tick so the buffered readings are applied and graded. */
+    {
+        int64_t t = event_now(e);
+        if (t <= last_tick_t)
+            t = last_tick_t + 1;
+        do_tick(e, t);
+    }
+    vg_ring_close(e->rings[R_EVENTS]);
+    vg_ring_close(e->rings[R_ARCHIVE]);
+    return NULL;
+}
+
+/* ---- vg-publish ---- */
+
+static void *publish_main(void *arg)
+{
+    vg_engine *e = arg;
+    vg_ring *in = e->rings[R_EVENTS];
+    char line[4096];
+
+    pthread_setname_np(pthread_self(), "vg-publish");
+    for (;;) {
+        void *slots;
+        size_t n = vg_ring_peek(in, 64, &slots);
+        if (!n) {
+            if (e->events_out)
+                fflush(e->events_out);
+            if (vg_ring_wait_readable(in, -1) == -ECANCELED)
+                break;
+            continue;
+        }
+        const vg_alert_event *ev = slots;
+        for (size_t i = 0; i < n; i++) {
+            if (e->events_out) {
+                size_t len = vg_engine_event_json(e->m, &ev[i], line, sizeof(line));
+                if (len >= sizeof(line)) { /* cannot happen with 160-byte messages; be safe */
+                    len = sizeof(line) - 1;
+                    line[len - 1] = '\n';
+                }
+                fwrite(line, 1, len, e->events_out);
+            }
+            if (e->cfg.on_event)
+                e->cfg.on_event(e->cfg.on_event_ctx, &ev[i]);
+            if (ev[i].feed < VG_FEED_COUNT && ev[i].grade < VG_GRADE_COUNT)
+                bump(&e->events_by[ev[i].feed][ev[i].grade], 1);
+            bump(&e->events, 1);
+        }
+        vg_ring_release(in, n);
+    }
+    if (e->events_out)
+        fflush(e->events_out);
+    return NULL;
+}
+
+/* ---- vg-archive ---- */
+
+static void *archive_main(void *arg)
+{
+    vg_engine *e = arg;
+    vg_ring *rj = e->rings[R_REJECTS], *ar = e->rings[R_ARCHIVE];
+    char line[2048];
+
+    pthread_setname_np(pthread_self(), "vg-archive");
+    for (;;) {
+        void *slots;
+        size_t n1 = vg_ring_peek(rj, 64, &slots);
+        for (size_t i = 0; i < n1; i++) {
+            if (!e->rejects_out)
+                continue;
+            size_t len = reject_json(e->m, (const vg_ingest_reject *)slots + i, line, sizeof(line));
+            fwrite(line, 1, len < sizeof(line) ? len : 0, e->rejects_out);
+            bump(&e->reject_log_written, 1);
+        }
+        if (n1)
+            vg_ring_release(rj, n1);
+        size_t n2 = vg_ring_peek(ar, 64, &slots);
+        for (size_t i = 0; i < n2; i++) {
+            const arec *a = (const arec *)slots + i;
+            /* Ticks are for the HDF5 archive (issue #6); the JSON log keeps rejects only. */
+            if (a->type != AREC_REJECT || !e->rejects_out)
+                continue;
+            size_t len = late_reject_json(e->m, a, line, sizeof(line));
+            fwrite(line, 1, len < sizeof(line) ? len : 0, e->rejects_out);
+            bump(&e->reject_log_written, 1);
+        }
+        if (n2)
+            vg_ring_release(ar, n2);
+        if (n1 || n2)
+            continue;
+        if (e->rejects_out)
+            fflush(e->rejects_out);
+        if (vg_ring_closed(rj) && vg_ring_closed(ar) && !vg_ring_depth(rj) && !vg_ring_depth(ar))
+            break;
+        /* Two rings, one thread: sleep on the busier one, look at the other every 100 ms. */
+        vg_ring_wait_readable(rj, 100 * VG_NS_PER_MS);
+    }
+    if (e->rejects_out)
+        fflush(e->rejects_out);
+    return NULL;
+}
+
+/* ---- lifecycle ---- */
+
+static int open_out(const char *path, FILE **ret, int *ret_own)
+{
+    if (!path)
+        return 0;
+    if (strcmp(path, "-") == 0) {
+        *ret = stdout;
+        *ret_own = 0;
+        return 0;
+    }
+    *ret = fopen(path, "a");
+    if (!*ret)
+        return -errno;
+    *ret_own = 1;
+    return 0;
+}
+
+static size_t render_metrics(void *ctx, char *buf, size_t cap)
+{
+    return vg_engine_metrics_text(ctx, buf, cap);
+}
+
+static int is_pow2(uint32_t x)
+{
+    return x >= 2 && (x & (x - 1)) == 0;
+}
+
+int vg_engine_new(const vg_engine_cfg *cfg, vg_engine **ret)
+{
+    vg_engine *e;
+    vg_analysis_cfg acfg;
+    int r;
+
+    if (!cfg || !ret || !cfg->model || !is_pow2(cfg->reading_ring) || !is_pow2(cfg->event_ring) ||
+        !is_pow2(cfg->reject_ring) || !is_pow2(cfg->archive_ring) || cfg->tick_ns <= 0 ||
+        cfg->startup_grace_ns < 0 || cfg->status_interval_ns < 0)
+        return -EINVAL;
+    e = calloc(1, sizeof(*e));
+    if (!e)
+        return -ENOMEM;
+    e->cfg = *cfg;
+    e->m = cfg->model;
+    r = -ENOMEM;
+    if (cfg->events_path && !(e->cfg.events_path = e->strs[0] = strdup(cfg->events_path)))
+        goto out_free;
+    if (cfg->rejects_path && !(e->cfg.rejects_path = e->strs[1] = strdup(cfg->rejects_path)))
+        goto out_free;
+    if (cfg->metrics_host && !(e->cfg.metrics_host = e->strs[2] = strdup(cfg->metrics_host)))
+        goto out_free;
+    if ((r = vg_ring_new(sizeof(vg_reading), cfg->reading_ring, &e->rings[R_READINGS])) < 0 ||
+        (r = vg_ring_new(sizeof(vg_alert_event), cfg->event_ring, &e->rings[R_EVENTS])) < 0 ||
+        (r = vg_ring_new(sizeof(vg_ingest_reject), cfg->reject_ring, &e->rings[R_REJECTS])) < 0 ||
+        (r = vg_ring_new(sizeof(arec), cfg->archive_ring, &e->rings[R_ARCHIVE])) < 0)
+        goto out_free;
+    acfg = cfg->analysis;
+    acfg.sink.ctx = e;
+    acfg.sink.on_alert = sink_alert;
+    acfg.sink.on_metrics = NULL;
+    acfg.sink.on_reject = sink_reject;
+    if ((r = vg_analysis_new(e->m, &acfg, &e->analysis)) < 0)
+        goto out_free;
+    if ((r = vg_ingest_new(e->m, &cfg->ingest, e->rings[R_READINGS], e->rings[R_REJECTS],
+                           &e->ingest)) < 0)
+        goto out_free;
+    if ((r = open_out(e->cfg.events_path, &e->events_out, &e->own_events)) < 0 ||
+        (r = open_out(e->cfg.rejects_path, &e->rejects_out, &e->own_rejects)) < 0)
+        goto out_free;
+    *ret = e;
+    return 0;
+out_free:
+    vg_engine_free(&e);
+    return r;
+}
+
+int vg_engine_start(vg_engine *e)
+{
+    int rc;
+
+    if (!e)
+        return -EINVAL;
+    if (e->started || e->stopped)
+        return -EALREADY;
+    if (e->cfg.metrics_host) {
+        rc = vg__metrics_start(e->cfg.metrics_host, e->cfg.metrics_port, render_metrics, e,
+                               &e->metrics);
+        if (rc < 0)
+            return rc;
+    }
+    e->wall0 = vg_wall_ns();
+    e->mono0 = vg_mono_ns();
+    e->next_status_mono = e->mono0 + e->cfg.status_interval_ns;
+    if ((rc = -pthread_create(&e->th_analysis, NULL, analysis_main, e)))
+        goto out_metrics;
+    if ((rc = -pthread_create(&e->th_publish, NULL, publish_main, e)))
+        goto out_analysis;
+    if ((rc = -pthread_create(&e->th_archive, NULL, archive_main, e)))
+        goto out_publish;
+    if (e->cfg.use_broker && (rc = vg_ingest_start(e->ingest)) < 0)
+        goto out_archive;
+    e->started = 1;
+    return 0;
+out_archive:
+    vg_ring_close(e->rings[R_REJECTS]);
+    vg_ring_close(e->rings[R_READINGS]);
+    pthread_join(e->th_analysis, NULL);
+    pthread_join(e->th_archive, NULL);
+    pthread_join(e->th_publish, NULL);
+    e->stopped = 1;
+    vg__metrics_stop(&e->metrics);
+    return rc;
+out_publish:
+    vg_ring_close(e->rings[R_READINGS]);
+    pthread_join(e->th_analysis, NULL);
+    pthread_join(e->th_publish, NULL);
+    e->stopped = 1;
+    vg__metrics_stop(&e->metrics);
+    return rc;
+out_analysis:
+    vg_ring_close(e->rings[R_READINGS]);
+    pthread_join(e->th_analysis, NULL);
+    e->stopped = 1;
+out_metrics:
+    vg__metrics_stop(&e->metrics);
+    return rc;
+}
+
+void vg_engine_stop(vg_engine *e)
+{
+    if (!e || !e->started)
+        return;
+    vg_ingest_stop(e->ingest);
+    vg_ring_close(e->rings[R_READINGS]);
+    pthread_join(e->th_analysis, NULL);
+    vg_ring_close(e->rings[R_REJECTS]);
+    pthread_join(e->th_publish, NULL);
+    pthread_join(e->th_archive, NULL);
+    vg__metrics_stop(&e->metrics);
+    e->started = 0;
+    e->stopped = 1;
+}
+
+void vg_engine_free(vg_engine **ep)
+{
+    vg_engine *e;
+
+    if (!ep || !*ep)
+        return;
+    e = *ep;
+    vg_engine_stop(e);
+    vg_ingest_free(&e->ingest);
+    vg_analysis_free(&e->analysis);
+    for (int i = 0; i < R_COUNT; i++)
+        vg_ring_free(&e->rings[i]);
+    if (e->own_events && e->events_out)
+        fclose(e->events_out);
+    if (e->own_rejects && e->rejects_out)
+        fclose(e->rejects_out);
+    for (int i = 0; i < 3; i++)
+        free(e->strs[i]);
+    free(e);
+    *ep = NULL;
+}
+
+int vg_engine_submit(vg_engine *e, const char *topic, const void *payload, size_t len,
+                     int64_t now_ns)
+{
+    if (!e || e->cfg.use_broker)
+        return -EINVAL;
+    if (!e->started)
+        return -ECANCELED;
+    return vg_ingest_submit(e->ingest, topic, payload, len, now_ns);
+}
+
+void vg_engine_stats_get(const vg_engine *e, vg_engine_stats *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    if (!e)
+        return;
+    vg_ingest_stats_get(e->ingest, &ret->ingest);
+    ret->processed = ld(&e->processed);
+    uint64_t late = ld(&e->late_refused), taken = ld(&e->taken);
+    ret->accepted = taken > late ? taken - late : 0;
+    for (int i = 0; i < VG_INGEST_REJECT_SLOTS; i++) {
+        ret->rejects_analysis[i] = ld(&e->rejects_analysis[i]);
+        ret->rejects[i] = ret->rejects_analysis[i] + ret->ingest.rejects[i];
+        ret->rejects_total += ret->rejects[i];
+    }
+    ret->ticks = ld(&e->ticks);
+    ret->events = ld(&e->events);
+    for (int f = 0; f < VG_FEED_COUNT; f++)
+        for (int g = 0; g < VG_GRADE_COUNT; g++)
+            ret->events_by[f][g] = ld(&e->events_by[f][g]);
+    ret->reject_log_written = ld(&e->reject_log_written);
+    ret->archive_full = ld(&e->archive_full);
+    for (int i = 0; i < R_COUNT; i++) {
+        ret->depth[i] = vg_ring_depth(e->rings[i]);
+        ret->capacity[i] = vg_ring_capacity(e->rings[i]);
+    }
+}
+
+size_t vg_engine_status(const vg_engine *e, char *buf, size_t cap)
+{
+    struct sb b = {buf, cap, 0};
+    vg_engine_stats s;
+    uint64_t readings = 0;
+
+    vg_engine_stats_get(e, &s);
+    for (int i = 0; i < VG_INGEST_SRC_COUNT_; i++)
+        readings += s.ingest.readings[i];
+    sb_printf(&b, "status: broker %s, messages %llu, readings %llu, accepted %llu, rejects %llu",
+              s.ingest.connected ? "up" : "down", (unsigned long long)s.ingest.messages,
+              (unsigned long long)readings, (unsigned long long)s.accepted,
+              (unsigned long long)s.rejects_total);
+    if (s.rejects_total) {
+        sb_printf(&b, " (");
+        int first = 1;
+        for (int i = 1; i < VG_REJECT_COUNT; i++)
+            if (s.rejects[i]) {
+                sb_printf(&b, "%s%s %llu", first ? "" : ", ", vg_reject_name(i),
+                          (unsigned long long)s.rejects[i]);
+                first = 0;
+            }
+        sb_printf(&b, ")");
+    }
+    sb_printf(&b, ", alerts %llu, rings", (unsigned long long)s.events);
+    for (int i = 0; i < R_COUNT; i++)
+        sb_printf(&b, " %s %zu/%zu", ring_names[i], s.depth[i], s.capacity[i]);
+    if (s.ingest.stalls)
+        sb_printf(&b, ", stalls %llu", (unsigned long long)s.ingest.stalls);
+    if (cap)
+        buf[b.len < cap ? b.len : cap - 1] = '\0';
+    return b.len;
+}
+
+size_t vg_engine_metrics_text(const vg_engine *e, char *buf, size_t cap)
+{
+    struct sb b = {buf, cap, 0};
+    vg_engine_stats s;
+
+    vg_engine_stats_get(e, &s);
+    sb_printf(&b, "# HELP vigil_messages_total MQTT messages received.\n"
+                  "# TYPE vigil_messages_total counter\nvigil_messages_total %llu\n",
+              (unsigned long long)s.ingest.messages);
+    sb_printf(&b, "# HELP vigil_payload_bytes_total MQTT payload bytes received.\n"
+                  "# TYPE vigil_payload_bytes_total counter\nvigil_payload_bytes_total %llu\n",
+              (unsigned long long)s.ingest.bytes);
+    sb_printf(&b, "# HELP vigil_readings_total Readings taken from messages, by source.\n"
+                  "# TYPE vigil_readings_total counter\n");
+    for (int i = 0; i < VG_INGEST_SRC_COUNT_; i++)
+        if (i != VG_INGEST_SRC_UNKNOWN)
+            sb_printf(&b, "vigil_readings_total{source=\"%s\"} %llu\n", vg_ingest_source_name(i),
+                      (unsigned long long)s.ingest.readings[i]);
+    sb_printf(&b, "# HELP vigil_readings_processed_total Readings the analysis thread took.\n"
+                  "# TYPE vigil_readings_processed_total counter\n"
+                  "vigil_readings_processed_total %llu\n",
+              (unsigned long long)s.processed);
+    sb_printf(&b, "# HELP vigil_readings_accepted_total Readings the analysis core accepted.\n"
+                  "# TYPE vigil_readings_accepted_total counter\n"
+                  "vigil_readings_accepted_total %llu\n",
+              (unsigned long long)s.accepted);
+    sb_printf(&b, "# HELP vigil_rejects_total Refused messages (ingest) and readings "
+                  "(analysis), by reason.\n# TYPE vigil_rejects_total counter\n");
+    for (int i = 1; i < VG_REJECT_COUNT; i++) {
+        sb_printf(&b, "vigil_rejects_total{stage=\"ingest\",reason=\"%s\"} %llu\n",
+                  vg_reject_name(i), (unsigned long long)s.ingest.rejects[i]);
+        sb_printf(&b, "vigil_rejects_total{stage=\"analysis\",reason=\"%s\"} %llu\n",
+                  vg_reject_name(i), (unsigned long long)s.rejects_analysis[i]);
+    }
+    sb_printf(&b, "# HELP vigil_reject_log_dropped_total Refusals counted but not logged "
+                  "(reject log ring full).\n# TYPE vigil_reject_log_dropped_total counter\n"
+                  "vigil_reject_log_dropped_total %llu\n",
+              (unsigned long long)s.ingest.reject_log_full);
+    sb_printf(&b, "# HELP vigil_ring_depth Records waiting in each ring.\n"
+                  "# TYPE vigil_ring_depth gauge\n");
+    for (int i = 0; i < R_COUNT; i++)
+        sb_printf(&b, "vigil_ring_depth{ring=\"%s\"} %zu\n", ring_names[i], s.depth[i]);
+    sb_printf(&b, "# HELP vigil_ring_capacity Capacity of each ring.\n"
+                  "# TYPE vigil_ring_capacity gauge\n");
+    for (int i = 0; i < R_COUNT; i++)
+        sb_printf(&b, "vigil_ring_capacity{ring=\"%s\"} %zu\n", ring_names[i], s.capacity[i]);
+    sb_printf(&b, "# HELP vigil_alerts_total Alert events, by feed and grade (clear: return "
+                  "to normal).\n# TYPE vigil_alerts_total counter\n");
+    for (int f = 0; f < VG_FEED_COUNT; f++)
+        for (int g = 0; g < VG_GRADE_COUNT; g++)
+            sb_printf(&b, "vigil_alerts_total{feed=\"%s\",grade=\"%s\"} %llu\n", vg_feed_name(f),
+                      vg_grade_name(g), (unsigned long long)s.events_by[f][g]);
+    sb_printf(&b, "# HELP vigil_ticks_total Analysis ticks.\n# TYPE vigil_ticks_total counter\n"
+                  "vigil_ticks_total %llu\n",
+              (unsigned long long)s.ticks);
+    sb_printf(&b, "# HELP vigil_archive_full_total Archive records the archive ring could not "
+                  "take.\n# TYPE vigil_archive_full_total counter\nvigil_archive_full_total %llu\n",
+              (unsigned long long)s.archive_full);
+    sb_printf(&b, "# HELP vigil_mqtt_connected 1 while the broker session is up.\n"
+                  "# TYPE vigil_mqtt_connected gauge\nvigil_mqtt_connected %d\n",
+              s.ingest.connected);
+    sb_printf(&b, "# HELP vigil_mqtt_connects_total Successful broker connections.\n"
+                  "# TYPE vigil_mqtt_connects_total counter\nvigil_mqtt_connects_total %llu\n",
+              (unsigned long long)s.ingest.connects);
+    sb_printf(&b, "# HELP vigil_mqtt_disconnects_total Broker connections lost or dropped.\n"
+                  "# TYPE vigil_mqtt_disconnects_total counter\n"
+                  "vigil_mqtt_disconnects_total %llu\n",
+              (unsigned long long)s.ingest.disconnects);
+    sb_printf(&b, "# HELP vigil_ingest_ring_waits_total Messages that waited for room in the "
+                  "readings ring (backpressure).\n# TYPE vigil_ingest_ring_waits_total counter\n"
+                  "vigil_ingest_ring_waits_total %llu\n",
+              (unsigned long long)s.ingest.ring_waits);
+    sb_printf(&b, "# HELP vigil_ingest_stalls_total Backpressure waits past max_block_ms "
+                  "(disconnected so the broker queues).\n"
+                  "# TYPE vigil_ingest_stalls_total counter\nvigil_ingest_stalls_total %llu\n",
+              (unsigned long long)s.ingest.stalls);
+    return b.len;
+}
+
+uint16_t vg_engine_metrics_port(const vg_engine *e)
+{
+    return e ? vg__metrics_port(e->metrics) : 0;
+}

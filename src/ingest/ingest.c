@@ -1,0 +1,535 @@
+/* The ingestor: one libmosquitto client, owned by the "vg-ingest" thread, that turns MQTT
+ * messages into vg_reading records on the readings ring.
+ *
+ * DESIGN
+ * The thread runs its own loop around mosquitto_loop() rather than mosquitto_loop_forever(),
+ * so that it alone touches the client (no mosquitto_disconnect() from another thread), it can
+ * see the stop flag every LOOP_TIMEOUT_MS, and reconnects follow our own backoff.
+ *
+ * The message callback runs on this thread. It parses into a preallocated buffer, then
+ * copies the readings into the ring. A full ring means the analysis thread is behind: the
+ * callback waits for room (the socket is not read meanwhile, so the broker queues), in
+ * slices so a stop is noticed. libmosquitto cannot send keepalive pings while we wait, so
+ * the wait is bounded by max_block_ms < keepalive: past it the remaining readings move to a
+ * pending buffer, the client disconnects (the persistent QoS 1 session keeps queueing at the
+ * broker), and the loop reconnects once the pending readings are in the ring.
+ *
+ * Counters are _Atomic uint64_t written by whichever thread is the producer (the ingest
+ * thread, or the vg_ingest_submit() caller), with relaxed load+store (single writer);
+ * readers (status, metrics) use relaxed loads. */
+#include "vigil/ingest.h"
+#include "vigil/common.h"
+
+#include <errno.h>
+#include <mosquitto.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* How long one mosquitto_loop() call may block: the stop latency when idle. */
+#define LOOP_TIMEOUT_MS 100
+/* Wait slice on a full ring, so a stop is seen within this. */
+#define RING_SLICE_NS (100 * VG_NS_PER_MS)
+#define MAX_SUBS 4
+
+_Static_assert(VG_REJECT_COUNT <= VG_INGEST_REJECT_SLOTS, "reject counters too small");
+
+struct vg_ingest {
+    /* Read-only after vg_ingest_new(). */
+    const vg_model *model;
+    vg_ring *readings;
+    vg_ring *rejects;
+    vg_ingest_cfg cfg;
+    char *strs[8]; /* owned copies of the cfg strings */
+    char subs[MAX_SUBS][160];
+    size_t n_subs;
+
+    /* Owned by the producer thread (ingest thread, or the submit caller). */
+    struct mosquitto *mosq;
+    vg_ingest_parser *parser;
+    vg_reading *buf; /* parse output, limits.max_readings records */
+    size_t buf_cap;
+    vg_reading *pending; /* readings of a stalled message not yet in the ring */
+    size_t pending_n, pending_off;
+    int socket_up;
+    int stalled; /* disconnected on purpose until pending drains */
+    int64_t backoff_ms;
+    int auth_logged;
+
+    /* Counters: single writer (the producer), any reader. */
+    _Atomic uint64_t messages, bytes, reject_log_full, ring_waits, stalls, connects, disconnects;
+    _Atomic uint64_t readings_by[VG_INGEST_SRC_COUNT_];
+    _Atomic uint64_t rejects_by[VG_INGEST_REJECT_SLOTS];
+    _Atomic int connected;
+
+    /* Thread control. */
+    pthread_t thread;
+    int started; /* main thread only */
+    atomic_int stop;
+    pthread_mutex_t lock; /* protects nothing but the condvar wait below */
+    pthread_cond_t cond;  /* signalled by vg_ingest_stop() to cut a backoff wait short */
+};
+
+static void bump(_Atomic uint64_t *c, uint64_t n)
+{
+    /* Relaxed: single writer; readers only want a recent value. */
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+void vg_ingest_cfg_default(vg_ingest_cfg *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    ret->host = "127.0.0.1";
+    ret->port = 1883;
+    ret->qos = 1;
+    ret->keepalive_s = 60;
+    ret->reconnect_min_ms = 250;
+    ret->reconnect_max_ms = 10000;
+    ret->max_block_ms = 10000;
+    vg_ingest_limits_default(&ret->limits);
+}
+
+static int dup_str(vg_ingest *in, int slot, const char **field)
+{
+    if (!*field)
+        return 0;
+    in->strs[slot] = strdup(*field);
+    if (!in->strs[slot])
+        return -ENOMEM;
+    *field = in->strs[slot];
+    return 0;
+}
+
+static int64_t since_ms(int64_t t0)
+{
+    return (vg_mono_ns() - t0) / VG_NS_PER_MS;
+}
+
+/* Copies n readings into the ring, waiting for room in slices. With a bound (bound_ms >= 0)
+ * returns the number copied when the bound expires; without one waits until all are in or
+ * the ring closes / stop is set. Thread: producer. */
+static size_t push_readings(vg_ingest *in, const vg_reading *r, size_t n, int64_t bound_ms)
+{
+    size_t done = 0;
+    int64_t t0 = 0;
+    int waited = 0;
+
+    while (done < n) {
+        /* A closed ring takes nothing more (its consumer may be gone). */
+        if (vg_ring_closed(in->readings))
+            break;
+        done += vg_ring_push_n(in->readings, r + done, n - done);
+        if (done == n)
+            break;
+        if (!waited) {
+            waited = 1;
+            t0 = vg_mono_ns();
+            bump(&in->ring_waits, 1);
+        }
+        if (atomic_load(&in->stop) || vg_ring_closed(in->readings))
+            break;
+        if (bound_ms >= 0 && since_ms(t0) >= bound_ms)
+            break;
+        int rc = vg_ring_wait_writable(in->readings, 1, RING_SLICE_NS);
+        if (rc == -ECANCELED)
+            break;
+    }
+    return done;
+}
+
+static void log_reject(vg_ingest *in, const char *topic, const void *payload, size_t len,
+                       int64_t now_ns, const vg_ingest_result *res)
+{
+    vg_ingest_reject *rec;
+    void *slot;
+    size_t tl;
+
+    if (!in->rejects || vg_ring_closed(in->rejects) || vg_ring_claim(in->rejects, 1, &slot) != 1) {
+        bump(&in->reject_log_full, res->n_rejected);
+        return;
+    }
+    rec = slot;
+    memset(rec, 0, offsetof(vg_ingest_reject, topic));
+    rec->wall_ns = now_ns;
+    rec->t_ns = res->t_ns;
+    rec->reason = (uint32_t)res->first_reason;
+    rec->count = res->n_rejected;
+    rec->payload_len = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
+    tl = strnlen(topic, VG_INGEST_REJECT_TOPIC_MAX);
+    memcpy(rec->topic, topic, tl);
+    if (tl < VG_INGEST_REJECT_TOPIC_MAX)
+        rec->topic[tl] = '\0';
+    rec->topic_len = (uint16_t)tl;
+    rec->excerpt_len = (uint16_t)(len < VG_INGEST_REJECT_PAYLOAD_MAX ? len
+                                                                      : VG_INGEST_REJECT_PAYLOAD_MAX);
+    memcpy(rec->payload, payload, rec->excerpt_len);
+    vg_ring_publish(in->rejects, 1);
+}
+
+/* The one path of a message: parse, count, push. bound_ms < 0: wait without bound.
+ * Returns the readings not pushed (0 normally). Thread: producer. */
+static size_t handle(vg_ingest *in, const char *topic, const void *payload, size_t len,
+                     int64_t now_ns, int64_t bound_ms, size_t *ret_first_unpushed)
+{
+    vg_ingest_result res;
+    size_t pushed;
+
+    bump(&in->messages, 1);
+    bump(&in->bytes, len);
+    vg_ingest_parse(in->parser, topic, payload, len, now_ns, in->buf, in->buf_cap, &res);
+    if (res.n_rejected) {
+        for (int i = 0; i < VG_REJECT_COUNT; i++)
+            if (res.rejects[i])
+                bump(&in->rejects_by[i], res.rejects[i]);
+        log_reject(in, topic, payload, len, now_ns, &res);
+    }
+    if (!res.n_readings) {
+        *ret_first_unpushed = 0;
+        return 0;
+    }
+    /* Counted as taken even if some wait in the pending buffer: they will be pushed. */
+    bump(&in->readings_by[res.source], res.n_readings);
+    pushed = push_readings(in, in->buf, res.n_readings, bound_ms);
+    *ret_first_unpushed = pushed;
+    return res.n_readings - pushed;
+}
+
+static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg)
+{
+    vg_ingest *in = obj;
+    size_t first, left;
+
+    if (!msg->topic)
+        return;
+    left = handle(in, msg->topic, msg->payload, msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0,
+                  vg_wall_ns(), in->cfg.max_block_ms, &first);
+    if (!left)
+        return;
+    if (atomic_load(&in->stop) || vg_ring_closed(in->readings))
+        return; /* stopping: the rest of this message is abandoned with the process */
+    memcpy(in->pending, in->buf + first, left * sizeof(vg_reading));
+    in->pending_n = left;
+    in->pending_off = 0;
+    in->stalled = 1;
+    bump(&in->stalls, 1);
+    vg_warn("ingest: readings ring full for %d ms; disconnecting so the broker queues "
+            "(%zu readings held)",
+            in->cfg.max_block_ms, left);
+    mosquitto_disconnect(mosq);
+    /* The loop will not run again until the pending readings are in: say so now. */
+    in->socket_up = 0;
+    if (atomic_exchange(&in->connected, 0))
+        bump(&in->disconnects, 1);
+}
+
+static void on_connect(struct mosquitto *mosq, void *obj, int rc)
+{
+    vg_ingest *in = obj;
+    char *subs[MAX_SUBS];
+
+    if (rc != 0) {
+        if (!in->auth_logged)
+            vg_error("ingest: broker refused the connection: %s", mosquitto_connack_string(rc));
+        in->auth_logged = 1;
+        return;
+    }
+    in->auth_logged = 0;
+    in->backoff_ms = in->cfg.reconnect_min_ms;
+    atomic_store(&in->connected, 1);
+    bump(&in->connects, 1);
+    for (size_t i = 0; i < in->n_subs; i++)
+        subs[i] = in->subs[i];
+    /* Subscribing again on a resumed session is harmless and covers a broker that lost it. */
+    rc = mosquitto_subscribe_multiple(mosq, NULL, (int)in->n_subs, subs, in->cfg.qos, 0, NULL);
+    if (rc != MOSQ_ERR_SUCCESS)
+        vg_error("ingest: subscribe failed: %s", mosquitto_strerror(rc));
+    vg_info("ingest: connected to %s:%d as %s (%zu subscriptions, QoS %d)", in->cfg.host,
+            in->cfg.port, in->cfg.client_id, in->n_subs, in->cfg.qos);
+}
+
+static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
+{
+    vg_ingest *in = obj;
+
+    if (atomic_exchange(&in->connected, 0)) {
+        bump(&in->disconnects, 1);
+        if (!atomic_load(&in->stop) && !in->stalled)
+            vg_warn("ingest: connection to %s:%d lost (%s); reconnecting", in->cfg.host,
+                    in->cfg.port, rc ? mosquitto_strerror(rc) : "disconnected");
+    }
+}
+
+static int mosq_err(int rc)
+{
+    switch (rc) {
+    case MOSQ_ERR_SUCCESS:
+        return 0;
+    case MOSQ_ERR_INVAL:
+        return -EINVAL;
+    case MOSQ_ERR_NOMEM:
+        return -ENOMEM;
+    case MOSQ_ERR_ERRNO:
+        return errno ? -errno : -EIO;
+    case MOSQ_ERR_NO_CONN:
+    case MOSQ_ERR_CONN_LOST:
+        return -ENOTCONN;
+    default:
+        return -EIO;
+    }
+}
+
+int vg_ingest_new(const vg_model *m, const vg_ingest_cfg *cfg, vg_ring *readings,
+                  vg_ring *rejects, vg_ingest **ret)
+{
+    vg_ingest *in;
+    int r;
+
+    if (!m || !cfg || !readings || !ret)
+        return -EINVAL;
+    if (vg_ring_record_size(readings) != sizeof(vg_reading) ||
+        (rejects && vg_ring_record_size(rejects) != sizeof(vg_ingest_reject)))
+        return -EINVAL;
+    if ((cfg->qos != 0 && cfg->qos != 1) || cfg->port <= 0 || cfg->port > 65535 ||
+        cfg->keepalive_s < 5 || cfg->max_block_ms < 0 ||
+        (int64_t)cfg->keepalive_s * 1000 <= cfg->max_block_ms || !cfg->host ||
+        cfg->reconnect_min_ms <= 0 || cfg->reconnect_max_ms < cfg->reconnect_min_ms ||
+        (!cfg->certfile != !cfg->keyfile) || cfg->limits.max_readings == 0)
+        return -EINVAL;
+    in = calloc(1, sizeof(*in));
+    if (!in)
+        return -ENOMEM;
+    in->model = m;
+    in->readings = readings;
+    in->rejects = rejects;
+    in->cfg = *cfg;
+    pthread_mutex_init(&in->lock, NULL);
+    {
+        /* wait_stop() computes CLOCK_MONOTONIC deadlines: the condvar must use that clock
+         * (its default, CLOCK_REALTIME, would make every backoff return at once). */
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&in->cond, &ca);
+        pthread_condattr_destroy(&ca);
+    }
+    r = -ENOMEM;
+    if (dup_str(in, 0, &in->cfg.host) || dup_str(in, 1, &in->cfg.client_id) ||
+        dup_str(in, 2, &in->cfg.username) || dup_str(in, 3, &in->cfg.password) ||
+        dup_str(in, 4, &in->cfg.cafile) || dup_str(in, 5, &in->cfg.capath) ||
+        dup_str(in, 6, &in->cfg.certfile) || dup_str(in, 7, &in->cfg.keyfile))
+        goto out_free;
+    if (!in->cfg.client_id) {
+        char id[24 + VG_MODEL_ID_MAX];
+        snprintf(id, sizeof(id), "vigil-%s", vg_model_venue(m));
+        in->cfg.client_id = in->strs[1] = strdup(id);
+        if (!in->strs[1])
+            goto out_free;
+    }
+    in->n_subs = vg_ingest_subscriptions(m, in->subs, MAX_SUBS);
+    if (in->n_subs > MAX_SUBS)
+        in->n_subs = MAX_SUBS;
+    r = vg_ingest_parser_new(m, &in->cfg.limits, &in->parser);
+    if (r < 0)
+        goto out_free;
+    in->buf_cap = in->cfg.limits.max_readings;
+    r = -ENOMEM;
+    in->buf = calloc(in->buf_cap, sizeof(*in->buf));
+    in->pending = calloc(in->buf_cap, sizeof(*in->pending));
+    if (!in->buf || !in->pending)
+        goto out_free;
+    in->backoff_ms = in->cfg.reconnect_min_ms;
+
+    in->mosq = mosquitto_new(in->cfg.client_id, in->cfg.clean_session ? true : false, in);
+    if (!in->mosq) {
+        r = errno == EINVAL ? -EINVAL : -ENOMEM;
+        goto out_free;
+    }
+    mosquitto_message_callback_set(in->mosq, on_message);
+    mosquitto_connect_callback_set(in->mosq, on_connect);
+    mosquitto_disconnect_callback_set(in->mosq, on_disconnect);
+    /* Keep QoS 1 deliveries flowing while the PUBACKs travel: the broker's own
+     * max_inflight_messages is the real limit (deploy/mosquitto/vigil.conf). */
+    mosquitto_int_option(in->mosq, MOSQ_OPT_RECEIVE_MAXIMUM, 1000);
+    /* PUBACKs are tiny: send them at once rather than let Nagle hold them back. */
+    mosquitto_int_option(in->mosq, MOSQ_OPT_TCP_NODELAY, 1);
+    if (in->cfg.username) {
+        r = mosq_err(mosquitto_username_pw_set(in->mosq, in->cfg.username, in->cfg.password));
+        if (r < 0)
+            goto out_free;
+    }
+    if (in->cfg.cafile || in->cfg.capath) {
+        r = mosquitto_tls_set(in->mosq, in->cfg.cafile, in->cfg.capath, in->cfg.certfile,
+                              in->cfg.keyfile, NULL);
+        if (r != MOSQ_ERR_SUCCESS) {
+            r = r == MOSQ_ERR_INVAL ? -EINVAL : -EIO;
+            goto out_free;
+        }
+    }
+    *ret = in;
+    return 0;
+out_free:
+    vg_ingest_free(&in);
+    return r;
+}
+
+/* Waits ms on the stop condvar (a backoff that vg_ingest_stop() cuts short). */
+static void wait_stop(vg_ingest *in, int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t ns = ts.tv_nsec + (ms % 1000) * VG_NS_PER_MS;
+    ts.tv_sec += ms / 1000 + ns / VG_NS_PER_S;
+    ts.tv_nsec = ns % VG_NS_PER_S;
+    pthread_mutex_lock(&in->lock);
+    while (!atomic_load(&in->stop))
+        if (pthread_cond_timedwait(&in->cond, &in->lock, &ts) == ETIMEDOUT)
+            break;
+    pthread_mutex_unlock(&in->lock);
+}
+
+static void backoff(vg_ingest *in)
+{
+    wait_stop(in, in->backoff_ms);
+    in->backoff_ms *= 2;
+    if (in->backoff_ms > in->cfg.reconnect_max_ms)
+        in->backoff_ms = in->cfg.reconnect_max_ms;
+}
+
+static void *ingest_main(void *arg)
+{
+    vg_ingest *in = arg;
+    int first = 1, rc, down_logged = 0;
+
+    pthread_setname_np(pthread_self(), "vg-ingest");
+    while (!atomic_load(&in->stop)) {
+        if (in->pending_n) {
+            /* Stalled: the socket stays closed until the ring took the held readings. */
+            size_t n = push_readings(in, in->pending + in->pending_off, in->pending_n, -1);
+            in->pending_off += n;
+            in->pending_n -= n;
+            if (in->pending_n)
+                continue; /* stop or closed ring: the loop condition decides */
+            in->stalled = 0;
+            vg_info("ingest: readings ring has room again; reconnecting");
+        }
+        if (!in->socket_up) {
+            rc = first ? mosquitto_connect(in->mosq, in->cfg.host, in->cfg.port,
+                                           in->cfg.keepalive_s)
+                       : mosquitto_reconnect(in->mosq);
+            if (rc != MOSQ_ERR_SUCCESS) {
+                if (!down_logged)
+                    vg_warn("ingest: cannot reach broker %s:%d (%s); retrying with backoff",
+                            in->cfg.host, in->cfg.port,
+                            rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+                down_logged = 1;
+                backoff(in);
+                continue;
+            }
+            first = 0;
+            down_logged = 0;
+            in->socket_up = 1;
+        }
+        rc = mosquitto_loop(in->mosq, LOOP_TIMEOUT_MS, 1);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            in->socket_up = 0;
+            if (atomic_exchange(&in->connected, 0))
+                bump(&in->disconnects, 1);
+            if (!in->stalled)
+                backoff(in);
+        }
+    }
+    if (in->socket_up) {
+        mosquitto_disconnect(in->mosq);
+        /* Let the DISCONNECT go out so the broker does not wait for the keepalive. */
+        mosquitto_loop(in->mosq, 10, 1);
+        in->socket_up = 0;
+    }
+    atomic_store(&in->connected, 0);
+    return NULL;
+}
+
+int vg_ingest_start(vg_ingest *in)
+{
+    int rc;
+
+    if (!in)
+        return -EINVAL;
+    if (in->started)
+        return -EALREADY;
+    atomic_store(&in->stop, 0);
+    rc = pthread_create(&in->thread, NULL, ingest_main, in);
+    if (rc)
+        return -rc;
+    in->started = 1;
+    return 0;
+}
+
+void vg_ingest_stop(vg_ingest *in)
+{
+    if (!in || !in->started)
+        return;
+    pthread_mutex_lock(&in->lock);
+    atomic_store(&in->stop, 1);
+    pthread_cond_broadcast(&in->cond);
+    pthread_mutex_unlock(&in->lock);
+    pthread_join(in->thread, NULL);
+    in->started = 0;
+}
+
+void vg_ingest_free(vg_ingest **inp)
+{
+    vg_ingest *in;
+
+    if (!inp || !*inp)
+        return;
+    in = *inp;
+    vg_ingest_stop(in);
+    if (in->mosq)
+        mosquitto_destroy(in->mosq);
+    vg_ingest_parser_free(&in->parser);
+    free(in->buf);
+    free(in->pending);
+    for (size_t i = 0; i < sizeof(in->strs) / sizeof(in->strs[0]); i++)
+        free(in->strs[i]);
+    pthread_cond_destroy(&in->cond);
+    pthread_mutex_destroy(&in->lock);
+    free(in);
+    *inp = NULL;
+}
+
+int vg_ingest_submit(vg_ingest *in, const char *topic, const void *payload, size_t len,
+                     int64_t now_ns)
+{
+    size_t first;
+
+    if (!in || !topic || (!payload && len))
+        return -EINVAL;
+    if (handle(in, topic, payload ? payload : "", len, now_ns, -1, &first))
+        return -ECANCELED;
+    return 0;
+}
+
+void vg_ingest_stats_get(const vg_ingest *in, vg_ingest_stats *ret)
+{
+    vg_ingest *w = (vg_ingest *)in; /* atomics: loads only */
+
+    memset(ret, 0, sizeof(*ret));
+    if (!in)
+        return;
+    ret->messages = atomic_load_explicit(&w->messages, memory_order_relaxed);
+    ret->bytes = atomic_load_explicit(&w->bytes, memory_order_relaxed);
+    for (int i = 0; i < VG_INGEST_SRC_COUNT_; i++)
+        ret->readings[i] = atomic_load_explicit(&w->readings_by[i], memory_order_relaxed);
+    for (int i = 0; i < VG_INGEST_REJECT_SLOTS; i++)
+        ret->rejects[i] = atomic_load_explicit(&w->rejects_by[i], memory_order_relaxed);
+    ret->reject_log_full = atomic_load_explicit(&w->reject_log_full, memory_order_relaxed);
+    ret->ring_waits = atomic_load_explicit(&w->ring_waits, memory_order_relaxed);
+    ret->stalls = atomic_load_explicit(&w->stalls, memory_order_relaxed);
+    ret->connects = atomic_load_explicit(&w->connects, memory_order_relaxed);
+    ret->disconnects = atomic_load_explicit(&w->disconnects, memory_order_relaxed);
+    ret->connected = atomic_load_explicit(&w->connected, memory_order_relaxed);
+}

@@ -1,0 +1,387 @@
+/* Scenarios for the `vigil run` program against a real mosquitto (tests/with-broker.sh):
+ * - a scrape of --metrics finds counters that match what was published: readings by
+ *   source, refusals by reason, processed readings; SIGUSR1 logs a status line; SIGTERM
+ *   stops it cleanly (exit 0).
+ * - the engine is killed (SIGKILL) and restarted with the same client id: what the broker
+ *   queued for its persistent QoS 1 session meanwhile is processed, all of it.
+ * - a help-point press comes out as a medical alert event line (--events FILE).
+ * - bad usage and a bad model exit with status 2. */
+#include "vigil/common.h"
+
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <mosquitto.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int port;
+static char tmp[512], model_path[4096];
+
+static void setup(void)
+{
+    const char *ps = getenv("VG_TEST_MQTT_PORT"), *root = getenv("VG_SOURCE_ROOT");
+    cr_assert_not_null(ps, "run under tests/with-broker.sh");
+    cr_assert_not_null(getenv("VG_VIGIL"));
+    port = atoi(ps);
+    snprintf(model_path, sizeof(model_path), "%s/tests/data/payloads/venue.cfg", root ? root : ".");
+    snprintf(tmp, sizeof(tmp), "%s/engine-XXXXXX", getenv("VG_TEST_TMPDIR") ? getenv("VG_TEST_TMPDIR") : "/tmp");
+    cr_assert_not_null(mkdtemp(tmp));
+    mosquitto_lib_init();
+}
+
+/* Every vigil this test started, so a failed assertion does not leave one running. */
+static pid_t spawned[8];
+static int n_spawned;
+
+static void teardown(void)
+{
+    for (int i = 0; i < n_spawned; i++)
+        if (spawned[i] > 0 && kill(spawned[i], SIGKILL) == 0)
+            waitpid(spawned[i], NULL, 0);
+    mosquitto_lib_cleanup();
+}
+
+TestSuite(engine, .init = setup, .fini = teardown, .timeout = 240);
+
+static void nap_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    socklen_t len = sizeof(sa);
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    getsockname(fd, (struct sockaddr *)&sa, &len);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+/* Starts `vigil run` with the common flags and `extra` (NULL-terminated). stderr goes to
+ * tmp/<log>. */
+static pid_t vigil_start(const char *log, const char *client_id, int metrics_port,
+                         const char *const *extra)
+{
+    char broker[64], metrics[64], logpath[600];
+    const char *argv[64];
+    int k = 0;
+
+    snprintf(broker, sizeof(broker), "mqtt://127.0.0.1:%d", port);
+    snprintf(metrics, sizeof(metrics), "127.0.0.1:%d", metrics_port);
+    snprintf(logpath, sizeof(logpath), "%s/%s", tmp, log);
+    argv[k++] = getenv("VG_VIGIL");
+    argv[k++] = "run";
+    argv[k++] = "--model";
+    argv[k++] = model_path;
+    argv[k++] = "--broker";
+    argv[k++] = broker;
+    argv[k++] = "--client-id";
+    argv[k++] = client_id;
+    argv[k++] = "--metrics";
+    argv[k++] = metrics;
+    argv[k++] = "--tick-ms";
+    argv[k++] = "200";
+    for (int i = 0; extra && extra[i]; i++)
+        argv[k++] = extra[i];
+    argv[k] = NULL;
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        dup2(fd, 2);
+        int nul = open("/dev/null", O_WRONLY);
+        dup2(nul, 1);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    if (n_spawned < 8)
+        spawned[n_spawned++] = pid;
+    return pid;
+}
+
+static int vigil_wait(pid_t pid, int timeout_ms)
+{
+    int st;
+    int64_t end = vg_mono_ns() + (int64_t)timeout_ms * VG_NS_PER_MS;
+    while (vg_mono_ns() < end) {
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        nap_ms(10);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    return -1;
+}
+
+/* GET /metrics; returns the body in a static buffer, or NULL when nothing listens. */
+static const char *scrape(int mport)
+{
+    static char buf[1 << 17];
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)mport)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        close(fd);
+        return NULL;
+    }
+    const char req[] = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (write(fd, req, sizeof(req) - 1) < 0) {
+        close(fd);
+        return NULL;
+    }
+    size_t n = 0;
+    ssize_t r;
+    while (n < sizeof(buf) - 1 && (r = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0)
+        n += (size_t)r;
+    close(fd);
+    buf[n] = '\0';
+    if (strncmp(buf, "HTTP/1.", 7) != 0 || !strstr(buf, " 200 "))
+        return NULL;
+    char *body = strstr(buf, "\r\n\r\n");
+    return body ? body + 4 : NULL;
+}
+
+/* The value of the sample named exactly `name` (with labels), or -1. */
+static long long metric(const char *text, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *p = text; p && *p;) {
+        if (strncmp(p, name, len) == 0 && p[len] == ' ')
+            return atoll(p + len + 1);
+        p = strchr(p, '\n');
+        if (p)
+            p++;
+    }
+    return -1;
+}
+
+static long long wait_metric(int mport, const char *name, long long want, int timeout_ms)
+{
+    long long v = -1;
+    int64_t end = vg_mono_ns() + (int64_t)timeout_ms * VG_NS_PER_MS;
+    while (vg_mono_ns() < end) {
+        const char *t = scrape(mport);
+        if (t && (v = metric(t, name)) >= want)
+            return v;
+        nap_ms(50);
+    }
+    return v;
+}
+
+/* ---- QoS 1 publisher ---- */
+
+static atomic_int acked;
+static void on_pub(struct mosquitto *m, void *obj, int mid)
+{
+    atomic_fetch_add(&acked, 1);
+}
+
+static struct mosquitto *pub_open(void)
+{
+    struct mosquitto *m = mosquitto_new(NULL, true, NULL);
+    mosquitto_publish_callback_set(m, on_pub);
+    cr_assert_eq(mosquitto_connect(m, "127.0.0.1", port, 30), MOSQ_ERR_SUCCESS);
+    cr_assert_eq(mosquitto_loop_start(m), MOSQ_ERR_SUCCESS);
+    atomic_store(&acked, 0);
+    return m;
+}
+
+static void pub(struct mosquitto *m, const char *topic, const char *payload)
+{
+    cr_assert_eq(mosquitto_publish(m, NULL, topic, (int)strlen(payload), payload, 1, false),
+                 MOSQ_ERR_SUCCESS);
+}
+
+static void pub_close(struct mosquitto *m, int sent)
+{
+    int64_t end = vg_mono_ns() + 30 * VG_NS_PER_S;
+    while (atomic_load(&acked) < sent && vg_mono_ns() < end)
+        nap_ms(2);
+    cr_assert_eq(atomic_load(&acked), sent);
+    mosquitto_disconnect(m);
+    mosquitto_loop_stop(m, false);
+    mosquitto_destroy(m);
+}
+
+static void sensor_msg(char *buf, size_t cap, int i, double v)
+{
+    snprintf(buf, cap, "{\"v\":1,\"ts\":%lld.%06d,\"value\":%g}",
+             (long long)(vg_wall_ns() / VG_NS_PER_S), i, v);
+}
+
+static int file_has(const char *name, const char *needle)
+{
+    char path[700], line[8192];
+    int n = 0;
+    snprintf(path, sizeof(path), "%s/%s", tmp, name);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof(line), f))
+        if (strstr(line, needle))
+            n++;
+    fclose(f);
+    return n;
+}
+
+Test(engine, metrics_scrape_matches_what_was_sent)
+{
+    int mport = free_port();
+    char msg[256];
+    pid_t pid = vigil_start("metrics.log", "vg-it-engine-metrics", mport, NULL);
+
+    cr_assert_eq(wait_metric(mport, "vigil_mqtt_connected", 1, 15000), 1, "engine connected");
+    nap_ms(200); /* SUBACK after CONNACK */
+    struct mosquitto *m = pub_open();
+    int sent = 0;
+    for (int i = 0; i < 500; i++, sent++) {
+        sensor_msg(msg, sizeof(msg), i, 20 + i % 3);
+        pub(m, "vigil/testvenue/sensor/t1", msg);
+    }
+    for (int i = 0; i < 20; i++, sent++) {
+        snprintf(msg, sizeof(msg), "{\"v\":1,\"ts\":%lld,\"in\":1,\"out\":0}",
+                 (long long)(vg_wall_ns() / VG_NS_PER_S) - 1 - i);
+        pub(m, "vigil/testvenue/line/l1", msg);
+    }
+    for (int i = 0; i < 7; i++, sent++)
+        pub(m, "vigil/testvenue/sensor/t1", "{\"v\":1,\"ts\":");
+    for (int i = 0; i < 4; i++, sent++)
+        pub(m, "vigil/testvenue/sensor/ghost", "{}");
+    for (int i = 0; i < 3; i++, sent++)
+        pub(m, "frigate/fz1/person", "-1");
+    pub_close(m, sent);
+
+    cr_assert_eq(wait_metric(mport, "vigil_messages_total", sent, 30000), sent);
+    cr_assert_eq(wait_metric(mport, "vigil_readings_processed_total", 520, 30000), 520);
+    const char *t = scrape(mport);
+    cr_assert_not_null(t);
+    cr_assert_eq(metric(t, "vigil_readings_total{source=\"sensor\"}"), 500);
+    cr_assert_eq(metric(t, "vigil_readings_total{source=\"line\"}"), 20);
+    cr_assert_eq(metric(t, "vigil_readings_total{source=\"frigate\"}"), 0);
+    cr_assert_eq(metric(t, "vigil_rejects_total{stage=\"ingest\",reason=\"malformed\"}"), 7);
+    cr_assert_eq(metric(t, "vigil_rejects_total{stage=\"ingest\",reason=\"unknown_sensor\"}"), 4);
+    cr_assert_eq(metric(t, "vigil_rejects_total{stage=\"ingest\",reason=\"negative_count\"}"), 3);
+    cr_assert_eq(metric(t, "vigil_rejects_total{stage=\"ingest\",reason=\"duplicate\"}"), 0);
+    cr_assert_eq(metric(t, "vigil_ring_capacity{ring=\"readings\"}"), 65536);
+    cr_assert_geq(wait_metric(mport, "vigil_ticks_total", 1, 10000), 1, "ticks after the grace");
+
+    /* SIGUSR1: a status line with the same numbers; SIGTERM: clean exit. */
+    kill(pid, SIGUSR1);
+    int64_t end = vg_mono_ns() + 5 * VG_NS_PER_S;
+    while (!file_has("metrics.log", "messages 534, readings 520") && vg_mono_ns() < end)
+        nap_ms(20);
+    cr_assert_eq(file_has("metrics.log", "messages 534, readings 520"), 1);
+    kill(pid, SIGTERM);
+    cr_assert_eq(vigil_wait(pid, 10000), 0, "SIGTERM: drained and exited 0");
+    cr_assert_geq(file_has("metrics.log", "stopping, draining"), 1);
+}
+
+Test(engine, restart_processes_what_the_broker_queued_meanwhile)
+{
+    int mport = free_port();
+    char msg[256];
+    const int queued = 2000;
+    pid_t pid = vigil_start("restart.log", "vg-it-engine-restart", mport, NULL);
+
+    cr_assert_eq(wait_metric(mport, "vigil_mqtt_connected", 1, 15000), 1);
+    nap_ms(300); /* the subscription is in place: the session exists at the broker */
+    kill(pid, SIGKILL);
+    cr_assert_eq(vigil_wait(pid, 5000), 128 + SIGKILL);
+
+    struct mosquitto *m = pub_open();
+    for (int i = 0; i < queued; i++) {
+        sensor_msg(msg, sizeof(msg), i, 30);
+        pub(m, "vigil/testvenue/sensor/t1", msg);
+    }
+    pub_close(m, queued);
+
+    mport = free_port();
+    pid = vigil_start("restart.log", "vg-it-engine-restart", mport, NULL);
+    cr_assert_eq(wait_metric(mport, "vigil_messages_total", queued, 30000), queued);
+    cr_assert_eq(wait_metric(mport, "vigil_readings_processed_total", queued, 30000), queued);
+    const char *t = scrape(mport);
+    cr_assert_eq(metric(t, "vigil_readings_total{source=\"sensor\"}"), queued);
+    /* The startup grace lets the queued readings in before the first watermark. */
+    cr_assert_eq(metric(t, "vigil_readings_accepted_total"), queued);
+    kill(pid, SIGTERM);
+    cr_assert_eq(vigil_wait(pid, 10000), 0);
+}
+
+Test(engine, help_press_becomes_a_medical_event_line)
+{
+    int mport = free_port();
+    char events[700], msg[256];
+    snprintf(events, sizeof(events), "%s/events.jsonl", tmp);
+    const char *extra[] = {"--events", events, NULL};
+    pid_t pid = vigil_start("help.log", "vg-it-engine-help", mport, extra);
+
+    cr_assert_eq(wait_metric(mport, "vigil_mqtt_connected", 1, 15000), 1);
+    nap_ms(200);
+    struct mosquitto *m = pub_open();
+    snprintf(msg, sizeof(msg), "{\"v\":1,\"ts\":%lld,\"type\":\"medical\"}",
+             (long long)(vg_wall_ns() / VG_NS_PER_S));
+    pub(m, "vigil/testvenue/help/h1", msg);
+    pub_close(m, 1);
+    int64_t end = vg_mono_ns() + 10 * VG_NS_PER_S;
+    while (!file_has("events.jsonl", "\"kind\":\"help_medical\"") && vg_mono_ns() < end)
+        nap_ms(50);
+    kill(pid, SIGTERM);
+    cr_assert_eq(vigil_wait(pid, 10000), 0);
+    cr_assert_eq(file_has("events.jsonl", "\"kind\":\"help_medical\""), 1);
+    cr_assert_eq(file_has("events.jsonl", "\"feed\":\"medical\""), 1);
+    cr_assert_eq(file_has("events.jsonl", "\"zone\":\"z1\""), 1);
+}
+
+static int run_status(const char *const *args)
+{
+    const char *argv[32];
+    int k = 0;
+    argv[k++] = getenv("VG_VIGIL");
+    argv[k++] = "run";
+    for (int i = 0; args[i]; i++)
+        argv[k++] = args[i];
+    argv[k] = NULL;
+    pid_t pid = fork();
+    if (pid == 0) {
+        int nul = open("/dev/null", O_WRONLY);
+        dup2(nul, 1);
+        dup2(nul, 2);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return vigil_wait(pid, 10000);
+}
+
+Test(engine, bad_usage_and_bad_model_exit_2)
+{
+    const char *no_model[] = {NULL};
+    const char *bad_broker[] = {"--model", model_path, "--broker", "http://x:1", NULL};
+    const char *bad_feeds[] = {"--model", model_path, "--feeds", "tcp://nohostport", NULL};
+    const char *bad_archive[] = {"--model", model_path, "--archive", "/nonexistent/dir", NULL};
+    const char *tls_no_ca[] = {"--model", model_path, "--broker", "mqtts://127.0.0.1:8883", NULL};
+    const char *missing_model[] = {"--model", "/nonexistent.cfg", NULL};
+    const char *bad_qos[] = {"--model", model_path, "--qos", "2", NULL};
+    cr_assert_eq(run_status(no_model), 2);
+    cr_assert_eq(run_status(bad_broker), 2);
+    cr_assert_eq(run_status(bad_feeds), 2);
+    cr_assert_eq(run_status(bad_archive), 2);
+    cr_assert_eq(run_status(tls_no_ca), 2);
+    cr_assert_eq(run_status(missing_model), 2);
+    cr_assert_eq(run_status(bad_qos), 2);
+    const char *help[] = {"--help", NULL};
+    cr_assert_eq(run_status(help), 0);
+}

@@ -1,0 +1,479 @@
+/* Unit tests of the ingest parser and the broker-less path of the ingestor (vg_ingest_submit):
+ * every payload of tests/data/payloads/corpus.tsv gets its documented result, the generated
+ * hostile payloads (10 MB, deep nesting, oversized batch) are refused with the right reason,
+ * and the counters, reject records and backpressure behave as ingest.h says. */
+#include "vigil/common.h"
+#include "vigil/ingest.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static vg_model *model;
+static vg_ingest_parser *parser;
+static vg_reading out[8192];
+static const int64_t NOW = INT64_C(1779456000) * VG_NS_PER_S;
+
+static void path_of(char *buf, size_t cap, const char *rel)
+{
+    const char *root = getenv("VG_SOURCE_ROOT");
+    snprintf(buf, cap, "%s/tests/data/payloads/%s", root ? root : ".", rel);
+}
+
+static void setup(void)
+{
+    char p[4096];
+    vg_model_error err;
+
+    path_of(p, sizeof(p), "venue.cfg");
+    int r = vg_model_load(p, &model, &err);
+    cr_assert_eq(r, 0, "model: %s:%d: %s: %s", err.file, err.line, err.key, err.message);
+    cr_assert_eq(vg_ingest_parser_new(model, NULL, &parser), 0);
+}
+
+static void teardown(void)
+{
+    vg_ingest_parser_free(&parser);
+    vg_model_free(&model);
+}
+
+TestSuite(ingest, .init = setup, .fini = teardown, .timeout = 30);
+
+static vg_ingest_result parse(const char *topic, const char *payload)
+{
+    vg_ingest_result res;
+    cr_assert_eq(vg_ingest_parse(parser, topic, payload, strlen(payload), NOW, out, 8192, &res), 0);
+    return res;
+}
+
+static uint32_t idx_sensor(const char *id)
+{
+    uint32_t i;
+    cr_assert_eq(vg_model_find_sensor(model, id, &i), 0);
+    return i;
+}
+
+/* Replaces @NOW@, @NOW-N@, @NOW+N@ with Unix seconds relative to NOW. */
+static char *subst(const char *in, size_t len, size_t *ret_len)
+{
+    char *o = malloc(len * 2 + 64);
+    size_t k = 0;
+    for (size_t i = 0; i < len;) {
+        if (in[i] == '@' && i + 4 <= len && memcmp(in + i, "@NOW", 4) == 0) {
+            const char *e = memchr(in + i + 1, '@', len - i - 1);
+            long off = 0;
+            if (e > in + i + 4)
+                off = strtol(in + i + 4, NULL, 10);
+            k += (size_t)sprintf(o + k, "%lld", (long long)(NOW / VG_NS_PER_S + off));
+            i = (size_t)(e - in) + 1;
+        } else {
+            o[k++] = in[i++];
+        }
+    }
+    *ret_len = k;
+    return o;
+}
+
+Test(ingest, corpus_payloads_get_their_documented_result)
+{
+    char p[4096], line[1024];
+    int cases = 0;
+
+    path_of(p, sizeof(p), "corpus.tsv");
+    FILE *f = fopen(p, "r");
+    cr_assert_not_null(f);
+    while (fgets(line, sizeof(line), f)) {
+        char file[256], topic_rel[256], expect[64], topic[512], fp[4096];
+        if (line[0] == '#' || line[0] == '\n')
+            continue;
+        cr_assert_eq(sscanf(line, "%255[^\t]\t%255[^\t]\t%63s", file, topic_rel, expect), 3,
+                     "bad corpus line: %s", line);
+        if (topic_rel[0] == '-')
+            snprintf(topic, sizeof(topic), "%s", topic_rel + 1);
+        else
+            snprintf(topic, sizeof(topic), "vigil/testvenue/%s", topic_rel);
+        path_of(fp, sizeof(fp), file);
+        FILE *pf = fopen(fp, "rb");
+        cr_assert_not_null(pf, "%s", fp);
+        char raw[8192];
+        size_t n = fread(raw, 1, sizeof(raw), pf);
+        fclose(pf);
+        size_t len;
+        char *payload = subst(raw, n, &len);
+        vg_ingest_result res;
+        cr_assert_eq(vg_ingest_parse(parser, topic, payload, len, NOW, out, 8192, &res), 0);
+        free(payload);
+        if (strncmp(expect, "ok:", 3) == 0) {
+            cr_expect_eq(res.n_rejected, 0, "%s on %s: refused as %s", file, topic,
+                         vg_reject_name(res.first_reason));
+            cr_expect_eq(res.n_readings, (uint32_t)atoi(expect + 3), "%s on %s: %u readings",
+                         file, topic, res.n_readings);
+        } else {
+            cr_expect_eq(res.n_readings, 0, "%s on %s: yielded readings", file, topic);
+            cr_expect_eq(res.n_rejected, 1, "%s on %s", file, topic);
+            cr_expect_str_eq(vg_reject_name(res.first_reason), expect, "%s on %s", file, topic);
+        }
+        cases++;
+    }
+    fclose(f);
+    cr_assert_geq(cases, 40);
+}
+
+Test(ingest, sensor_reading_fields_and_exact_timestamp)
+{
+    vg_ingest_result res = parse("vigil/testvenue/sensor/t1",
+                                 "{\"v\":1,\"ts\":1779456000.25,\"value\":27.4}");
+    cr_assert_eq(res.n_readings, 1);
+    cr_assert_eq(res.source, VG_INGEST_SRC_SENSOR);
+    cr_assert_eq(out[0].type, VG_READING_SENSOR);
+    cr_assert_eq(out[0].source, idx_sensor("t1"));
+    cr_assert_eq(out[0].t_ns, INT64_C(1779456000250000000));
+    cr_assert_float_eq(out[0].value, 27.4, 1e-12);
+}
+
+Test(ingest, count_message_gives_one_reading_per_zone_and_speed_variance)
+{
+    uint32_t cam, z1, z2;
+    cr_assert_eq(vg_model_find_camera(model, "cam1", &cam), 0);
+    cr_assert_eq(vg_model_find_zone(model, "z1", &z1), 0);
+    cr_assert_eq(vg_model_find_zone(model, "z2", &z2), 0);
+    vg_ingest_result res = parse("vigil/testvenue/count/cam1",
+                                 "{\"v\":1,\"ts\":1779456000,\"counts\":{\"z1\":143,\"z2\":87},"
+                                 "\"speed_var\":{\"z1\":0.012}}");
+    cr_assert_eq(res.n_readings, 3);
+    cr_assert_eq(out[0].type, VG_READING_COUNT);
+    cr_assert_eq(out[0].source, cam);
+    cr_assert_eq(out[0].zone, z1);
+    cr_assert_eq(out[0].value, 143);
+    cr_assert_eq(out[1].zone, z2);
+    cr_assert_eq(out[1].value, 87);
+    cr_assert_eq(out[2].type, VG_READING_SPEED_VAR);
+    cr_assert_eq(out[2].zone, z1);
+    cr_assert_float_eq(out[2].value, 0.012, 1e-15);
+}
+
+Test(ingest, one_bad_zone_refuses_the_whole_camera_message)
+{
+    vg_ingest_result res = parse("vigil/testvenue/count/cam1",
+                                 "{\"v\":1,\"ts\":1779456000,\"counts\":{\"z1\":3,\"z2\":-1}}");
+    cr_assert_eq(res.n_readings, 0);
+    cr_assert_eq(res.n_rejected, 1);
+    cr_assert_eq(res.first_reason, VG_REJECT_NEGATIVE_COUNT);
+}
+
+Test(ingest, line_and_help_and_health_fields)
+{
+    vg_ingest_result res = parse("vigil/testvenue/line/l1", "{\"v\":1,\"ts\":1779456000,\"in\":12,\"out\":3}");
+    cr_assert_eq(res.n_readings, 1);
+    cr_assert_eq(out[0].type, VG_READING_LINE);
+    cr_assert_eq(out[0].value, 12);
+    cr_assert_eq(out[0].value2, 3);
+    res = parse("vigil/testvenue/help/h1", "{\"v\":1,\"ts\":1779456000,\"type\":\"fire\"}");
+    cr_assert_eq(res.n_readings, 1);
+    cr_assert_eq(out[0].type, VG_READING_HELP);
+    cr_assert_eq(out[0].sub, VG_HELP_FIRE);
+    res = parse("vigil/testvenue/health/cam3", "{\"v\":1,\"ts\":1779456000,\"status\":\"covered\"}");
+    cr_assert_eq(res.n_readings, 1);
+    cr_assert_eq(out[0].type, VG_READING_CAMERA_HEALTH);
+    cr_assert_eq(out[0].sub, VG_CAMERA_COVERED);
+}
+
+Test(ingest, ten_megabyte_payload_is_oversized_without_parsing)
+{
+    size_t len = 10u << 20;
+    char *big = malloc(len);
+    memset(big, ' ', len);
+    memcpy(big, "{\"v\":1,", 7);
+    vg_ingest_result res;
+    cr_assert_eq(vg_ingest_parse(parser, "vigil/testvenue/sensor/t1", big, len, NOW, out, 8192, &res), 0);
+    free(big);
+    cr_assert_eq(res.n_rejected, 1);
+    cr_assert_eq(res.first_reason, VG_REJECT_OVERSIZED);
+}
+
+Test(ingest, deep_nesting_is_malformed)
+{
+    size_t depth = 100000;
+    char *deep = malloc(depth * 2 + 1);
+    memset(deep, '[', depth);
+    memset(deep + depth, ']', depth);
+    deep[depth * 2] = '\0';
+    vg_ingest_result res = parse("vigil/testvenue/sensor/t1", deep);
+    free(deep);
+    cr_assert_eq(res.first_reason, VG_REJECT_MALFORMED);
+    /* Nesting inside an otherwise valid object: still refused, not ignored. */
+    char buf[8192];
+    int k = sprintf(buf, "{\"v\":1,\"ts\":1779456000,\"value\":");
+    for (int i = 0; i < 2000; i++)
+        buf[k++] = '[';
+    for (int i = 0; i < 2000; i++)
+        buf[k++] = ']';
+    strcpy(buf + k, "}");
+    res = parse("vigil/testvenue/sensor/t1", buf);
+    cr_assert_eq(res.n_rejected, 1);
+    cr_assert_eq(res.first_reason, VG_REJECT_MALFORMED);
+}
+
+Test(ingest, batch_items_are_judged_one_by_one)
+{
+    vg_ingest_result res = parse(
+        "vigil/testvenue/batch/gw1",
+        "{\"v\":1,\"readings\":["
+        "{\"sensor\":\"t1\",\"ts\":1779456000,\"value\":20},"
+        "{\"sensor\":\"nosuch\",\"ts\":1779456000,\"value\":20},"
+        "{\"sensor\":\"t1\",\"ts\":1779456001,\"value\":\"hot\"},"
+        "{\"camera\":\"cam1\",\"ts\":1779456000,\"counts\":{\"z1\":4,\"z2\":5}},"
+        "{\"line\":\"l1\",\"ts\":1779456000,\"in\":1,\"out\":-2},"
+        "42,"
+        "{\"sensor\":\"t1\",\"ts\":1779456002,\"value\":1e999},"
+        "{\"help\":\"h1\",\"ts\":1779456000,\"type\":\"medical\"}]}");
+    /* good: t1, cam1 (2 zones), h1 = 4 readings; refused: 5 items */
+    cr_assert_eq(res.n_readings, 4);
+    cr_assert_eq(res.n_rejected, 5);
+    cr_assert_eq(res.first_reason, VG_REJECT_UNKNOWN_SENSOR);
+    cr_assert_eq(res.rejects[VG_REJECT_UNKNOWN_SENSOR], 1);
+    cr_assert_eq(res.rejects[VG_REJECT_WRONG_TYPE], 2);
+    cr_assert_eq(res.rejects[VG_REJECT_NEGATIVE_COUNT], 1);
+    cr_assert_eq(res.rejects[VG_REJECT_NOT_FINITE], 1);
+}
+
+Test(ingest, batch_over_max_readings_refuses_every_item)
+{
+    vg_ingest_limits lim;
+    vg_ingest_parser *small;
+    vg_ingest_limits_default(&lim);
+    lim.max_readings = 2;
+    cr_assert_eq(vg_ingest_parser_new(model, &lim, &small), 0);
+    const char *b = "{\"v\":1,\"readings\":[{\"sensor\":\"t1\",\"ts\":1779456000,\"value\":1},"
+                    "{\"sensor\":\"t1\",\"ts\":1779456001,\"value\":1},"
+                    "{\"sensor\":\"t1\",\"ts\":1779456002,\"value\":1}]}";
+    vg_ingest_result res;
+    cr_assert_eq(vg_ingest_parse(small, "vigil/testvenue/batch/x", b, strlen(b), NOW, out, 8192, &res), 0);
+    vg_ingest_parser_free(&small);
+    cr_assert_null(small);
+    cr_assert_eq(res.n_readings, 0);
+    cr_assert_eq(res.n_rejected, 3);
+    cr_assert_eq(res.first_reason, VG_REJECT_OVERSIZED);
+}
+
+Test(ingest, frigate_integer_count_maps_to_camera_and_zone)
+{
+    uint32_t cam, z1;
+    cr_assert_eq(vg_model_find_camera(model, "cam1", &cam), 0);
+    cr_assert_eq(vg_model_find_zone(model, "z1", &z1), 0);
+    vg_ingest_result res = parse("frigate/fz1/person", "12");
+    cr_assert_eq(res.source, VG_INGEST_SRC_FRIGATE);
+    cr_assert_eq(res.n_readings, 1);
+    cr_assert_eq(out[0].type, VG_READING_COUNT);
+    cr_assert_eq(out[0].source, cam);
+    cr_assert_eq(out[0].zone, z1);
+    cr_assert_eq(out[0].value, 12);
+    cr_assert_eq(out[0].t_ns, NOW, "Frigate carries no time: receive time is used");
+    cr_assert_eq(parse("frigate/fz1/person", "-1").first_reason, VG_REJECT_NEGATIVE_COUNT);
+    cr_assert_eq(parse("frigate/fz1/person", "2.5").first_reason, VG_REJECT_WRONG_TYPE);
+    cr_assert_eq(parse("frigate/fz1/person", "many").first_reason, VG_REJECT_MALFORMED);
+    cr_assert_eq(parse("frigate/nozone/person", "3").first_reason, VG_REJECT_UNKNOWN_ZONE);
+    cr_assert_eq(parse("frigate/fz1/car", "3").first_reason, VG_REJECT_UNKNOWN_TOPIC);
+}
+
+Test(ingest, zigbee2mqtt_fields_map_to_sensors_and_the_rest_is_ignored)
+{
+    vg_ingest_result res = parse("zigbee2mqtt/hall_air",
+                                 "{\"co2\":812,\"temperature\":23.4,\"battery\":90,\"linkquality\":120}");
+    cr_assert_eq(res.source, VG_INGEST_SRC_Z2M);
+    cr_assert_eq(res.n_readings, 2);
+    cr_assert_eq(res.n_rejected, 0);
+    cr_assert_eq(out[0].source, idx_sensor("c1"));
+    cr_assert_eq(out[0].value, 812);
+    cr_assert_eq(out[1].source, idx_sensor("h1t"));
+    res = parse("zigbee2mqtt/hall_air", "{\"co2\":\"lots\",\"temperature\":21}");
+    cr_assert_eq(res.n_readings, 1);
+    cr_assert_eq(res.n_rejected, 1);
+    cr_assert_eq(res.first_reason, VG_REJECT_WRONG_TYPE);
+    cr_assert_eq(parse("zigbee2mqtt/hall_air", "{\"battery\":90}").first_reason,
+                 VG_REJECT_UNKNOWN_SENSOR);
+    cr_assert_eq(parse("zigbee2mqtt/kitchen", "{\"co2\":500}").first_reason,
+                 VG_REJECT_UNKNOWN_SENSOR);
+    cr_assert_eq(parse("zigbee2mqtt/hall_air", "{\"co2\":99999}").first_reason,
+                 VG_REJECT_OUT_OF_RANGE);
+}
+
+Test(ingest, subscriptions_follow_the_model)
+{
+    char f[4][160];
+    size_t n = vg_ingest_subscriptions(model, f, 4);
+    cr_assert_eq(n, 3);
+    cr_assert_str_eq(f[0], "vigil/testvenue/#");
+    cr_assert_str_eq(f[1], "frigate/+/person");
+    cr_assert_str_eq(f[2], "zigbee2mqtt/+");
+    cr_assert_eq(vg_ingest_subscriptions(model, f, 1), 3, "reports what it needs");
+}
+
+Test(ingest, bad_arguments_are_einval)
+{
+    vg_ingest_parser *p = NULL;
+    vg_ingest_limits lim;
+    vg_ingest_result res;
+    vg_ingest_limits_default(&lim);
+    lim.max_readings = 0;
+    cr_assert_eq(vg_ingest_parser_new(NULL, NULL, &p), -EINVAL);
+    cr_assert_eq(vg_ingest_parser_new(model, &lim, &p), -EINVAL);
+    cr_assert_null(p);
+    cr_assert_eq(vg_ingest_parse(parser, NULL, "", 0, NOW, out, 1, &res), -EINVAL);
+    cr_assert_eq(vg_ingest_parse(parser, "t", NULL, 3, NOW, out, 1, &res), -EINVAL);
+    cr_assert_eq(vg_ingest_parse(parser, "t", "", 0, NOW, out, 1, NULL), -EINVAL);
+    vg_ingest_parser_free(NULL);
+    cr_assert_str_eq(vg_ingest_source_name(VG_INGEST_SRC_Z2M), "zigbee2mqtt");
+    cr_assert_str_eq(vg_ingest_source_name((enum vg_ingest_source)99), "unknown");
+}
+
+/* ---- the ingestor without a broker ---- */
+
+static vg_ring *rd, *rj;
+
+static void rings(size_t cap)
+{
+    cr_assert_eq(vg_ring_new(sizeof(vg_reading), cap, &rd), 0);
+    cr_assert_eq(vg_ring_new(sizeof(vg_ingest_reject), 16, &rj), 0);
+}
+
+Test(ingest, new_validates_settings)
+{
+    vg_ingest_cfg cfg;
+    vg_ingest *in = NULL;
+    rings(16);
+    vg_ingest_cfg_default(&cfg);
+    cfg.qos = 2;
+    cr_assert_eq(vg_ingest_new(model, &cfg, rd, rj, &in), -EINVAL);
+    vg_ingest_cfg_default(&cfg);
+    cfg.certfile = "/x.crt";
+    cr_assert_eq(vg_ingest_new(model, &cfg, rd, rj, &in), -EINVAL, "cert without key");
+    vg_ingest_cfg_default(&cfg);
+    cfg.keepalive_s = 10;
+    cfg.max_block_ms = 10000;
+    cr_assert_eq(vg_ingest_new(model, &cfg, rd, rj, &in), -EINVAL, "block >= keepalive");
+    vg_ingest_cfg_default(&cfg);
+    cr_assert_eq(vg_ingest_new(model, &cfg, rj, rd, &in), -EINVAL, "rings swapped");
+    cr_assert_null(in);
+    cr_assert_eq(vg_ingest_new(model, &cfg, rd, NULL, &in), 0, "reject ring optional");
+    vg_ingest_free(&in);
+    cr_assert_null(in);
+    vg_ring_free(&rd);
+    vg_ring_free(&rj);
+}
+
+Test(ingest, submit_counts_readings_and_rejects_and_logs_the_refusal)
+{
+    vg_ingest_cfg cfg;
+    vg_ingest *in;
+    vg_ingest_stats st;
+    vg_ingest_reject rec;
+    vg_reading r;
+    const char *bad = "{\"v\":1,\"ts\":1779456000,\"value\":NaN}";
+
+    rings(16);
+    vg_ingest_cfg_default(&cfg);
+    cr_assert_eq(vg_ingest_new(model, &cfg, rd, rj, &in), 0);
+    cr_assert_eq(vg_ingest_submit(in, "vigil/testvenue/sensor/t1", "{\"v\":1,\"ts\":1779456000,\"value\":20}", 34, NOW), 0);
+    cr_assert_eq(vg_ingest_submit(in, "vigil/testvenue/sensor/t1", bad, strlen(bad), NOW), 0);
+    cr_assert_eq(vg_ingest_submit(in, "vigil/testvenue/nope/t1", "{}", 2, NOW), 0);
+    vg_ingest_stats_get(in, &st);
+    cr_assert_eq(st.messages, 3);
+    cr_assert_eq(st.bytes, 34 + strlen(bad) + 2);
+    cr_assert_eq(st.readings[VG_INGEST_SRC_SENSOR], 1);
+    cr_assert_eq(st.rejects[VG_REJECT_MALFORMED], 1);
+    cr_assert_eq(st.rejects[VG_REJECT_UNKNOWN_TOPIC], 1);
+    cr_assert_eq(st.connected, 0);
+    cr_assert_eq(vg_ring_pop(rd, &r), 0);
+    cr_assert_eq(r.value, 20);
+    cr_assert_eq(vg_ring_pop(rd, &r), -EAGAIN);
+    cr_assert_eq(vg_ring_pop(rj, &rec), 0);
+    cr_assert_eq(rec.reason, VG_REJECT_MALFORMED);
+    cr_assert_eq(rec.count, 1);
+    cr_assert_eq(rec.wall_ns, NOW);
+    cr_assert_str_eq(rec.topic, "vigil/testvenue/sensor/t1");
+    cr_assert_eq(rec.payload_len, strlen(bad));
+    cr_assert_eq(rec.excerpt_len, strlen(bad));
+    cr_assert_eq(memcmp(rec.payload, bad, strlen(bad)), 0);
+    cr_assert_eq(vg_ring_pop(rj, &rec), 0);
+    cr_assert_eq(rec.reason, VG_REJECT_UNKNOWN_TOPIC);
+    vg_ingest_free(&in);
+    vg_ring_free(&rd);
+    vg_ring_free(&rj);
+}
+
+Test(ingest, full_reject_ring_still_counts)
+{
+    vg_ingest_cfg cfg;
+    vg_ingest *in;
+    vg_ingest_stats st;
+    rings(16);
+    vg_ingest_cfg_default(&cfg);
+    cr_assert_eq(vg_ingest_new(model, &cfg, rd, rj, &in), 0);
+    for (int i = 0; i < 20; i++)
+        cr_assert_eq(vg_ingest_submit(in, "elsewhere", "x", 1, NOW), 0);
+    vg_ingest_stats_get(in, &st);
+    cr_assert_eq(st.rejects[VG_REJECT_UNKNOWN_TOPIC], 20);
+    cr_assert_eq(st.reject_log_full, 4, "16 logged, 4 only counted");
+    cr_assert_eq(vg_ring_depth(rj), 16);
+    vg_ingest_free(&in);
+    vg_ring_free(&rd);
+    vg_ring_free(&rj);
+}
+
+struct drain {
+    vg_ring *r;
+    int n;
+    double sum;
+};
+
+static void *drainer(void *arg)
+{
+    struct drain *d = arg;
+    vg_reading r;
+    while (vg_ring_wait_readable(d->r, -1) == 0)
+        while (vg_ring_pop(d->r, &r) == 0) {
+            d->n++;
+            d->sum += r.value;
+        }
+    return NULL;
+}
+
+Test(ingest, full_ring_blocks_the_producer_and_loses_nothing)
+{
+    vg_ingest_cfg cfg;
+    vg_ingest *in;
+    vg_ingest_stats st;
+    pthread_t th;
+    struct drain d = {0};
+    char msg[128];
+
+    rings(4); /* far smaller than the burst: the producer must wait */
+    vg_ingest_cfg_default(&cfg);
+    cr_assert_eq(vg_ingest_new(model, &cfg, rd, rj, &in), 0);
+    d.r = rd;
+    pthread_create(&th, NULL, drainer, &d);
+    for (int i = 1; i <= 2000; i++) {
+        int n = snprintf(msg, sizeof(msg), "{\"v\":1,\"ts\":%d,\"value\":%d}", 1779456000 + i, i % 50);
+        cr_assert_eq(vg_ingest_submit(in, "vigil/testvenue/sensor/t1", msg, (size_t)n,
+                                      (int64_t)(1779456000 + i) * VG_NS_PER_S), 0);
+    }
+    vg_ring_close(rd);
+    pthread_join(th, NULL);
+    vg_ingest_stats_get(in, &st);
+    cr_assert_eq(d.n, 2000);
+    double want = 0;
+    for (int i = 1; i <= 2000; i++)
+        want += i % 50;
+    cr_assert_eq(d.sum, want);
+    cr_assert_eq(st.readings[VG_INGEST_SRC_SENSOR], 2000);
+    /* The ring closed under a waiting producer: -ECANCELED, not a hang. */
+    const char *ok = "{\"v\":1,\"ts\":1779456000,\"value\":1}";
+    cr_assert_eq(vg_ingest_submit(in, "vigil/testvenue/sensor/t1", ok, strlen(ok), NOW), -ECANCELED);
+    vg_ingest_free(&in);
+    vg_ring_free(&rd);
+    vg_ring_free(&rj);
+}
