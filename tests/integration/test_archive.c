@@ -1,0 +1,848 @@
+/* Integration tests of the archive with real HDF5 files, the real analysis core and the
+ * archive thread, in a temp dir:
+ *
+ * - determinism: a scripted 15-minute stream (a concourse filling past its critical density
+ *   and emptying, a CO2 rise, a help-point press, refused readings) runs through the core
+ *   while the producer archives every reading and tick exactly as the engine does; the files
+ *   (rotated every 5 minutes) are replayed through a fresh core and with `vigil replay
+ *   --verify`: the alert stream is the same, byte for byte.
+ * - crash safety: a child process archives with a 200 ms flush interval, tells the parent
+ *   how many readings are surely flushed, keeps writing, and is killed with SIGKILL; the
+ *   file opens and holds every one of those readings, in order.
+ * - a full disk (RLIMIT_FSIZE with SIGXFSZ ignored): the thread counts the fault, keeps
+ *   consuming without blocking the producer, and resumes in a new file.
+ * - a removed directory: the next file cannot be created; once the directory is back the
+ *   archive resumes there.
+ * - tuning: `vigil tune` over the scripted archives measures lead times per setting.
+ * - `vigil replay --publish`: a real ZeroMQ SUB socket receives the replayed alerts. */
+#include <criterion/criterion.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "vigil/archive.h"
+#include "vigil/common.h"
+
+#define S INT64_C(1000000000)
+#define T0 (INT64_C(1779456000) * S)
+#define MAX_EV 4096
+
+static const char *model_text =
+    "venue = { id = \"t\"; name = \"T\"; default_profile = \"default\"; };\n"
+    "profiles = ( { id = \"default\"; } );\n"
+    "zones = (\n"
+    "  { id = \"conc\"; type = \"moving\"; area_m2 = 100; capacity = 400;\n"
+    "    neighbours = [ \"hall\" ]; },\n"
+    "  { id = \"hall\"; type = \"standing\"; area_m2 = 1000; capacity = 4000;\n"
+    "    neighbours = [ \"conc\" ]; }\n"
+    ");\n"
+    "lines = ( { id = \"door\"; width_m = 2.0; from = \"conc\"; to = \"hall\"; } );\n"
+    "cameras = (\n"
+    "  { id = \"cam-c\"; period_s = 1; zones = ( { zone = \"conc\"; coverage = 1.0; } ); },\n"
+    "  { id = \"cam-h\"; period_s = 1; zones = ( { zone = \"hall\"; coverage = 1.0; } ); }\n"
+    ");\n"
+    "sensors = (\n"
+    "  { id = \"co2\"; kind = \"co2\"; zone = \"conc\"; min = 300; max = 10000; period_s = 10; }\n"
+    ");\n"
+    "help_points = ( { id = \"hp\"; zone = \"conc\"; } );\n";
+
+static char dir[128];
+static char model_path[192];
+static vg_model *model;
+
+static void setup(void)
+{
+    vg_model_error err;
+    FILE *f;
+
+    snprintf(dir, sizeof(dir), "%s/vg-itest-archive-XXXXXX",
+             getenv("VG_TEST_TMPDIR") ? getenv("VG_TEST_TMPDIR") : "/tmp");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(model_path, sizeof(model_path), "%s/venue.cfg", dir);
+    f = fopen(model_path, "w");
+    cr_assert_not_null(f);
+    fputs(model_text, f);
+    fclose(f);
+    cr_assert_eq(vg_model_load(model_path, &model, &err), 0, "%s:%d: %s: %s", err.file,
+                 err.line, err.key, err.message);
+}
+
+static void rm_rf(const char *path)
+{
+    DIR *d = opendir(path);
+    struct dirent *e;
+    char p[512];
+
+    if (!d)
+        return;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
+        if (e->d_type == DT_DIR)
+            rm_rf(p);
+        else
+            unlink(p);
+    }
+    closedir(d);
+    rmdir(path);
+}
+
+static void teardown(void)
+{
+    vg_model_free(&model);
+    rm_rf(dir);
+}
+
+TestSuite(archive, .init = setup, .fini = teardown, .timeout = 120);
+
+/* Archive files of a directory in creation order (the name carries the file index). */
+static int list_archives(const char *d, char names[][512], int cap)
+{
+    struct dirent **list;
+    int n = scandir(d, &list, NULL, alphasort), k = 0;
+
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(list[i]->d_name);
+
+        if (len > 3 && !strcmp(list[i]->d_name + len - 3, ".h5") && k < cap)
+            snprintf(names[k++], 512, "%s/%s", d, list[i]->d_name);
+        free(list[i]);
+    }
+    if (n > 0)
+        free(list);
+    return k;
+}
+
+static vg_reading reading(enum vg_reading_type type, uint32_t source, uint32_t zone,
+                          int64_t t_ns, double v)
+{
+    vg_reading r;
+
+    memset(&r, 0, sizeof(r));
+    r.t_ns = t_ns;
+    r.type = (uint8_t)type;
+    r.source = source;
+    r.zone = zone;
+    r.value = v;
+    return r;
+}
+
+/* ---------------------------------------------------------------- determinism */
+
+struct live {
+    vg_ring *ring;
+    char json[MAX_EV][1024];
+    size_t n;
+    size_t kinds[VG_ALERT_KIND_COUNT];
+    size_t raises;
+};
+
+static void push_wait(vg_ring *ring, int (*push)(vg_ring *, const void *), const void *p)
+{
+    int rc;
+
+    while ((rc = push(ring, p)) == -EAGAIN)
+        vg_ring_wait_writable(ring, VG_ARCHIVE_MAX_SLOTS, -1);
+    cr_assert_eq(rc, 0);
+}
+
+static int push_alert_v(vg_ring *r, const void *p) { return vg_archive_push_alert(r, p); }
+static int push_metrics_v(vg_ring *r, const void *p) { return vg_archive_push_metrics(r, p); }
+
+static void live_alert(void *ctx, const vg_alert_event *ev)
+{
+    struct live *l = ctx;
+
+    cr_assert_lt(l->n, MAX_EV);
+    cr_assert_gt(vg_archive_alert_json(model, ev, l->json[l->n], sizeof(l->json[0])), 0);
+    l->n++;
+    if (ev->kind < VG_ALERT_KIND_COUNT)
+        l->kinds[ev->kind]++;
+    l->raises += ev->action == VG_ALERT_ACTION_RAISE;
+    push_wait(l->ring, push_alert_v, ev);
+}
+
+static void live_metrics(void *ctx, int64_t t_ns, const vg_zone_metrics *m, size_t n)
+{
+    struct live *l = ctx;
+
+    (void)t_ns;
+    for (size_t i = 0; i < n; i++)
+        push_wait(l->ring, push_metrics_v, &m[i]);
+}
+
+struct replayed {
+    char (*json)[1024];
+    size_t n;
+};
+
+static void replay_alert(void *ctx, const vg_alert_event *ev)
+{
+    struct replayed *r = ctx;
+
+    cr_assert_lt(r->n, MAX_EV);
+    vg_archive_alert_json(model, ev, r->json[r->n], sizeof(r->json[0]));
+    r->n++;
+}
+
+/* The live side: what the engine's analysis thread does for each reading and tick. */
+static void live_push(vg_analysis *an, struct live *l, const vg_reading *r)
+{
+    int why = vg_analysis_push(an, r), rc;
+
+    while ((rc = vg_archive_push_reading(l->ring, r, why)) == -EAGAIN)
+        vg_ring_wait_writable(l->ring, 1, -1);
+    cr_assert_eq(rc, 0);
+}
+
+static void live_tick(vg_analysis *an, struct live *l, int64_t t)
+{
+    int rc;
+
+    while ((rc = vg_archive_push_tick(l->ring, t, 0)) == -EAGAIN)
+        vg_ring_wait_writable(l->ring, 1, -1);
+    cr_assert_eq(vg_analysis_tick(an, t), 0);
+}
+
+/* Runs the scripted stream below through a live core while archiving (rotation every
+ * 5 minutes); fills *l with the live alert stream. */
+static void write_scenario(struct live *l)
+{
+    vg_archive_cfg c;
+    vg_analysis_cfg acfg;
+    vg_archive *a;
+    vg_analysis *an;
+
+    memset(l, 0, sizeof(*l));
+    cr_assert_eq(vg_ring_new(VG_ARCHIVE_SLOT_SIZE, 4096, &l->ring), 0);
+    vg_analysis_cfg_default(&acfg);
+    acfg.sink.ctx = l;
+    acfg.sink.on_alert = live_alert;
+    acfg.sink.on_metrics = live_metrics;
+    cr_assert_eq(vg_analysis_new(model, &acfg, &an), 0);
+    vg_archive_cfg_default(&c);
+    c.model = model;
+    c.analysis = &acfg;
+    c.rotate_ns = 300 * S;
+    c.chunk_records = 256;
+    cr_assert_eq(vg_archive_new(dir, &c, &a), 0);
+    cr_assert_eq(vg_archive_start(a, l->ring), 0);
+    /* 900 s at 1 Hz. conc (100 m²): 50 persons, then +2 per second from t=60 s to 500 at
+     * t=285 s (5 p/m²: past warning 3, critical 4, emergency 5), held to t=400 s, then -2 per
+     * second back to 50; hall steady at 800 (0.8 p/m²). co2 every 10 s: 600 ppm, 1700 ppm
+     * from t=300 s to 600 s (over the 1500 warning), then 600. A medical help press at
+     * t=120 s. Refused: a negative count at t=200 s, a co2 of 20000 ppm (out of range) at
+     * t=205 s, and a duplicate camera reading at t=210 s. */
+    for (int s = 0; s < 900; s++) {
+        int64_t t = T0 + (int64_t)s * S;
+        double conc = 50;
+        vg_reading r;
+
+        if (s >= 60 && s < 285)
+            conc = 50 + 2 * (s - 60);
+        else if (s >= 285 && s < 400)
+            conc = 500;
+        else if (s >= 400 && s < 625)
+            conc = 500 - 2 * (s - 400);
+        r = reading(VG_READING_COUNT, 0, 0, t + 100000000, conc);
+        live_push(an, l, &r);
+        if (s == 210)
+            live_push(an, l, &r);
+        r = reading(VG_READING_COUNT, 1, 1, t + 200000000, 800);
+        live_push(an, l, &r);
+        if (s % 10 == 0) {
+            r = reading(VG_READING_SENSOR, 0, VG_MODEL_NONE, t + 300000000,
+                        s >= 300 && s < 600 ? 1700 : 600);
+            live_push(an, l, &r);
+        }
+        if (s == 120) {
+            r = reading(VG_READING_HELP, 0, 0, t + 400000000, 0);
+            r.sub = VG_HELP_MEDICAL;
+            live_push(an, l, &r);
+        }
+        if (s == 200) {
+            r = reading(VG_READING_COUNT, 1, 1, t + 500000000, -3);
+            live_push(an, l, &r);
+        }
+        if (s == 205) {
+            r = reading(VG_READING_SENSOR, 0, VG_MODEL_NONE, t + 600000000, 20000);
+            live_push(an, l, &r);
+        }
+        live_tick(an, l, t + S);
+    }
+    cr_assert_eq(vg_archive_stop(a), 0);
+    {
+        vg_archive_stats st;
+
+        vg_archive_get_stats(a, &st);
+        cr_assert_eq(st.dropped, 0);
+        cr_assert_eq(st.faults, 0);
+        /* ticks T0+1 s .. T0+900 s in 300 s files: [1,300) [300,600) [600,900) [900] */
+        cr_assert_eq(st.files, 4, "files %llu", (unsigned long long)st.files);
+        cr_assert_eq(st.written[VG_ARCHIVE_REC_ALERT], l->n);
+        cr_assert_eq(st.written[VG_ARCHIVE_REC_TICK], 900);
+    }
+    vg_archive_free(&a);
+    vg_analysis_free(&an);
+    vg_ring_free(&l->ring);
+
+}
+
+Test(archive, replay_reproduces_the_live_alert_stream_byte_for_byte)
+{
+    static struct live l;
+    static char replay_json[MAX_EV][1024];
+    struct replayed rep = {replay_json, 0};
+    char names[16][512];
+    int nfiles;
+
+    write_scenario(&l);
+    /* The script must have raised the alerts it was written for, else the comparison below
+     * proves nothing. */
+    cr_assert_geq(l.kinds[VG_ALERT_DENSITY], 3, "density events: %zu", l.kinds[VG_ALERT_DENSITY]);
+    cr_assert_geq(l.kinds[VG_ALERT_HELP_MEDICAL], 1);
+    cr_assert_geq(l.raises, 2);
+
+    /* Replay: the archived model and settings, all files in order, one core. */
+    nfiles = list_archives(dir, names, 16);
+    cr_assert_eq(nfiles, 4);
+    {
+        vg_archive_reader *rd;
+        vg_model *m2 = NULL;
+        vg_model_error err;
+        vg_archive_info info;
+        vg_analysis *an2 = NULL;
+        uint64_t total = 0;
+
+        for (int f = 0; f < nfiles; f++) {
+            uint64_t n = 0;
+
+            cr_assert_eq(vg_archive_reader_open(names[f], &rd), 0);
+            if (!an2) {
+                cr_assert_eq(vg_archive_reader_load_model(rd, &m2, &err), 0, "%s", err.message);
+                vg_archive_reader_info(rd, &info);
+                info.analysis.sink.ctx = &rep;
+                info.analysis.sink.on_alert = replay_alert;
+                cr_assert_eq(vg_analysis_new(m2, &info.analysis, &an2), 0);
+            }
+            cr_assert_eq(vg_archive_replay(rd, an2, &n), 0);
+            total += n;
+            vg_archive_reader_free(&rd);
+        }
+        /* 900 × 2 camera readings, 90 co2, 1 help, 3 refused */
+        cr_assert_eq(total, 1800 + 90 + 1 + 3);
+        vg_analysis_free(&an2);
+        vg_model_free(&m2);
+    }
+    cr_assert_eq(rep.n, l.n, "replayed %zu events, live %zu", rep.n, l.n);
+    for (size_t i = 0; i < l.n; i++)
+        cr_assert_str_eq(replay_json[i], l.json[i], "event %zu differs", i);
+
+    /* The same through the program: `vigil replay --verify` prints the live stream. */
+    {
+        char cmd[4096], line[2048], out_path[256];
+        const char *vigil = getenv("VG_VIGIL");
+        FILE *p;
+        size_t i = 0;
+        int len, st;
+
+        cr_assert_not_null(vigil, "VG_VIGIL is set by meson");
+        snprintf(out_path, sizeof(out_path), "%s/replay.err", dir);
+        len = snprintf(cmd, sizeof(cmd), "%s replay --verify", vigil);
+        for (int f = 0; f < nfiles; f++)
+            len += snprintf(cmd + len, sizeof(cmd) - (size_t)len, " %s", names[f]);
+        snprintf(cmd + len, sizeof(cmd) - (size_t)len, " 2>%s", out_path);
+        p = popen(cmd, "r");
+        cr_assert_not_null(p);
+        while (fgets(line, sizeof(line), p)) {
+            line[strcspn(line, "\n")] = '\0';
+            cr_assert_lt(i, l.n);
+            cr_assert_str_eq(line, l.json[i], "line %zu", i);
+            i++;
+        }
+        st = pclose(p);
+        cr_assert_eq(i, l.n);
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "vigil replay --verify failed");
+    }
+}
+
+/* ---------------------------------------------------------------- crash safety */
+
+static void child_writer(int fd)
+{
+    vg_archive_cfg c;
+    vg_archive *a;
+    vg_ring *ring;
+    vg_archive_stats st;
+    uint32_t tag = 0;
+    const uint32_t sure = 50000;
+    uint64_t flushes;
+
+    vg_archive_cfg_default(&c);
+    c.model = model;
+    c.flush_interval_ns = 200 * VG_NS_PER_MS;
+    c.chunk_records = 1024;
+    if (vg_archive_new(dir, &c, &a) < 0 || vg_ring_new(VG_ARCHIVE_SLOT_SIZE, 8192, &ring) < 0 ||
+        vg_archive_start(a, ring) < 0)
+        _exit(3);
+    for (;;) {
+        vg_reading r = reading(VG_READING_SENSOR, 0, VG_MODEL_NONE,
+                               T0 + (int64_t)tag * 1000000, 400 + tag % 1000);
+
+        r.tag = tag;
+        while (vg_archive_push_reading(ring, &r, 0) == -EAGAIN)
+            vg_ring_wait_writable(ring, 1, -1);
+        tag++;
+        if (tag % 1000 == 0)
+            while (vg_archive_push_tick(ring, T0 + (int64_t)tag * 1000000, 0) == -EAGAIN)
+                vg_ring_wait_writable(ring, 1, -1);
+        if (tag == sure) {
+            /* Every reading up to `sure` is consumed; the next flush after that has them. */
+            do {
+                vg_archive_get_stats(a, &st);
+            } while (st.written[VG_ARCHIVE_REC_READING] < sure && !usleep(1000));
+            flushes = st.flushes;
+            do {
+                vg_archive_get_stats(a, &st);
+            } while (st.flushes < flushes + 1 && !usleep(1000));
+            if (write(fd, &tag, sizeof(tag)) != sizeof(tag))
+                _exit(4);
+        }
+    }
+}
+
+Test(archive, sigkill_keeps_every_reading_up_to_the_last_flush)
+{
+    int fds[2];
+    pid_t pid;
+    uint32_t sure = 0;
+    struct pollfd pfd;
+    char names[4][512];
+    vg_archive_reader *rd;
+    vg_archive_info info;
+    vg_archive_input in;
+    uint64_t n = 0;
+    int st;
+
+    cr_assert_eq(pipe(fds), 0);
+    pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        close(fds[0]);
+        child_writer(fds[1]);
+        _exit(0);
+    }
+    close(fds[1]);
+    pfd.fd = fds[0];
+    pfd.events = POLLIN;
+    cr_assert_eq(poll(&pfd, 1, 60000), 1, "the writer never reported");
+    cr_assert_eq(read(fds[0], &sure, sizeof(sure)), (ssize_t)sizeof(sure));
+    cr_assert_eq(sure, 50000);
+    /* Still writing (readings past `sure`, unflushed buffers) when it dies. */
+    cr_assert_eq(kill(pid, SIGKILL), 0);
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    close(fds[0]);
+
+    cr_assert_eq(list_archives(dir, names, 4), 1);
+    cr_assert_eq(vg_archive_reader_open(names[0], &rd), 0, "the killed writer's file opens");
+    vg_archive_reader_info(rd, &info);
+    cr_assert_geq(info.count[VG_ARCHIVE_REC_READING], sure);
+    while (vg_archive_reader_next(rd, &in) == 1) {
+        if (in.type != VG_ARCHIVE_REC_READING)
+            continue;
+        cr_assert_eq(in.reading.tag, n, "reading %llu", (unsigned long long)n);
+        cr_assert_float_eq(in.reading.value, 400 + n % 1000, 0);
+        n++;
+    }
+    cr_assert_geq(n, sure);
+    vg_archive_reader_free(&rd);
+}
+
+/* ---------------------------------------------------------------- faults */
+
+static vg_archive_stats wait_stats(vg_archive *a, int (*ok)(const vg_archive_stats *),
+                                   int64_t timeout_ns)
+{
+    int64_t deadline = vg_mono_ns() + timeout_ns;
+    vg_archive_stats st;
+
+    for (;;) {
+        vg_archive_get_stats(a, &st);
+        if (ok(&st) || vg_mono_ns() > deadline)
+            return st;
+        usleep(2000);
+    }
+}
+
+static int is_faulted(const vg_archive_stats *st) { return st->faulted; }
+static int is_recovered(const vg_archive_stats *st) { return !st->faulted && st->files >= 2; }
+
+/* Pushes readings (never waiting: as the engine does) with tags from *tag; returns how many
+ * the ring refused. */
+static uint64_t push_burst(vg_ring *ring, uint32_t *tag, uint32_t n)
+{
+    uint64_t refused = 0;
+
+    for (uint32_t i = 0; i < n; i++) {
+        /* incompressible enough to fill the file quickly */
+        vg_reading r = reading(VG_READING_SENSOR, 0, VG_MODEL_NONE, T0 + (int64_t)*tag * 1000,
+                               (double)(*tag) * 1.000000123456789);
+
+        r.tag = *tag;
+        if (vg_archive_push_reading(ring, &r, 0) == 0)
+            (*tag)++;
+        else
+            refused++;
+    }
+    return refused;
+}
+
+Test(archive, full_disk_is_counted_and_a_new_file_follows)
+{
+    vg_archive_cfg c;
+    vg_archive *a;
+    vg_ring *ring;
+    vg_archive_stats st;
+    struct rlimit lim, low;
+    uint32_t tag = 0, first_after;
+    int64_t deadline;
+    vg_archive_reader *rd;
+    vg_archive_info info;
+    vg_archive_input in;
+    int seen_first = 0;
+
+    signal(SIGXFSZ, SIG_IGN); /* write() then fails with EFBIG instead of killing us */
+    vg_archive_cfg_default(&c);
+    c.model = model;
+    c.compression = 0;
+    c.chunk_records = 1024;
+    c.flush_interval_ns = 50 * VG_NS_PER_MS;
+    c.retry_ns = 1 * S;
+    cr_assert_eq(vg_archive_new(dir, &c, &a), 0);
+    cr_assert_eq(vg_ring_new(VG_ARCHIVE_SLOT_SIZE, 4096, &ring), 0);
+    cr_assert_eq(vg_archive_start(a, ring), 0);
+
+    cr_assert_eq(getrlimit(RLIMIT_FSIZE, &lim), 0);
+    low = lim;
+    low.rlim_cur = 512 * 1024; /* the "disk" holds 512 KiB: about 10,000 readings */
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &low), 0);
+    deadline = vg_mono_ns() + 30 * S;
+    do {
+        push_burst(ring, &tag, 1000);
+        usleep(1000);
+        vg_archive_get_stats(a, &st);
+    } while (!st.faulted && vg_mono_ns() < deadline);
+    cr_assert_eq(st.faulted, 1, "no fault after %u readings", tag);
+    cr_assert_geq(st.faults, 1);
+    cr_assert_lt(st.last_error, 0);
+    /* Still consuming while faulted: what it takes now is dropped and counted. */
+    {
+        uint64_t dropped = st.dropped;
+
+        push_burst(ring, &tag, 500);
+        st = wait_stats(a, is_faulted, 1 * S);
+        deadline = vg_mono_ns() + 10 * S;
+        while (vg_ring_depth(ring) && vg_mono_ns() < deadline)
+            usleep(1000);
+        vg_archive_get_stats(a, &st);
+        cr_assert_gt(st.dropped, dropped);
+    }
+    /* Space returns: the next retry opens a new file and archiving resumes there. */
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    st = wait_stats(a, is_recovered, 10 * S);
+    cr_assert(is_recovered(&st), "faulted %d files %llu", st.faulted,
+              (unsigned long long)st.files);
+    first_after = tag;
+    push_burst(ring, &tag, 2000);
+    cr_assert_eq(vg_archive_stop(a), st.last_error); /* stop reports the past fault */
+    vg_archive_get_stats(a, &st);
+    cr_assert_eq(st.faulted, 0);
+    vg_archive_free(&a);
+    vg_ring_free(&ring);
+
+    cr_assert_eq(vg_archive_reader_open(st.path, &rd), 0);
+    vg_archive_reader_info(rd, &info);
+    cr_assert_eq(info.after_fault, 1);
+    cr_assert_geq(info.file_index, 1);
+    while (vg_archive_reader_next(rd, &in) == 1) {
+        if (in.reading.tag == first_after)
+            seen_first = 1;
+        if (seen_first) {
+            cr_assert_eq(in.reading.tag, first_after, "readings after recovery are all there");
+            first_after++;
+        }
+    }
+    cr_assert(seen_first);
+    cr_assert_eq(first_after, tag);
+    vg_archive_reader_free(&rd);
+}
+
+Test(archive, removed_directory_is_a_fault_until_it_is_back)
+{
+    vg_archive_cfg c;
+    vg_archive *a;
+    vg_ring *ring;
+    vg_archive_stats st;
+    char adir[256], names[8][512];
+    int64_t deadline;
+    int k = 0;
+
+    snprintf(adir, sizeof(adir), "%s/arch", dir);
+    cr_assert_eq(mkdir(adir, 0755), 0);
+    vg_archive_cfg_default(&c);
+    c.model = model;
+    c.rotate_ns = 60 * S;
+    c.retry_ns = 100 * VG_NS_PER_MS;
+    cr_assert_eq(vg_archive_new(adir, &c, &a), 0);
+    cr_assert_eq(vg_ring_new(VG_ARCHIVE_SLOT_SIZE, 1024, &ring), 0);
+    cr_assert_eq(vg_archive_start(a, ring), 0);
+    cr_assert_eq(vg_archive_push_tick(ring, T0, 0), 0);
+    /* the operator's mistake: the directory goes away under the running engine */
+    deadline = vg_mono_ns() + 10 * S;
+    do {
+        vg_archive_get_stats(a, &st);
+    } while (st.written[VG_ARCHIVE_REC_TICK] < 1 && vg_mono_ns() < deadline && !usleep(1000));
+    rm_rf(adir);
+    /* the next minute needs a new file there */
+    cr_assert_eq(vg_archive_push_tick(ring, T0 + 60 * S, 0), 0);
+    st = wait_stats(a, is_faulted, 10 * S);
+    cr_assert_eq(st.faulted, 1);
+    cr_assert_eq(st.last_error, -ENOENT);
+    cr_assert_eq(mkdir(adir, 0755), 0);
+    st = wait_stats(a, is_recovered, 10 * S);
+    cr_assert(is_recovered(&st));
+    for (k = 0; k < 5; k++)
+        cr_assert_eq(vg_archive_push_tick(ring, T0 + (61 + k) * S, 0), 0);
+    cr_assert_eq(vg_archive_stop(a), -ENOENT);
+    vg_archive_free(&a);
+    vg_ring_free(&ring);
+    cr_assert_eq(list_archives(adir, names, 8), 1);
+    {
+        vg_archive_reader *rd;
+        vg_archive_info info;
+
+        cr_assert_eq(vg_archive_reader_open(names[0], &rd), 0);
+        vg_archive_reader_info(rd, &info);
+        cr_assert_eq(info.after_fault, 1);
+        cr_assert_eq(info.count[VG_ARCHIVE_REC_TICK], 5);
+        cr_assert_eq(info.last_tick_ns, T0 + 65 * S);
+        vg_archive_reader_free(&rd);
+    }
+}
+
+/* ---------------------------------------------------------------- tuning */
+
+/* `vigil tune` over the scripted archives with an incident marked in the last file: the
+ * concourse reaches its critical 4 p/m² (400 persons) at t=235 s. Varying the moving
+ * advisory level 1.0, 1.5, 2.0 p/m² moves the first density alert with the count ramp
+ * (2 persons/s on 100 m² = 0.02 p/m² per s): it crosses 1.0 at t=85 s, 1.5 at t=110 s,
+ * 2.0 at t=135 s, and everything after the crossing (on-delay, lateness) is the same for
+ * each, so the lead times differ by exactly 25 s, falling as the level rises. */
+Test(archive, tune_reports_lead_time_per_setting)
+{
+    static struct live l;
+    char names[16][512], cmd[4096], csv[256], png[256], line[1024];
+    vg_archive_incident inc;
+    double lead[3];
+    unsigned long long adv[3];
+    int nfiles, len, st, have_gnuplot;
+    FILE *f;
+
+    write_scenario(&l);
+    nfiles = list_archives(dir, names, 16);
+    cr_assert_eq(nfiles, 4);
+    memset(&inc, 0, sizeof(inc));
+    inc.t_start_ns = T0 + 60 * S;
+    inc.t_critical_ns = T0 + 235 * S;
+    inc.t_end_ns = T0 + 625 * S;
+    inc.zone = 0;
+    inc.kind = VG_ALERT_DENSITY;
+    snprintf(inc.id, sizeof(inc.id), "conc-buildup");
+    cr_assert_eq(vg_archive_add_incidents(names[nfiles - 1], &inc, 1), 0);
+
+    snprintf(csv, sizeof(csv), "%s/tune.csv", dir);
+    snprintf(png, sizeof(png), "%s/tune.png", dir);
+    len = snprintf(cmd, sizeof(cmd), "%s tune", getenv("VG_VIGIL"));
+    for (int i = 0; i < nfiles; i++)
+        len += snprintf(cmd + len, sizeof(cmd) - (size_t)len, " %s", names[i]);
+    /* gnuplot-nox is a dependency of --plot only (deploy/install-deps.sh) */
+    have_gnuplot = system("command -v gnuplot >/dev/null 2>&1") == 0;
+    if (!have_gnuplot)
+        cr_log_warn("gnuplot is not installed: --plot is not tested");
+    snprintf(cmd + len, sizeof(cmd) - (size_t)len,
+             " --vary profiles.default.density.moving.advisory=1.0:2.0:0.5 --csv %s%s%s"
+             " >/dev/null",
+             csv, have_gnuplot ? " --plot " : "", have_gnuplot ? png : "");
+    st = system(cmd);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", cmd);
+
+    f = fopen(csv, "r");
+    cr_assert_not_null(f);
+    cr_assert_not_null(fgets(line, sizeof(line), f));
+    cr_assert_str_eq(line, "profiles.default.density.moving.advisory,advisory,warning,critical,"
+                           "emergency,security,medical,technical,supervisor,activations,"
+                           "per_10min,peak_10min,eemua,chattering,incidents,caught,"
+                           "mean_lead_s,min_lead_s\n");
+    for (int i = 0; i < 3; i++) {
+        double level;
+        unsigned long long incidents, caught;
+        char *p;
+
+        cr_assert_not_null(fgets(line, sizeof(line), f), "row %d", i);
+        level = strtod(line, &p);
+        cr_assert_float_eq(level, 1.0 + 0.5 * i, 1e-9);
+        /* level, adv, warn, crit, emer, sec, med, tech, sup, activations, per10, peak,
+         * eemua, chattering, incidents, caught, mean, min */
+        {
+            char *fld[18];
+            int k = 0;
+
+            for (char *tok = strtok(line, ","); tok && k < 18; tok = strtok(NULL, ","))
+                fld[k++] = tok;
+            cr_assert_eq(k, 18);
+            adv[i] = strtoull(fld[1], NULL, 10);
+            incidents = strtoull(fld[14], NULL, 10);
+            caught = strtoull(fld[15], NULL, 10);
+            lead[i] = strtod(fld[16], NULL);
+            cr_assert_eq(incidents, 1);
+            cr_assert_eq(caught, 1);
+            cr_assert_float_eq(strtod(fld[17], NULL), lead[i], 1e-9);
+        }
+    }
+    fclose(f);
+    cr_assert_gt(lead[2], 0, "the alert came before critical");
+    cr_assert_float_eq(lead[0] - lead[1], 25.0, 1e-6, "leads %g %g %g", lead[0], lead[1], lead[2]);
+    cr_assert_float_eq(lead[1] - lead[2], 25.0, 1e-6, "leads %g %g %g", lead[0], lead[1], lead[2]);
+    cr_assert_geq(adv[0], 1);
+
+    /* the plot is a PNG */
+    if (have_gnuplot) {
+        f = fopen(png, "rb");
+        cr_assert_not_null(f);
+        cr_assert_eq(fread(line, 1, 8, f), 8);
+        cr_assert_eq(memcmp(line, "\x89PNG\r\n\x1a\n", 8), 0);
+        fclose(f);
+    }
+
+    /* The same incident from a simulator's ground truth (vigil sim --truth): two incidents,
+     * both caught with the same lead as before at advisory 1.0 (its window starts 5 s before
+     * t_start, like the simulator's; the first alert is well after that). */
+    {
+        char truth[256], tcmd[4600];
+        const char *fields[18];
+        char row[1024];
+        int k = 0;
+
+        snprintf(truth, sizeof(truth), "%s/truth.json", dir);
+        f = fopen(truth, "w");
+        cr_assert_not_null(f);
+        fprintf(f, "{\"v\":1,\"scenario\":\"t\",\"incidents\":[{\"id\":\"sim-1\","
+                   "\"type\":\"gate_closed\",\"zone\":\"conc\",\"t_start\":1779456060.000,"
+                   "\"t_end\":1779456625.000,\"buildup\":true,\"t_critical\":1779456235.000,"
+                   "\"window\":[1779456055.000,1779456745.000],\"expect\":[{\"kind\":"
+                   "\"density\",\"feed\":\"security\",\"min_grade\":\"warning\"}]}]}\n");
+        fclose(f);
+        snprintf(tcmd, sizeof(tcmd), "%.*s --truth %s --vary "
+                 "profiles.default.density.moving.advisory=1.0:1.0:1 --csv - 2>/dev/null",
+                 len, cmd, truth);
+        f = popen(tcmd, "r");
+        cr_assert_not_null(f);
+        cr_assert_not_null(fgets(row, sizeof(row), f)); /* header */
+        cr_assert_not_null(fgets(row, sizeof(row), f));
+        cr_assert_eq(pclose(f), 0);
+        for (char *tok = strtok(row, ","); tok && k < 18; tok = strtok(NULL, ","))
+            fields[k++] = tok;
+        cr_assert_eq(k, 18);
+        cr_assert_eq(strtoull(fields[14], NULL, 10), 2, "incidents");
+        cr_assert_eq(strtoull(fields[15], NULL, 10), 2, "caught");
+        cr_assert_float_eq(strtod(fields[16], NULL), lead[0], 1e-6);
+    }
+
+    /* usage errors */
+    snprintf(cmd + len, sizeof(cmd) - (size_t)len, " --vary nope=2:1:1 >/dev/null 2>&1");
+    st = system(cmd);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+    snprintf(cmd + len, sizeof(cmd) - (size_t)len,
+             " --vary profiles.nope.density.x=1:2:1 >/dev/null 2>&1");
+    st = system(cmd);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+}
+
+/* ---------------------------------------------------------------- replay --publish */
+
+/* A SUB socket connects to a free loopback port first; `vigil replay --publish` binds it,
+ * waits a second for subscribers, replays the scripted archives and publishes through the
+ * alert layer: the subscriber sees the concourse's density alert on the security feed
+ * (topic security.<grade>.conc, JSON naming the kind). */
+Test(archive, replay_publishes_on_zeromq)
+{
+    static struct live l;
+    char names[16][512], cmd[4096], ep[64], topic[256], body[4096];
+    void *ctx, *sub;
+    int nfiles, len, port, seen = 0, timeout_ms = 500;
+    int64_t deadline;
+    FILE *p;
+
+    write_scenario(&l);
+    nfiles = list_archives(dir, names, 16);
+    cr_assert_eq(nfiles, 4);
+    /* a free port: bind a throwaway socket to :* and take its number */
+    ctx = zmq_ctx_new();
+    {
+        void *probe = zmq_socket(ctx, ZMQ_PUB);
+        char last[64];
+        size_t ll = sizeof(last);
+
+        cr_assert_eq(zmq_bind(probe, "tcp://127.0.0.1:*"), 0);
+        cr_assert_eq(zmq_getsockopt(probe, ZMQ_LAST_ENDPOINT, last, &ll), 0);
+        port = atoi(strrchr(last, ':') + 1);
+        zmq_close(probe);
+    }
+    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port);
+    sub = zmq_socket(ctx, ZMQ_SUB);
+    cr_assert_eq(zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "security.", 9), 0);
+    cr_assert_eq(zmq_setsockopt(sub, ZMQ_RCVTIMEO, &timeout_ms, sizeof(timeout_ms)), 0);
+    cr_assert_eq(zmq_connect(sub, ep), 0);
+
+    len = snprintf(cmd, sizeof(cmd), "%s replay --quiet --publish %s", getenv("VG_VIGIL"), ep);
+    for (int i = 0; i < nfiles; i++)
+        len += snprintf(cmd + len, sizeof(cmd) - (size_t)len, " %s", names[i]);
+    snprintf(cmd + len, sizeof(cmd) - (size_t)len, " 2>/dev/null");
+    p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    deadline = vg_mono_ns() + 30 * S;
+    while (!seen && vg_mono_ns() < deadline) {
+        int n = zmq_recv(sub, topic, sizeof(topic) - 1, 0), more = 0;
+        size_t ml = sizeof(more);
+
+        if (n < 0)
+            continue;
+        topic[n < (int)sizeof(topic) - 1 ? n : (int)sizeof(topic) - 1] = '\0';
+        zmq_getsockopt(sub, ZMQ_RCVMORE, &more, &ml);
+        if (!more)
+            continue;
+        n = zmq_recv(sub, body, sizeof(body) - 1, 0);
+        if (n < 0)
+            continue;
+        body[n < (int)sizeof(body) - 1 ? n : (int)sizeof(body) - 1] = '\0';
+        if (strstr(topic, ".conc") && strstr(body, "\"density\""))
+            seen = 1;
+    }
+    cr_assert_eq(pclose(p), 0);
+    cr_assert(seen, "no density alert for conc on the security feed");
+    zmq_close(sub);
+    zmq_ctx_term(ctx);
+}
