@@ -182,7 +182,9 @@ void vg__profile_defaults(vg_profile *p)
     set_limit(&p->pressure, off, 0.01, 0.015, 0.02, 0.002, 10, 30);
     for (int k = 0; k < VG_SENSOR_KIND_COUNT; k++) {
         set_limit(&p->sensor[k], off, off, off, off, 0, 60, 60);
-        p->sensitivity[k] = 0.5;
+        /* Below the detector's NAB-tuned 0.5: live sensors report every few seconds, and at
+         * 0.5 plain noise alarms about 3 times per 1,000 readings (docs/detector.md). */
+        p->sensitivity[k] = 0.2;
     }
     set_limit(&p->sensor[VG_SENSOR_WBGT], 23, 28, 32, off, 0.5, 300, 600);     /* ACSM, ISO 7243 */
     set_limit(&p->sensor[VG_SENSOR_CO2], 800, 1500, 2000, off, 100, 180, 300); /* HSE, UBA */

@@ -266,7 +266,7 @@ Test(model, small_model_limits_resolve_profile_then_overrides)
     expect_levels(&def->flow, 0.7, 0.9, 1.0, NAN);
     cr_expect_eq(def->chatter_cycles, 3);
     cr_expect_eq(def->chatter_window_ns, 60 * VG_NS_PER_S);
-    cr_expect_float_eq(def->sensitivity[VG_SENSOR_NOISE], 0.5, 1e-12);
+    cr_expect_float_eq(def->sensitivity[VG_SENSOR_NOISE], 0.2, 1e-12);
     const vg_profile *tight = vg_model_profile(m, 1);
     cr_expect_float_eq(tight->sensitivity[VG_SENSOR_NOISE], 0.8, 1e-12);
     expect_levels(&tight->sensor[VG_SENSOR_CO2], 700, 1500, 2000, NAN);
@@ -322,7 +322,7 @@ Test(model, small_model_lines_cameras_sensors_hand_checked)
     cr_expect_eq(wb->stuck_after_ns, 1800 * VG_NS_PER_S);
     expect_levels(&wb->limit, 23, 28, 32, NAN);
     cr_expect_eq(wb->limit.on_delay_ns, 300 * VG_NS_PER_S);
-    cr_expect_float_eq(wb->sensitivity, 0.5, 1e-12);
+    cr_expect_float_eq(wb->sensitivity, 0.2, 1e-12);
     cr_expect_null(wb->z2m_device);
     cr_expect_str_eq(co2->unit, "ppm"); /* no unit: the kind's */
     /* sensors take their zone's profile: co2-conc is in conc-1 ("tight") */
