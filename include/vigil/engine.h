@@ -9,10 +9,18 @@
  * plus libmicrohttpd's thread for --metrics. Each ring has one producer and one consumer;
  * each foreign handle (mosquitto client, output files, HTTP daemon) one owner thread.
  *
- * Time: the analysis thread ticks the core every tick_ns of CLOCK_MONOTONIC, mapped to event
- * time as wall clock at start + monotonic elapsed (so a wall-clock step does not make ticks
- * go backwards). The first tick waits startup_grace_ns, so what the broker queued while the
- * engine was down is taken into the reorder buffer before the first watermark.
+ * Time (wall clock, the default): the analysis thread ticks the core every tick_ns of
+ * CLOCK_MONOTONIC, mapped to event time as wall clock at start + monotonic elapsed (so a
+ * wall-clock step does not make ticks go backwards). The first tick waits startup_grace_ns,
+ * so what the broker queued while the engine was down is taken into the reorder buffer before
+ * the first watermark. Event clock (cfg.event_clock): ticks at whole multiples of tick_ns of
+ * event time, up to the newest reading time taken; they stop when readings stop.
+ *
+ * With feeds, the analysis thread also feeds a vg_alert publisher ("vg-alert": ZeroMQ feeds
+ * and control socket); with an archive directory, a vg_archive writer ("vg-archive") gets every
+ * reading offered to the core with its result, every tick, alert, metrics and refusal, and
+ * the operator actions. Archive faults raise an archive_backlog alert on the technical feed
+ * (engine-made: not in the archive, so replay still matches the core's stream).
  *
  * Stop (vg_engine_stop()): ingest stops first (its client disconnects cleanly; unread
  * messages stay queued at the broker for the persistent session), then every ring is drained
@@ -20,6 +28,7 @@
 #ifndef VIGIL_ENGINE_H
 #define VIGIL_ENGINE_H
 
+#include "vigil/alert.h"
 #include "vigil/analysis.h"
 #include "vigil/ingest.h"
 #include "vigil/model.h"
@@ -60,6 +69,20 @@ typedef struct vg_engine_cfg {
      * (ev borrowed for the call). */
     void (*on_event)(void *ctx, const vg_alert_event *ev);
     void *on_event_ctx;
+    /* Clock of the analysis ticks. 0 (wall, default): every tick_ns of the wall clock.
+     * 1 (event): ticks follow event time, in whole tick_ns steps up to the newest event time
+     * of the readings the core took; no reading, no tick. Also sets ingest.event_clock. */
+    int event_clock;
+    /* ZeroMQ alert feeds and control socket (vigil run --feeds/--control): both set, or
+     * both NULL for none. Keys: Z85 CURVE secret keys, NULL for plain. */
+    const char *feeds_endpoint;
+    const char *control_endpoint;
+    const char *feeds_secret_key;
+    const char *control_secret_key;
+    uint32_t alert_ring; /* vg_alert_input records (8192) */
+    /* HDF5 archive directory (must exist), NULL for none. */
+    const char *archive_dir;
+    uint32_t hdf5_ring; /* VG_ARCHIVE_SLOT_SIZE slots (65536) */
 } vg_engine_cfg;
 
 /* Fills the defaults above (no model, use_broker 1, ingest and analysis defaults).
@@ -77,9 +100,17 @@ typedef struct vg_engine_stats {
     uint64_t events;                                  /* alert events written */
     uint64_t events_by[VG_FEED_COUNT][VG_GRADE_COUNT]; /* by feed and grade (clear = 0) */
     uint64_t reject_log_written; /* reject lines written to rejects_path */
-    uint64_t archive_full;       /* archive records the archive ring could not take */
-    size_t depth[4];             /* readings, events, rejects, archive ring depths */
-    size_t capacity[4];
+    uint64_t archive_full;       /* records the HDF5 archive rings could not take */
+    uint64_t archive_faults;     /* HDF5 faults (vg_archive_stats.faults) */
+    uint64_t archive_dropped;    /* records the archive consumed but could not write */
+    int archive_faulted;         /* 1 while the archive has no file after a fault */
+    uint64_t alerts_published;   /* feed messages the alert publisher sent */
+    uint64_t technical_alerts;   /* engine technical alert events (archive backlog) */
+    int64_t event_now_ns;        /* event clock: newest reading time taken (INT64_MIN none) */
+    /* Ring depths: readings, events, rejects, archive (JSON log), alerts, hdf5, hdf5_rejects,
+     * audit; capacity 0 for a ring not in use. */
+    size_t depth[8];
+    size_t capacity[8];
 } vg_engine_stats;
 
 /* Creates the engine: rings, the core, the ingestor (not yet connected), output files.
@@ -120,6 +151,15 @@ size_t vg_engine_status(const vg_engine *e, char *buf, size_t cap);
 /* The metrics text (Prometheus exposition format 0.0.4), as served. Returns the length it
  * needs; writes at most cap bytes. Thread: any. */
 size_t vg_engine_metrics_text(const vg_engine *e, char *buf, size_t cap);
+
+/* Endpoints the alert publisher bound (a '*' port resolved), "-" without feeds.
+ * Static for the engine's life. Thread: any. */
+const char *vg_engine_feeds_endpoint(const vg_engine *e);
+const char *vg_engine_control_endpoint(const vg_engine *e);
+
+/* Path of the HDF5 file being written (or the last one), "" without an archive.
+ * Thread: any. Returns 0 or -EINVAL. */
+int vg_engine_archive_path(const vg_engine *e, char *buf, size_t cap);
 
 /* Port the metrics server listens on, 0 when it is off. Thread: any. */
 uint16_t vg_engine_metrics_port(const vg_engine *e);

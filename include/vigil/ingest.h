@@ -149,6 +149,11 @@ typedef struct vg_ingest_cfg {
     int reconnect_max_ms;  /* (defaults 250 and 10000) */
     int max_block_ms;      /* longest wait on a full ring inside the callback (10000) */
     vg_ingest_limits limits;
+    /* 0 (default): the too_old / too_far_future checks are relative to the wall clock at
+     * receipt. 1 (`vigil run --clock event`): relative to the newest event time of the
+     * readings taken so far (no check until the first one); sources without a timestamp
+     * (Frigate, zigbee2mqtt) are stamped with that event time too. */
+    int event_clock;
 } vg_ingest_cfg;
 
 /* Fills the defaults above (host, port, qos, keepalive, backoff, limits; no credentials).

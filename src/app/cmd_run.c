@@ -38,9 +38,14 @@ static void usage(FILE *f)
             "                         (or the environment variable VIGIL_MQTT_PASSWORD)\n"
             "  --cafile F, --capath D CA certificates for TLS\n"
             "  --cert F, --key F      client certificate and key for TLS\n"
-            "  --feeds URL            ZeroMQ alert feeds (default tcp://127.0.0.1:5556; issue #5)\n"
-            "  --control URL          ZeroMQ control socket (default tcp://127.0.0.1:5557; issue #5)\n"
-            "  --archive DIR          HDF5 archive directory (issue #6)\n"
+            "  --feeds URL            ZeroMQ alert feeds, PUB (default tcp://127.0.0.1:5556;\n"
+            "                         port '*': any free port, logged at start)\n"
+            "  --control URL          ZeroMQ control socket, REP (default tcp://127.0.0.1:5557)\n"
+            "  --feeds-key FILE       CURVE secret key (Z85, first line) of the feeds socket\n"
+            "  --control-key FILE     CURVE secret key (Z85, first line) of the control socket\n"
+            "  --archive DIR          HDF5 archive directory (files vigil-*.h5; see vigil replay)\n"
+            "  --clock wall|event     what drives the analysis ticks (default wall): event = the\n"
+            "                         readings' own time (replayed or simulated streams)\n"
             "  --events FILE          alert events as JSON lines, '-' for stdout (default '-')\n"
             "  --no-events            do not write alert events\n"
             "  --rejects FILE         refused messages as JSON lines ('-' for stdout)\n"
@@ -105,6 +110,25 @@ static int parse_endpoint(const char *url, const char *const *schemes, char *hos
     return 0;
 }
 
+/* A ZeroMQ bind address: tcp://HOST:PORT where PORT may be '*' (any free port). */
+static int zmq_endpoint_ok(const char *url, const char *const *schemes, char *host, size_t cap)
+{
+    char tmp[300];
+    size_t n = strlen(url);
+    int port, scheme;
+
+    if (n >= sizeof(tmp) - 1)
+        return -EINVAL;
+    memcpy(tmp, url, n + 1);
+    if (n >= 2 && strcmp(tmp + n - 2, ":*") == 0)
+        memcpy(tmp + n - 1, "0", 2);
+    if (parse_endpoint(tmp, schemes, host, cap, &port, &scheme) || scheme < 0)
+        return -EINVAL;
+    if (port == 0 && strcmp(tmp, url) == 0)
+        return -EINVAL; /* port 0 is spelled '*' for ZeroMQ */
+    return 0;
+}
+
 static int parse_num(const char *s, double lo, double hi, double *ret)
 {
     char *end;
@@ -139,6 +163,7 @@ enum {
     OPT_PASSFILE, OPT_CAFILE, OPT_CAPATH, OPT_CERT, OPT_KEY, OPT_FEEDS, OPT_CONTROL,
     OPT_ARCHIVE, OPT_EVENTS, OPT_NO_EVENTS, OPT_REJECTS, OPT_METRICS, OPT_STATUS,
     OPT_MAX_PAYLOAD, OPT_MAX_AGE, OPT_MAX_FUTURE, OPT_TICK, OPT_GRACE, OPT_RING, OPT_LOG,
+    OPT_FEEDS_KEY, OPT_CONTROL_KEY, OPT_CLOCK,
 };
 
 static const struct option options[] = {
@@ -157,6 +182,9 @@ static const struct option options[] = {
     {"feeds", required_argument, NULL, OPT_FEEDS},
     {"control", required_argument, NULL, OPT_CONTROL},
     {"archive", required_argument, NULL, OPT_ARCHIVE},
+    {"feeds-key", required_argument, NULL, OPT_FEEDS_KEY},
+    {"control-key", required_argument, NULL, OPT_CONTROL_KEY},
+    {"clock", required_argument, NULL, OPT_CLOCK},
     {"events", required_argument, NULL, OPT_EVENTS},
     {"no-events", no_argument, NULL, OPT_NO_EVENTS},
     {"rejects", required_argument, NULL, OPT_REJECTS},
@@ -187,7 +215,8 @@ int vg_cmd_run(int argc, char **argv)
     const char *feeds = "tcp://127.0.0.1:5556", *control = "tcp://127.0.0.1:5557";
     const char *archive = NULL, *metrics = NULL;
     char broker_host[256], metrics_host[256], zhost[256];
-    char *password = NULL;
+    char *password = NULL, *feeds_key = NULL, *control_key = NULL;
+    const char *feeds_key_path = NULL, *control_key_path = NULL;
     vg_engine_cfg cfg;
     vg_model *model = NULL;
     vg_model_error merr;
@@ -259,6 +288,20 @@ int vg_cmd_run(int argc, char **argv)
             break;
         case OPT_ARCHIVE:
             archive = optarg;
+            break;
+        case OPT_FEEDS_KEY:
+            feeds_key_path = optarg;
+            break;
+        case OPT_CONTROL_KEY:
+            control_key_path = optarg;
+            break;
+        case OPT_CLOCK:
+            if (strcmp(optarg, "wall") == 0)
+                cfg.event_clock = 0;
+            else if (strcmp(optarg, "event") == 0)
+                cfg.event_clock = 1;
+            else
+                return bad("clock (wall or event)", optarg);
             break;
         case OPT_EVENTS:
             cfg.events_path = optarg;
@@ -338,10 +381,17 @@ int vg_cmd_run(int argc, char **argv)
         fprintf(stderr, "vigil run: --cert and --key go together\n");
         return 2;
     }
-    if (parse_endpoint(feeds, zmq_schemes, zhost, sizeof(zhost), &port, &scheme) || scheme < 0)
+    if (zmq_endpoint_ok(feeds, zmq_schemes, zhost, sizeof(zhost)) < 0)
         return bad("feeds endpoint (tcp://HOST:PORT)", feeds);
-    if (parse_endpoint(control, zmq_schemes, zhost, sizeof(zhost), &port, &scheme) || scheme < 0)
+    if (zmq_endpoint_ok(control, zmq_schemes, zhost, sizeof(zhost)) < 0)
         return bad("control endpoint (tcp://HOST:PORT)", control);
+    if (strcmp(feeds, control) == 0 && !strstr(feeds, ":*")) {
+        fprintf(stderr, "vigil run: --feeds and --control must differ\n");
+        return 2;
+    }
+    cfg.feeds_endpoint = feeds;
+    cfg.control_endpoint = control;
+    cfg.archive_dir = archive;
     if (archive) {
         struct stat st;
         if (stat(archive, &st) < 0 || !S_ISDIR(st.st_mode)) {
@@ -365,6 +415,18 @@ int vg_cmd_run(int argc, char **argv)
         password = strdup(getenv("VIGIL_MQTT_PASSWORD"));
     }
     cfg.ingest.password = password;
+    if (feeds_key_path && !(feeds_key = read_password(feeds_key_path))) {
+        fprintf(stderr, "vigil run: --feeds-key %s: %s\n", feeds_key_path, strerror(errno));
+        status = 2;
+        goto out;
+    }
+    if (control_key_path && !(control_key = read_password(control_key_path))) {
+        fprintf(stderr, "vigil run: --control-key %s: %s\n", control_key_path, strerror(errno));
+        status = 2;
+        goto out;
+    }
+    cfg.feeds_secret_key = feeds_key;
+    cfg.control_secret_key = control_key;
     if (password && !cfg.ingest.username) {
         fprintf(stderr, "vigil run: a password needs --username\n");
         goto out;
@@ -385,6 +447,7 @@ int vg_cmd_run(int argc, char **argv)
     sigaddset(&sigs, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN); /* a file size limit is an archive fault, not a crash */
     mosquitto_lib_init();
 
     rc = vg_engine_new(&cfg, &engine);
@@ -399,15 +462,14 @@ int vg_cmd_run(int argc, char **argv)
                  metrics ? " (is the --metrics address free?)" : "");
         goto out_engine;
     }
-    if (archive)
-        vg_warn("run: --archive %s accepted; the HDF5 archive arrives with issue #6 "
-                "(refusals go to --rejects meanwhile)",
-                archive);
-    vg_info("run: venue %s, model %s, broker %s, feeds %s (issue #5: events go to %s)%s%s",
-            vg_model_venue(model), model_path, broker, feeds,
+    vg_info("run: venue %s, model %s, broker %s, clock %s, feeds %s, control %s, events to %s%s%s",
+            vg_model_venue(model), model_path, broker, cfg.event_clock ? "event" : "wall",
+            vg_engine_feeds_endpoint(engine), vg_engine_control_endpoint(engine),
             cfg.events_path ? (strcmp(cfg.events_path, "-") ? cfg.events_path : "stdout")
                             : "nowhere",
             metrics ? ", metrics on " : "", metrics ? metrics : "");
+    if (archive)
+        vg_info("run: archive in %s", archive);
     if (metrics)
         vg_info("run: metrics at http://%s:%u/metrics", metrics_host,
                 vg_engine_metrics_port(engine));
@@ -436,5 +498,7 @@ out_lib:
 out:
     vg_model_free(&model);
     free(password);
+    free(feeds_key);
+    free(control_key);
     return status;
 }

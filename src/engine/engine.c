@@ -6,19 +6,27 @@
  *   vg-analysis the vg_analysis core and the tick timer; consumer of `readings`, producer of
  *               `events` (blocking: alerts are never dropped) and `archive` (never blocking:
  *               alerting does not wait for the archive; what it cannot take is counted).
- *   vg-publish  the event output (JSON lines now, ZeroMQ PUB with issue #5); consumer of
- *               `events`.
- *   vg-archive  the reject log (JSON lines now, HDF5 with issue #6); consumer of `rejects`
- *               and `archive`.
+ *               With feeds also producer of `alerts` (blocking, as `events`); with an
+ *               archive producer of `hdf5` (never blocking, like `archive`).
+ *   vg-publish  the event lines (--events) and the on_event hook; consumer of `events`.
+ *   vg-alert    (src/alert) ZeroMQ feeds and control socket; consumer of `alerts`, producer
+ *               of `audit` (operator actions).
+ *   vg-rejects  the reject log (JSON lines); consumer of `rejects` and `archive`, producer of
+ *               `hdf5_rejects` (a copy of every ingest refusal for the HDF5 archive).
+ *   vg-archive  (src/archive) the HDF5 file; consumer of `hdf5`, `hdf5_rejects`, `audit`.
  * Counters are _Atomic with one writer each (relaxed load+store by the owner thread) and
  * relaxed loads by the status and metrics readers.
  *
  * Shutdown drains in pipeline order: stop ingest (joined) -> close `readings` (the analysis
- * thread pushes what is left, ticks once more, closes `events` and `archive`) -> close
- * `rejects` -> the consumers drain and exit. */
+ * thread pushes what is left, ticks once more, closes `events`, `archive`, `alerts`, `hdf5`)
+ * -> vg-alert drains and stops -> close `audit` and `rejects` -> the consumers drain and
+ * exit -> the HDF5 writer drains its rings and closes the file. */
 #include "vigil/engine.h"
+#include "vigil/archive.h"
 #include "vigil/common.h"
 #include "vigil/ring.h"
+
+#include <cjson/cJSON.h>
 
 #include "metrics.h"
 
@@ -33,8 +41,12 @@
 
 #define POP_BATCH 256
 
-enum { R_READINGS, R_EVENTS, R_REJECTS, R_ARCHIVE, R_COUNT };
-static const char *const ring_names[R_COUNT] = {"readings", "events", "rejects", "archive"};
+enum { R_READINGS, R_EVENTS, R_REJECTS, R_ARCHIVE, R_ALERTS, R_HDF5, R_HDF5_REJECTS, R_AUDIT,
+       R_COUNT };
+static const char *const ring_names[R_COUNT] = {"readings", "events", "rejects", "archive",
+                                                "alerts", "hdf5", "hdf5_rejects", "audit"};
+/* Ids of the engine's own technical alerts: far above any analysis id. */
+#define TECH_ID_BASE (UINT64_C(1) << 62)
 
 /* What the analysis thread hands the archive side. Today: ticks (for deterministic replay,
  * issue #6) and readings the core refused. */
@@ -49,7 +61,7 @@ typedef struct arec {
 struct vg_engine {
     /* Read-only after vg_engine_new(). */
     vg_engine_cfg cfg;
-    char *strs[3];
+    char *strs[8];
     const vg_model *m;
     vg_ring *rings[R_COUNT];
     FILE *events_out; /* owned by vg-publish once started */
@@ -58,9 +70,14 @@ struct vg_engine {
 
     vg_ingest *ingest;
     vg_analysis *analysis; /* owned by vg-analysis */
+    vg_alert *alert;       /* NULL without feeds */
+    vg_archive *archive;   /* NULL without an archive directory */
+    vg_alert_input *mbuf;  /* metrics records for the alert ring (vg-analysis) */
+    size_t mbuf_cap;
     vg__metrics *metrics;
 
     pthread_t th_analysis, th_publish, th_archive;
+    int alert_started, archive_started; /* main thread only */
     int started, stopped; /* main thread only */
 
     /* Written by vg-analysis only. */
@@ -69,8 +86,15 @@ struct vg_engine {
     /* Written by vg-publish only. */
     _Atomic uint64_t events;
     _Atomic uint64_t events_by[VG_FEED_COUNT][VG_GRADE_COUNT];
-    /* Written by vg-archive only. */
-    _Atomic uint64_t reject_log_written;
+    /* Written by vg-rejects only. */
+    _Atomic uint64_t reject_log_written, hdf5_rejects_full;
+    /* Written by vg-analysis only: event clock, technical alert state. */
+    _Atomic int64_t event_now;
+    _Atomic uint64_t tech_events;
+    int tech_active;
+    uint64_t tech_full_seen, tech_faults_seen;
+    int64_t tech_next_check_mono;
+    int64_t last_tick_t;
     /* Written by vg-analysis (status timer) */
     int64_t next_status_mono;
 
@@ -99,6 +123,8 @@ void vg_engine_cfg_default(vg_engine_cfg *ret)
     ret->event_ring = 8192;
     ret->reject_ring = 4096;
     ret->archive_ring = 8192;
+    ret->alert_ring = 8192;
+    ret->hdf5_ring = 65536;
     ret->tick_ns = VG_NS_PER_S;
     ret->startup_grace_ns = 3 * VG_NS_PER_S;
 }
@@ -324,14 +350,55 @@ static void archive_push(vg_engine *e, const arec *rec)
         bump(&e->archive_full, 1);
 }
 
+/* The HDF5 helpers never block: a full ring is a counted loss (alerting does not wait). */
+static void h5_count(vg_engine *e, int rc)
+{
+    if (rc < 0)
+        bump(&e->archive_full, 1);
+}
+
+/* Alerts are never dropped: wait for the consumer (a closed ring means it is gone). */
+static void push_wait(vg_ring *r, const void *rec)
+{
+    while (vg_ring_push(r, rec) < 0)
+        if (vg_ring_wait_writable(r, 1, -1) == -ECANCELED)
+            return;
+}
+
+static void alert_push_event(vg_engine *e, const vg_alert_event *ev)
+{
+    push_wait(e->rings[R_EVENTS], ev);
+    if (e->alert) {
+        vg_alert_input in;
+        memset(&in, 0, offsetof(vg_alert_input, u));
+        in.type = VG_ALERT_IN_EVENT;
+        in.t_ns = ev->t_ns;
+        in.u.event = *ev;
+        push_wait(e->rings[R_ALERTS], &in);
+    }
+}
+
 static void sink_alert(void *ctx, const vg_alert_event *ev)
 {
     vg_engine *e = ctx;
 
-    /* Alerts are never dropped: wait for the publisher (it only writes lines). */
-    while (vg_ring_push(e->rings[R_EVENTS], ev) < 0)
-        if (vg_ring_wait_writable(e->rings[R_EVENTS], 1, -1) == -ECANCELED)
-            return;
+    alert_push_event(e, ev);
+    if (e->archive)
+        h5_count(e, vg_archive_push_alert(e->rings[R_HDF5], ev));
+}
+
+static void sink_metrics(void *ctx, int64_t t_ns, const vg_zone_metrics *zones, size_t n)
+{
+    vg_engine *e = ctx;
+
+    if (e->archive)
+        for (size_t i = 0; i < n; i++)
+            h5_count(e, vg_archive_push_metrics(e->rings[R_HDF5], &zones[i]));
+    if (e->alert) {
+        size_t k = vg_alert_pack_metrics(zones, n, t_ns, e->mbuf, e->mbuf_cap);
+        for (size_t i = 0; i < k; i++)
+            push_wait(e->rings[R_ALERTS], &e->mbuf[i]);
+    }
 }
 
 static void sink_reject(void *ctx, const vg_reading *r, enum vg_reject why)
@@ -343,6 +410,11 @@ static void sink_reject(void *ctx, const vg_reading *r, enum vg_reject why)
     if ((unsigned)why < VG_INGEST_REJECT_SLOTS)
         bump(&e->rejects_analysis[why], 1);
     archive_push(e, &rec);
+    if (e->archive) {
+        vg_archive_reject rj;
+        vg_archive_reject_from_reading(r, why, VG_ARCHIVE_STAGE_TICK, &rj);
+        h5_count(e, vg_archive_push_reject(e->rings[R_HDF5], &rj));
+    }
 }
 
 static void status_log(const vg_engine *e)
@@ -352,14 +424,111 @@ static void status_log(const vg_engine *e)
     vg_info("%s", line);
 }
 
+/* The archive_backlog technical alert: raised while the archive is faulted or its rings
+ * overflowed since the last check, cleared once neither holds. Made here, not by the core,
+ * so it goes to the feeds and event lines but not into the archive (replay matches). */
+static void tech_check(vg_engine *e, int64_t t)
+{
+    vg_archive_stats st;
+    uint64_t full = ld(&e->archive_full);
+    int64_t now = vg_mono_ns();
+    int bad;
+
+    if (!e->archive || now < e->tech_next_check_mono)
+        return;
+    e->tech_next_check_mono = now + VG_NS_PER_S;
+    if (vg_archive_get_stats(e->archive, &st) < 0)
+        return;
+    full += ld(&e->hdf5_rejects_full);
+    bad = st.faulted || full > e->tech_full_seen || st.faults > e->tech_faults_seen;
+    if (bad == e->tech_active) {
+        e->tech_full_seen = full;
+        e->tech_faults_seen = st.faults;
+        return;
+    }
+    vg_alert_event ev;
+    memset(&ev, 0, sizeof(ev));
+    uint64_t n = ld(&e->tech_events);
+    ev.id = TECH_ID_BASE + (bad ? n + 1 : n); /* a clear carries its raise's id */
+    ev.t_ns = t;
+    ev.raised_ns = t;
+    ev.zone = VG_MODEL_NONE;
+    ev.source = VG_MODEL_NONE;
+    ev.source_type = VG_SOURCE_NONE;
+    ev.kind = VG_ALERT_ARCHIVE_BACKLOG;
+    ev.feed = VG_FEED_TECHNICAL;
+    ev.action = bad ? VG_ALERT_ACTION_RAISE : VG_ALERT_ACTION_CLEAR;
+    ev.grade = bad ? VG_GRADE_WARNING : VG_GRADE_CLEAR;
+    ev.prev_grade = bad ? VG_GRADE_CLEAR : VG_GRADE_WARNING;
+    ev.value = (double)(full - e->tech_full_seen);
+    ev.threshold = 0;
+    ev.trend_per_min = NAN;
+    ev.ttc_s = -1;
+    if (bad)
+        snprintf(ev.message, sizeof(ev.message),
+                 "archive %s: %s (faults %llu, records lost %llu)",
+                 st.faulted ? "faulted" : "backlog",
+                 st.last_error ? vg_strerror(st.last_error) : "ring full",
+                 (unsigned long long)st.faults, (unsigned long long)full);
+    else
+        snprintf(ev.message, sizeof(ev.message), "archive writing again (%.100s)", st.path);
+    if (bad)
+        vg_warn("engine: %s", ev.message);
+    else
+        vg_info("engine: %s", ev.message);
+    e->tech_active = bad;
+    e->tech_full_seen = full;
+    e->tech_faults_seen = st.faults;
+    if (bad)
+        bump(&e->tech_events, 1);
+    alert_push_event(e, &ev);
+}
+
 static void do_tick(vg_engine *e, int64_t t)
 {
     arec rec = {.type = AREC_TICK, .t_ns = t};
 
+    /* The tick record goes first: replay reads inputs in archive order. */
+    if (e->archive)
+        h5_count(e, vg_archive_push_tick(e->rings[R_HDF5], t, ld(&e->archive_full)));
     if (vg_analysis_tick(e->analysis, t) == 0) {
         bump(&e->ticks, 1);
         archive_push(e, &rec);
+        e->last_tick_t = t;
+        if (e->alert) {
+            vg_alert_input in;
+            memset(&in, 0, offsetof(vg_alert_input, u));
+            in.type = VG_ALERT_IN_TICK;
+            in.t_ns = t;
+            push_wait(e->rings[R_ALERTS], &in);
+        }
     }
+    tech_check(e, t);
+}
+
+static int64_t floor_to(int64_t t, int64_t step)
+{
+    int64_t q = t / step;
+    if (t % step < 0)
+        q--;
+    return q * step;
+}
+
+/* Event clock: ticks at whole multiples of tick_ns up to the newest reading time taken. */
+static void event_ticks(vg_engine *e)
+{
+    int64_t newest = atomic_load_explicit(&e->event_now, memory_order_relaxed);
+    int64_t step = e->cfg.tick_ns;
+
+    if (newest == INT64_MIN)
+        return;
+    int64_t target = floor_to(newest, step);
+    if (e->last_tick_t == INT64_MIN) {
+        do_tick(e, target);
+        return;
+    }
+    while (e->last_tick_t < target && !vg_ring_closed(e->rings[R_EVENTS]))
+        do_tick(e, e->last_tick_t + step);
 }
 
 static void *analysis_main(void *arg)
@@ -367,7 +536,7 @@ static void *analysis_main(void *arg)
     vg_engine *e = arg;
     vg_ring *in = e->rings[R_READINGS];
     int64_t next_tick = e->mono0 + e->cfg.startup_grace_ns;
-    int64_t last_tick_t = INT64_MIN;
+    int event_clock = e->cfg.event_clock;
 
     pthread_setname_np(pthread_self(), "vg-analysis");
     for (;;) {
@@ -378,6 +547,15 @@ static void *analysis_main(void *arg)
             const vg_reading *r = slots;
             for (size_t i = 0; i < n; i++) {
                 int why = vg_analysis_push(e->analysis, &r[i]);
+                if (e->archive) {
+                    h5_count(e, vg_archive_push_reading(e->rings[R_HDF5], &r[i], why));
+                    if (why > 0) {
+                        vg_archive_reject rj;
+                        vg_archive_reject_from_reading(&r[i], (enum vg_reject)why,
+                                                       VG_ARCHIVE_STAGE_PUSH, &rj);
+                        h5_count(e, vg_archive_push_reject(e->rings[R_HDF5], &rj));
+                    }
+                }
                 if (why > 0) {
                     arec rec = {.type = AREC_REJECT, .reason = (uint32_t)why,
                                 .t_ns = r[i].t_ns, .reading = r[i]};
@@ -386,18 +564,22 @@ static void *analysis_main(void *arg)
                     archive_push(e, &rec);
                 } else {
                     bump(&e->taken, 1);
+                    if (r[i].t_ns > atomic_load_explicit(&e->event_now, memory_order_relaxed))
+                        atomic_store_explicit(&e->event_now, r[i].t_ns, memory_order_relaxed);
+                    /* Tick as event time crosses each step, reading by reading, so a burst
+                     * (--speed max) never runs ahead of the core's max_future window. */
+                    if (event_clock)
+                        event_ticks(e);
                 }
             }
             vg_ring_release(in, n);
             bump(&e->processed, n);
         }
         int64_t now = vg_mono_ns();
-        if (now >= next_tick) {
+        if (!event_clock && now >= next_tick) {
             int64_t t = event_now(e);
-            if (t > last_tick_t) {
+            if (t > e->last_tick_t)
                 do_tick(e, t);
-                last_tick_t = t;
-            }
             next_tick += e->cfg.tick_ns;
             if (next_tick <= now) /* fell behind: skip to the next period */
                 next_tick = now + e->cfg.tick_ns;
@@ -408,23 +590,42 @@ static void *analysis_main(void *arg)
         }
         if (n)
             continue;
-        int64_t wait = next_tick - vg_mono_ns();
+        /* Event clock: nothing to do until a reading comes (INT64_MAX: no timer). */
+        int64_t wait = event_clock ? INT64_MAX : next_tick - vg_mono_ns();
         if (e->cfg.status_interval_ns > 0 && e->next_status_mono - vg_mono_ns() < wait)
             wait = e->next_status_mono - vg_mono_ns();
+        if (event_clock && e->archive && wait > VG_NS_PER_S)
+            wait = VG_NS_PER_S; /* archive faults are still checked while idle */
         if (wait < 0)
             wait = 0;
+        if (wait == INT64_MAX)
+            wait = -1;
         if (vg_ring_wait_readable(in, wait) == -ECANCELED)
             break;
+        if (event_clock && e->last_tick_t != INT64_MIN)
+            tech_check(e, e->last_tick_t);
     }
     /* Drained and closed: one last tick so the buffered readings are applied and graded. */
-    {
+    if (!event_clock) {
         int64_t t = event_now(e);
-        if (t <= last_tick_t)
-            t = last_tick_t + 1;
+        if (t <= e->last_tick_t)
+            t = e->last_tick_t + 1;
+        do_tick(e, t);
+    } else if (atomic_load(&e->event_now) != INT64_MIN) {
+        /* Past the newest reading by the lateness window: everything buffered is applied. */
+        int64_t late = e->cfg.analysis.lateness_ns;
+        int64_t t = floor_to(atomic_load(&e->event_now) + late + e->cfg.tick_ns - 1,
+                             e->cfg.tick_ns);
+        if (t <= e->last_tick_t)
+            t = e->last_tick_t + e->cfg.tick_ns;
         do_tick(e, t);
     }
     vg_ring_close(e->rings[R_EVENTS]);
     vg_ring_close(e->rings[R_ARCHIVE]);
+    if (e->rings[R_ALERTS])
+        vg_ring_close(e->rings[R_ALERTS]);
+    if (e->rings[R_HDF5])
+        vg_ring_close(e->rings[R_HDF5]);
     return NULL;
 }
 
@@ -470,7 +671,7 @@ static void *publish_main(void *arg)
     return NULL;
 }
 
-/* ---- vg-archive ---- */
+/* ---- vg-rejects ---- */
 
 static void *archive_main(void *arg)
 {
@@ -478,11 +679,15 @@ static void *archive_main(void *arg)
     vg_ring *rj = e->rings[R_REJECTS], *ar = e->rings[R_ARCHIVE];
     char line[2048];
 
-    pthread_setname_np(pthread_self(), "vg-archive");
+    pthread_setname_np(pthread_self(), "vg-rejects");
     for (;;) {
         void *slots;
         size_t n1 = vg_ring_peek(rj, 64, &slots);
         for (size_t i = 0; i < n1; i++) {
+            /* The HDF5 writer gets its own copy: a ring has one consumer. Never waits. */
+            if (e->rings[R_HDF5_REJECTS] &&
+                vg_ring_push(e->rings[R_HDF5_REJECTS], (const vg_ingest_reject *)slots + i) < 0)
+                bump(&e->hdf5_rejects_full, 1);
             if (!e->rejects_out)
                 continue;
             size_t len = reject_json(e->m, (const vg_ingest_reject *)slots + i, line, sizeof(line));
@@ -514,7 +719,60 @@ static void *archive_main(void *arg)
     }
     if (e->rejects_out)
         fflush(e->rejects_out);
+    if (e->rings[R_HDF5_REJECTS])
+        vg_ring_close(e->rings[R_HDF5_REJECTS]);
     return NULL;
+}
+
+/* ---- vg-alert hooks ---- */
+
+/* The control socket's status reply: engine counters (runs on vg-alert: atomics only). */
+static void alert_status(void *ctx, void *json_object)
+{
+    vg_engine *e = ctx;
+    cJSON *o = json_object, *rj, *rings;
+    vg_engine_stats s;
+    uint64_t readings = 0;
+    double up = (double)(vg_mono_ns() - e->mono0) / 1e9;
+
+    vg_engine_stats_get(e, &s);
+    for (int i = 0; i < VG_INGEST_SRC_COUNT_; i++)
+        readings += s.ingest.readings[i];
+    if (up <= 0)
+        up = 1e-9;
+    cJSON_AddBoolToObject(o, "broker_connected", s.ingest.connected);
+    cJSON_AddNumberToObject(o, "uptime_s", up);
+    cJSON_AddNumberToObject(o, "messages", (double)s.ingest.messages);
+    cJSON_AddNumberToObject(o, "readings", (double)readings);
+    cJSON_AddNumberToObject(o, "accepted", (double)s.accepted);
+    cJSON_AddNumberToObject(o, "ticks", (double)s.ticks);
+    cJSON_AddNumberToObject(o, "alerts", (double)s.events);
+    cJSON_AddNumberToObject(o, "messages_per_s", (double)s.ingest.messages / up);
+    cJSON_AddNumberToObject(o, "readings_per_s", (double)readings / up);
+    cJSON_AddNumberToObject(o, "alerts_per_s", (double)s.events / up);
+    cJSON_AddStringToObject(o, "clock", e->cfg.event_clock ? "event" : "wall");
+    if (s.event_now_ns != INT64_MIN)
+        cJSON_AddNumberToObject(o, "event_time", (double)s.event_now_ns / 1e9);
+    cJSON_AddNumberToObject(o, "rejects_total", (double)s.rejects_total);
+    rj = cJSON_AddObjectToObject(o, "rejects");
+    for (int i = 1; rj && i < VG_REJECT_COUNT; i++)
+        if (s.rejects[i])
+            cJSON_AddNumberToObject(rj, vg_reject_name(i), (double)s.rejects[i]);
+    rings = cJSON_AddObjectToObject(o, "rings");
+    for (int i = 0; rings && i < R_COUNT; i++) {
+        if (!s.capacity[i])
+            continue;
+        cJSON *r = cJSON_AddObjectToObject(rings, ring_names[i]);
+        cJSON_AddNumberToObject(r, "depth", (double)s.depth[i]);
+        cJSON_AddNumberToObject(r, "capacity", (double)s.capacity[i]);
+    }
+    if (e->archive) {
+        cJSON *a = cJSON_AddObjectToObject(o, "archive");
+        cJSON_AddBoolToObject(a, "faulted", s.archive_faulted);
+        cJSON_AddNumberToObject(a, "faults", (double)s.archive_faults);
+        cJSON_AddNumberToObject(a, "dropped", (double)s.archive_dropped);
+        cJSON_AddNumberToObject(a, "ring_full", (double)s.archive_full);
+    }
 }
 
 /* ---- lifecycle ---- */
@@ -553,7 +811,10 @@ int vg_engine_new(const vg_engine_cfg *cfg, vg_engine **ret)
 
     if (!cfg || !ret || !cfg->model || !is_pow2(cfg->reading_ring) || !is_pow2(cfg->event_ring) ||
         !is_pow2(cfg->reject_ring) || !is_pow2(cfg->archive_ring) || cfg->tick_ns <= 0 ||
-        cfg->startup_grace_ns < 0 || cfg->status_interval_ns < 0)
+        cfg->startup_grace_ns < 0 || cfg->status_interval_ns < 0 ||
+        !cfg->feeds_endpoint != !cfg->control_endpoint ||
+        (cfg->feeds_endpoint && cfg->alert_ring < 64) || (cfg->feeds_endpoint && !is_pow2(cfg->alert_ring)) ||
+        (cfg->archive_dir && (!is_pow2(cfg->hdf5_ring) || cfg->hdf5_ring < VG_ARCHIVE_MAX_SLOTS)))
         return -EINVAL;
     e = calloc(1, sizeof(*e));
     if (!e)
@@ -567,21 +828,70 @@ int vg_engine_new(const vg_engine_cfg *cfg, vg_engine **ret)
         goto out_free;
     if (cfg->metrics_host && !(e->cfg.metrics_host = e->strs[2] = strdup(cfg->metrics_host)))
         goto out_free;
+    /* Keys and endpoints go to vg_alert_new() (which copies them); only the dir is kept. */
+    if (cfg->archive_dir && !(e->cfg.archive_dir = e->strs[3] = strdup(cfg->archive_dir)))
+        goto out_free;
+    e->cfg.ingest.event_clock = cfg->event_clock;
+    atomic_init(&e->event_now, INT64_MIN);
+    e->last_tick_t = INT64_MIN;
     if ((r = vg_ring_new(sizeof(vg_reading), cfg->reading_ring, &e->rings[R_READINGS])) < 0 ||
         (r = vg_ring_new(sizeof(vg_alert_event), cfg->event_ring, &e->rings[R_EVENTS])) < 0 ||
         (r = vg_ring_new(sizeof(vg_ingest_reject), cfg->reject_ring, &e->rings[R_REJECTS])) < 0 ||
         (r = vg_ring_new(sizeof(arec), cfg->archive_ring, &e->rings[R_ARCHIVE])) < 0)
         goto out_free;
+    if (cfg->feeds_endpoint) {
+        size_t nz = vg_model_zone_count(e->m);
+        e->mbuf_cap = nz / VG_ALERT_METRICS_PER_INPUT + 1;
+        if (!(e->mbuf = calloc(e->mbuf_cap, sizeof(*e->mbuf)))) {
+            r = -ENOMEM;
+            goto out_free;
+        }
+        if ((r = vg_ring_new(sizeof(vg_alert_input), cfg->alert_ring, &e->rings[R_ALERTS])) < 0)
+            goto out_free;
+    }
+    if (cfg->archive_dir &&
+        ((r = vg_ring_new(VG_ARCHIVE_SLOT_SIZE, cfg->hdf5_ring, &e->rings[R_HDF5])) < 0 ||
+         (r = vg_ring_new(sizeof(vg_ingest_reject), cfg->reject_ring,
+                          &e->rings[R_HDF5_REJECTS])) < 0))
+        goto out_free;
+    if ((cfg->archive_dir || cfg->feeds_endpoint) &&
+        (r = vg_ring_new(sizeof(vg_alert_audit), 1024, &e->rings[R_AUDIT])) < 0)
+        goto out_free;
     acfg = cfg->analysis;
     acfg.sink.ctx = e;
     acfg.sink.on_alert = sink_alert;
-    acfg.sink.on_metrics = NULL;
+    acfg.sink.on_metrics = cfg->feeds_endpoint || cfg->archive_dir ? sink_metrics : NULL;
     acfg.sink.on_reject = sink_reject;
     if ((r = vg_analysis_new(e->m, &acfg, &e->analysis)) < 0)
         goto out_free;
-    if ((r = vg_ingest_new(e->m, &cfg->ingest, e->rings[R_READINGS], e->rings[R_REJECTS],
+    if ((r = vg_ingest_new(e->m, &e->cfg.ingest, e->rings[R_READINGS], e->rings[R_REJECTS],
                            &e->ingest)) < 0)
         goto out_free;
+    if (cfg->feeds_endpoint) {
+        vg_alert_cfg alc;
+        vg_alert_cfg_default(&alc);
+        alc.feeds_endpoint = cfg->feeds_endpoint;
+        alc.control_endpoint = cfg->control_endpoint;
+        alc.feeds_secret_key = cfg->feeds_secret_key;
+        alc.control_secret_key = cfg->control_secret_key;
+        /* Only with an archive: otherwise nobody would consume the audit records. */
+        alc.audit = cfg->archive_dir ? e->rings[R_AUDIT] : NULL;
+        alc.hook_ctx = e;
+        alc.status_fn = alert_status;
+        if ((r = vg_alert_new(e->m, &alc, &e->alert)) < 0)
+            goto out_free;
+    }
+    if (cfg->archive_dir) {
+        vg_archive_cfg ac;
+        vg_archive_cfg_default(&ac);
+        ac.model = e->m;
+        ac.analysis = &acfg; /* replay runs the core with the same settings */
+        if ((r = vg_archive_new(cfg->archive_dir, &ac, &e->archive)) < 0 ||
+            (r = vg_archive_attach(e->archive, e->rings[R_HDF5_REJECTS],
+                                   VG_ARCHIVE_IN_INGEST_REJECTS)) < 0 ||
+            (r = vg_archive_attach(e->archive, e->rings[R_AUDIT], VG_ARCHIVE_IN_ALERT_AUDIT)) < 0)
+            goto out_free;
+    }
     if ((r = open_out(e->cfg.events_path, &e->events_out, &e->own_events)) < 0 ||
         (r = open_out(e->cfg.rejects_path, &e->rejects_out, &e->own_rejects)) < 0)
         goto out_free;
@@ -590,6 +900,33 @@ int vg_engine_new(const vg_engine_cfg *cfg, vg_engine **ret)
 out_free:
     vg_engine_free(&e);
     return r;
+}
+
+/* Stops the alert publisher and the HDF5 writer once their producers are done (main). */
+static void stop_outputs(vg_engine *e)
+{
+    if (e->alert_started) {
+        if (e->rings[R_ALERTS])
+            vg_ring_close(e->rings[R_ALERTS]);
+        vg_alert_stop(e->alert); /* drains what the analysis thread pushed */
+        e->alert_started = 0;
+    }
+    if (e->rings[R_AUDIT])
+        vg_ring_close(e->rings[R_AUDIT]);
+    if (e->archive_started) {
+        vg_archive_stats st;
+        if (e->rings[R_HDF5])
+            vg_ring_close(e->rings[R_HDF5]);
+        if (e->rings[R_HDF5_REJECTS])
+            vg_ring_close(e->rings[R_HDF5_REJECTS]);
+        int rc = vg_archive_stop(e->archive);
+        vg_archive_get_stats(e->archive, &st);
+        if (rc < 0)
+            vg_warn("engine: archive %s: %s (faults %llu, records dropped %llu)", st.path,
+                    vg_strerror(rc), (unsigned long long)st.faults,
+                    (unsigned long long)st.dropped);
+        e->archive_started = 0;
+    }
 }
 
 int vg_engine_start(vg_engine *e)
@@ -609,6 +946,17 @@ int vg_engine_start(vg_engine *e)
     e->wall0 = vg_wall_ns();
     e->mono0 = vg_mono_ns();
     e->next_status_mono = e->mono0 + e->cfg.status_interval_ns;
+    /* Consumers first: the analysis thread may push to them at once. */
+    if (e->archive) {
+        if ((rc = vg_archive_start(e->archive, e->rings[R_HDF5])) < 0)
+            goto out_metrics;
+        e->archive_started = 1;
+    }
+    if (e->alert) {
+        if ((rc = vg_alert_start(e->alert, e->rings[R_ALERTS])) < 0)
+            goto out_metrics;
+        e->alert_started = 1;
+    }
     if ((rc = -pthread_create(&e->th_analysis, NULL, analysis_main, e)))
         goto out_metrics;
     if ((rc = -pthread_create(&e->th_publish, NULL, publish_main, e)))
@@ -641,6 +989,7 @@ out_analysis:
     e->stopped = 1;
 out_metrics:
     vg__metrics_stop(&e->metrics);
+    stop_outputs(e);
     return rc;
 }
 
@@ -653,7 +1002,8 @@ void vg_engine_stop(vg_engine *e)
     pthread_join(e->th_analysis, NULL);
     vg_ring_close(e->rings[R_REJECTS]);
     pthread_join(e->th_publish, NULL);
-    pthread_join(e->th_archive, NULL);
+    pthread_join(e->th_archive, NULL); /* closes hdf5_rejects when drained */
+    stop_outputs(e);
     vg__metrics_stop(&e->metrics);
     e->started = 0;
     e->stopped = 1;
@@ -667,15 +1017,19 @@ void vg_engine_free(vg_engine **ep)
         return;
     e = *ep;
     vg_engine_stop(e);
+    stop_outputs(e);
+    vg_alert_free(&e->alert);
+    vg_archive_free(&e->archive);
     vg_ingest_free(&e->ingest);
     vg_analysis_free(&e->analysis);
+    free(e->mbuf);
     for (int i = 0; i < R_COUNT; i++)
         vg_ring_free(&e->rings[i]);
     if (e->own_events && e->events_out)
         fclose(e->events_out);
     if (e->own_rejects && e->rejects_out)
         fclose(e->rejects_out);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 8; i++)
         free(e->strs[i]);
     free(e);
     *ep = NULL;
@@ -711,8 +1065,26 @@ void vg_engine_stats_get(const vg_engine *e, vg_engine_stats *ret)
         for (int g = 0; g < VG_GRADE_COUNT; g++)
             ret->events_by[f][g] = ld(&e->events_by[f][g]);
     ret->reject_log_written = ld(&e->reject_log_written);
-    ret->archive_full = ld(&e->archive_full);
+    ret->archive_full = ld(&e->archive_full) + ld(&e->hdf5_rejects_full);
+    ret->technical_alerts = ld(&e->tech_events);
+    ret->event_now_ns = atomic_load_explicit((_Atomic int64_t *)&e->event_now,
+                                             memory_order_relaxed);
+    if (e->archive) {
+        vg_archive_stats st;
+        if (vg_archive_get_stats(e->archive, &st) == 0) {
+            ret->archive_faults = st.faults;
+            ret->archive_dropped = st.dropped;
+            ret->archive_faulted = st.faulted;
+        }
+    }
+    if (e->alert) {
+        vg_alert_stats st;
+        if (vg_alert_get_stats(e->alert, &st) == 0)
+            ret->alerts_published = st.published;
+    }
     for (int i = 0; i < R_COUNT; i++) {
+        if (!e->rings[i])
+            continue;
         ret->depth[i] = vg_ring_depth(e->rings[i]);
         ret->capacity[i] = vg_ring_capacity(e->rings[i]);
     }
@@ -744,7 +1116,14 @@ size_t vg_engine_status(const vg_engine *e, char *buf, size_t cap)
     }
     sb_printf(&b, ", alerts %llu, rings", (unsigned long long)s.events);
     for (int i = 0; i < R_COUNT; i++)
-        sb_printf(&b, " %s %zu/%zu", ring_names[i], s.depth[i], s.capacity[i]);
+        if (s.capacity[i])
+            sb_printf(&b, " %s %zu/%zu", ring_names[i], s.depth[i], s.capacity[i]);
+    if (e && e->alert)
+        sb_printf(&b, ", published %llu", (unsigned long long)s.alerts_published);
+    if (e && e->archive)
+        sb_printf(&b, ", archive %s (faults %llu, lost %llu)", s.archive_faulted ? "FAULTED" : "ok",
+                  (unsigned long long)s.archive_faults,
+                  (unsigned long long)(s.archive_full + s.archive_dropped));
     if (s.ingest.stalls)
         sb_printf(&b, ", stalls %llu", (unsigned long long)s.ingest.stalls);
     if (cap)
@@ -793,11 +1172,13 @@ size_t vg_engine_metrics_text(const vg_engine *e, char *buf, size_t cap)
     sb_printf(&b, "# HELP vigil_ring_depth Records waiting in each ring.\n"
                   "# TYPE vigil_ring_depth gauge\n");
     for (int i = 0; i < R_COUNT; i++)
-        sb_printf(&b, "vigil_ring_depth{ring=\"%s\"} %zu\n", ring_names[i], s.depth[i]);
+        if (s.capacity[i])
+            sb_printf(&b, "vigil_ring_depth{ring=\"%s\"} %zu\n", ring_names[i], s.depth[i]);
     sb_printf(&b, "# HELP vigil_ring_capacity Capacity of each ring.\n"
                   "# TYPE vigil_ring_capacity gauge\n");
     for (int i = 0; i < R_COUNT; i++)
-        sb_printf(&b, "vigil_ring_capacity{ring=\"%s\"} %zu\n", ring_names[i], s.capacity[i]);
+        if (s.capacity[i])
+            sb_printf(&b, "vigil_ring_capacity{ring=\"%s\"} %zu\n", ring_names[i], s.capacity[i]);
     sb_printf(&b, "# HELP vigil_alerts_total Alert events, by feed and grade (clear: return "
                   "to normal).\n# TYPE vigil_alerts_total counter\n");
     for (int f = 0; f < VG_FEED_COUNT; f++)
@@ -810,6 +1191,18 @@ size_t vg_engine_metrics_text(const vg_engine *e, char *buf, size_t cap)
     sb_printf(&b, "# HELP vigil_archive_full_total Archive records the archive ring could not "
                   "take.\n# TYPE vigil_archive_full_total counter\nvigil_archive_full_total %llu\n",
               (unsigned long long)s.archive_full);
+    sb_printf(&b, "# HELP vigil_archive_faulted 1 while the HDF5 archive has no file after a "
+                  "fault.\n# TYPE vigil_archive_faulted gauge\nvigil_archive_faulted %d\n"
+                  "# HELP vigil_archive_faults_total HDF5 archive faults.\n"
+                  "# TYPE vigil_archive_faults_total counter\nvigil_archive_faults_total %llu\n"
+                  "# HELP vigil_archive_dropped_total Records the archive could not write.\n"
+                  "# TYPE vigil_archive_dropped_total counter\nvigil_archive_dropped_total %llu\n",
+              s.archive_faulted, (unsigned long long)s.archive_faults,
+              (unsigned long long)s.archive_dropped);
+    sb_printf(&b, "# HELP vigil_alerts_published_total Messages sent on the ZeroMQ feeds.\n"
+                  "# TYPE vigil_alerts_published_total counter\n"
+                  "vigil_alerts_published_total %llu\n",
+              (unsigned long long)s.alerts_published);
     sb_printf(&b, "# HELP vigil_mqtt_connected 1 while the broker session is up.\n"
                   "# TYPE vigil_mqtt_connected gauge\nvigil_mqtt_connected %d\n",
               s.ingest.connected);
@@ -834,4 +1227,26 @@ size_t vg_engine_metrics_text(const vg_engine *e, char *buf, size_t cap)
 uint16_t vg_engine_metrics_port(const vg_engine *e)
 {
     return e ? vg__metrics_port(e->metrics) : 0;
+}
+
+const char *vg_engine_feeds_endpoint(const vg_engine *e)
+{
+    return e && e->alert ? vg_alert_feeds_endpoint(e->alert) : "-";
+}
+
+const char *vg_engine_control_endpoint(const vg_engine *e)
+{
+    return e && e->alert ? vg_alert_control_endpoint(e->alert) : "-";
+}
+
+int vg_engine_archive_path(const vg_engine *e, char *buf, size_t cap)
+{
+    vg_archive_stats st;
+
+    if (!e || !buf || !cap)
+        return -EINVAL;
+    buf[0] = '\0';
+    if (e->archive && vg_archive_get_stats(e->archive, &st) == 0)
+        snprintf(buf, cap, "%s", st.path);
+    return 0;
 }

@@ -50,6 +50,8 @@ struct vg_ingest {
     /* Owned by the producer thread (ingest thread, or the submit caller). */
     struct mosquitto *mosq;
     vg_ingest_parser *parser;
+    vg_ingest_parser *parser_open; /* event clock, before the first reading: no time checks */
+    int64_t event_now;             /* event clock: newest reading time taken, INT64_MIN none */
     vg_reading *buf; /* parse output, limits.max_readings records */
     size_t buf_cap;
     vg_reading *pending; /* readings of a stalled message not yet in the ring */
@@ -176,11 +178,24 @@ static size_t handle(vg_ingest *in, const char *topic, const void *payload, size
                      int64_t now_ns, int64_t bound_ms, size_t *ret_first_unpushed)
 {
     vg_ingest_result res;
+    vg_ingest_parser *parser = in->parser;
+    int64_t ref_ns = now_ns;
     size_t pushed;
 
     bump(&in->messages, 1);
     bump(&in->bytes, len);
-    vg_ingest_parse(in->parser, topic, payload, len, now_ns, in->buf, in->buf_cap, &res);
+    if (in->cfg.event_clock) {
+        /* Event time, not receipt time, is the reference (a replayed or sped-up stream). */
+        if (in->event_now == INT64_MIN)
+            parser = in->parser_open;
+        else
+            ref_ns = in->event_now;
+    }
+    vg_ingest_parse(parser, topic, payload, len, ref_ns, in->buf, in->buf_cap, &res);
+    if (in->cfg.event_clock)
+        for (uint32_t i = 0; i < res.n_readings; i++)
+            if (in->buf[i].t_ns > in->event_now)
+                in->event_now = in->buf[i].t_ns;
     if (res.n_rejected) {
         for (int i = 0; i < VG_REJECT_COUNT; i++)
             if (res.rejects[i])
@@ -333,6 +348,13 @@ int vg_ingest_new(const vg_model *m, const vg_ingest_cfg *cfg, vg_ring *readings
     if (in->n_subs > MAX_SUBS)
         in->n_subs = MAX_SUBS;
     r = vg_ingest_parser_new(m, &in->cfg.limits, &in->parser);
+    in->event_now = INT64_MIN;
+    if (r == 0 && in->cfg.event_clock) {
+        vg_ingest_limits open = in->cfg.limits;
+        open.max_age_ns = 0;                  /* no check */
+        open.max_future_ns = INT64_MAX / 4;   /* no check, and now + this cannot overflow */
+        r = vg_ingest_parser_new(m, &open, &in->parser_open);
+    }
     if (r < 0)
         goto out_free;
     in->buf_cap = in->cfg.limits.max_readings;
@@ -491,6 +513,7 @@ void vg_ingest_free(vg_ingest **inp)
     if (in->mosq)
         mosquitto_destroy(in->mosq);
     vg_ingest_parser_free(&in->parser);
+    vg_ingest_parser_free(&in->parser_open);
     free(in->buf);
     free(in->pending);
     for (size_t i = 0; i < sizeof(in->strs) / sizeof(in->strs[0]); i++)

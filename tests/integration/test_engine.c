@@ -95,6 +95,11 @@ static pid_t vigil_start(const char *log, const char *client_id, int metrics_por
     argv[k++] = metrics;
     argv[k++] = "--tick-ms";
     argv[k++] = "200";
+    /* Any free ports: tests run side by side, the defaults would collide. */
+    argv[k++] = "--feeds";
+    argv[k++] = "tcp://127.0.0.1:*";
+    argv[k++] = "--control";
+    argv[k++] = "tcp://127.0.0.1:*";
     for (int i = 0; extra && extra[i]; i++)
         argv[k++] = extra[i];
     argv[k] = NULL;
@@ -184,19 +189,34 @@ static long long wait_metric(int mport, const char *name, long long want, int ti
 
 /* ---- QoS 1 publisher ---- */
 
-static atomic_int acked;
+static atomic_int acked, connacked;
 static void on_pub(struct mosquitto *m, void *obj, int mid)
 {
     atomic_fetch_add(&acked, 1);
+}
+
+static void on_pub_connect(struct mosquitto *m, void *obj, int rc)
+{
+    if (rc == 0)
+        atomic_store(&connacked, 1);
 }
 
 static struct mosquitto *pub_open(void)
 {
     struct mosquitto *m = mosquitto_new(NULL, true, NULL);
     mosquitto_publish_callback_set(m, on_pub);
+    mosquitto_connect_callback_set(m, on_pub_connect);
+    atomic_store(&connacked, 0);
     cr_assert_eq(mosquitto_connect(m, "127.0.0.1", port, 30), MOSQ_ERR_SUCCESS);
     cr_assert_eq(mosquitto_loop_start(m), MOSQ_ERR_SUCCESS);
     atomic_store(&acked, 0);
+    /* Publish only after CONNACK: libmosquitto re-sends (DUP) every QoS 1 message still
+     * unacknowledged when the CONNACK arrives, and the broker forwards both copies. */
+    int64_t end = vg_mono_ns() + 10 * VG_NS_PER_S;
+    while (!atomic_load(&connacked)) {
+        cr_assert_lt(vg_mono_ns(), end, "publisher got no CONNACK");
+        nap_ms(2);
+    }
     return m;
 }
 
@@ -297,7 +317,16 @@ Test(engine, restart_processes_what_the_broker_queued_meanwhile)
     const int queued = 2000;
     pid_t pid = vigil_start("restart.log", "vg-it-engine-restart", mport, NULL);
 
-    cr_assert_eq(wait_metric(mport, "vigil_mqtt_connected", 1, 15000), 1);
+    if (wait_metric(mport, "vigil_mqtt_connected", 1, 15000) != 1) {
+        char path[700], line[512];
+        snprintf(path, sizeof(path), "%s/restart.log", tmp);
+        FILE *f = fopen(path, "r");
+        while (f && fgets(line, sizeof(line), f))
+            cr_log_error("vigil: %s", line);
+        if (f)
+            fclose(f);
+        cr_assert_fail("vigil run did not connect (log above)");
+    }
     nap_ms(300); /* the subscription is in place: the session exists at the broker */
     kill(pid, SIGKILL);
     cr_assert_eq(vigil_wait(pid, 5000), 128 + SIGKILL);
@@ -382,6 +411,15 @@ Test(engine, bad_usage_and_bad_model_exit_2)
     cr_assert_eq(run_status(tls_no_ca), 2);
     cr_assert_eq(run_status(missing_model), 2);
     cr_assert_eq(run_status(bad_qos), 2);
+    const char *bad_clock[] = {"--model", model_path, "--clock", "sundial", NULL};
+    const char *port0_feeds[] = {"--model", model_path, "--feeds", "tcp://127.0.0.1:0", NULL};
+    const char *same_sockets[] = {"--model", model_path, "--feeds", "tcp://127.0.0.1:7001",
+                                  "--control", "tcp://127.0.0.1:7001", NULL};
+    const char *no_key[] = {"--model", model_path, "--feeds-key", "/nonexistent.key", NULL};
+    cr_assert_eq(run_status(bad_clock), 2);
+    cr_assert_eq(run_status(port0_feeds), 2, "port 0 is spelled '*'");
+    cr_assert_eq(run_status(same_sockets), 2);
+    cr_assert_eq(run_status(no_key), 2);
     const char *help[] = {"--help", NULL};
     cr_assert_eq(run_status(help), 0);
 }

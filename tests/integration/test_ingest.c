@@ -174,6 +174,7 @@ static void wait_messages(struct rig *g, uint64_t want, int64_t timeout_s)
 struct pub {
     struct mosquitto *m;
     atomic_int acked;
+    atomic_int connacked;
     int sent;
 };
 
@@ -182,18 +183,32 @@ static void on_pub(struct mosquitto *m, void *obj, int mid)
     atomic_fetch_add(&((struct pub *)obj)->acked, 1);
 }
 
+static void on_pub_connect(struct mosquitto *m, void *obj, int rc)
+{
+    if (rc == 0)
+        atomic_store(&((struct pub *)obj)->connacked, 1);
+}
+
 static void pub_open(struct pub *p, const char *id)
 {
     memset(p, 0, sizeof(*p));
     p->m = mosquitto_new(id, true, p);
     cr_assert_not_null(p->m);
     mosquitto_publish_callback_set(p->m, on_pub);
+    mosquitto_connect_callback_set(p->m, on_pub_connect);
     int64_t end = vg_mono_ns() + 10 * VG_NS_PER_S;
     while (mosquitto_connect(p->m, "127.0.0.1", port, 30) != MOSQ_ERR_SUCCESS) {
         cr_assert_lt(vg_mono_ns(), end, "publisher cannot connect");
         nap_ms(20);
     }
     cr_assert_eq(mosquitto_loop_start(p->m), MOSQ_ERR_SUCCESS);
+    /* Publish only after CONNACK: libmosquitto re-sends (DUP) every QoS 1 message still
+     * waiting for its PUBACK when the CONNACK arrives, and the broker forwards both copies,
+     * so a publisher that starts early delivers some messages twice under load. */
+    while (!atomic_load(&p->connacked)) {
+        cr_assert_lt(vg_mono_ns(), end, "publisher got no CONNACK");
+        nap_ms(2);
+    }
 }
 
 static void pub_send(struct pub *p, const char *topic, const void *payload, size_t len)

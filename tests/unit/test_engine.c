@@ -2,6 +2,7 @@
  * through the readings ring to the analysis thread, alert events come out as JSON lines,
  * refusals land in the reject log, and every counter adds up. Also the event JSON format and
  * the metrics text, checked field by field. */
+#include "vigil/archive.h"
 #include "vigil/common.h"
 #include "vigil/engine.h"
 
@@ -9,9 +10,14 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/resource.h>
+#include <zmq.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static vg_model *model;
@@ -311,4 +317,338 @@ Test(engine, metrics_text_counts_what_was_submitted)
     cr_assert_not_null(strstr(line, "messages 6, readings 5"), "%s", line);
     cr_assert_not_null(strstr(line, "bad_version 1"), "%s", line);
     vg_engine_free(&e);
+}
+
+/* ---- --clock event ---- */
+
+struct graded {
+    int density_raised; /* density alerts in z3 at warning or above */
+    int max_grade;
+};
+
+static void on_density(void *ctx, const vg_alert_event *ev)
+{
+    struct graded *g = ctx;
+    const vg_zone *z = vg_model_zone(model, ev->zone);
+    if (ev->kind == VG_ALERT_DENSITY && z && strcmp(z->id, "z3") == 0 &&
+        ev->action != VG_ALERT_ACTION_CLEAR && ev->grade >= VG_GRADE_WARNING) {
+        g->density_raised++;
+        if (ev->grade > g->max_grade)
+            g->max_grade = ev->grade;
+    }
+}
+
+/* 90 simulated seconds of cam3 counting 120 persons in z3 (20 m²: 6 p/m², far over every
+ * queue level), stamped one day before now, sent at 100x (10 ms per simulated second). */
+static void submit_day_old_crowd(vg_engine *e, int64_t day0)
+{
+    char msg[160];
+    for (int s = 0; s < 90; s++) {
+        int64_t t = day0 + (int64_t)s * VG_NS_PER_S;
+        int n = snprintf(msg, sizeof(msg), "{\"v\":1,\"ts\":%lld,\"counts\":{\"z3\":120}}",
+                         (long long)(t / VG_NS_PER_S));
+        cr_assert_eq(vg_engine_submit(e, "vigil/testvenue/count/cam3", msg, (size_t)n,
+                                      vg_wall_ns()), 0);
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+Test(engine, event_clock_accepts_and_grades_a_day_old_stream_that_wall_clock_refuses)
+{
+    vg_engine_cfg cfg;
+    vg_engine *e;
+    vg_engine_stats st;
+    struct graded g = {0, 0};
+    /* Whole seconds, so the ticks land on the readings' own seconds. */
+    int64_t day0 = (vg_wall_ns() / VG_NS_PER_S - 86400) * VG_NS_PER_S;
+
+    /* event clock */
+    cfg_local(&cfg, NULL, NULL);
+    cfg.event_clock = 1;
+    cfg.tick_ns = VG_NS_PER_S;
+    cfg.on_event = on_density;
+    cfg.on_event_ctx = &g;
+    cr_assert_eq(vg_engine_new(&cfg, &e), 0);
+    cr_assert_eq(vg_engine_start(e), 0);
+    submit_day_old_crowd(e, day0);
+    vg_engine_stop(e);
+    vg_engine_stats_get(e, &st);
+    vg_engine_free(&e);
+    cr_assert_eq(st.ingest.readings[VG_INGEST_SRC_COUNT], 90);
+    cr_assert_eq(st.rejects_total, 0, "a day old is fine on the event clock");
+    cr_assert_eq(st.accepted, 90);
+    cr_assert_eq(st.event_now_ns, day0 + 89 * VG_NS_PER_S, "newest reading time");
+    /* Ticks at day0, day0+1 s, ... day0+89 s, then one final tick past the lateness. */
+    cr_assert_eq(st.ticks, 91, "ticks: %llu", (unsigned long long)st.ticks);
+    cr_assert_eq(g.density_raised >= 1, 1, "z3 graded at warning or above");
+    cr_assert_geq(g.max_grade, VG_GRADE_CRITICAL, "6 p/m² in a queue is critical or worse");
+
+    /* wall clock: the same stream is a day old */
+    memset(&g, 0, sizeof(g));
+    cfg.event_clock = 0;
+    cr_assert_eq(vg_engine_new(&cfg, &e), 0);
+    cr_assert_eq(vg_engine_start(e), 0);
+    submit_day_old_crowd(e, day0);
+    vg_engine_stop(e);
+    vg_engine_stats_get(e, &st);
+    vg_engine_free(&e);
+    cr_assert_eq(st.ingest.rejects[VG_REJECT_TOO_OLD], 90);
+    cr_assert_eq(st.accepted, 0);
+    cr_assert_eq(g.density_raised, 0);
+    cr_assert_eq(st.event_now_ns, INT64_MIN, "the wall clock does not track event time");
+}
+
+Test(engine, event_clock_still_refuses_readings_far_ahead_of_event_time_and_idles_without_data)
+{
+    vg_engine_cfg cfg;
+    vg_engine *e;
+    vg_engine_stats st;
+    char msg[160];
+    int64_t day0 = (vg_wall_ns() / VG_NS_PER_S - 86400) * VG_NS_PER_S;
+    /* 20 s past the newest reading: beyond max_future (10 s); 5 s is inside it. */
+    int64_t offs[] = {0, 1, 20, 5, -3700};
+    int n;
+
+    cfg_local(&cfg, NULL, NULL);
+    cfg.event_clock = 1;
+    cfg.tick_ns = VG_NS_PER_S;
+    cr_assert_eq(vg_engine_new(&cfg, &e), 0);
+    cr_assert_eq(vg_engine_start(e), 0);
+    /* No reading yet: no tick, however long we wait. */
+    struct timespec ts = {0, 100 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    vg_engine_stats_get(e, &st);
+    cr_assert_eq(st.ticks, 0);
+    for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+        n = snprintf(msg, sizeof(msg), "{\"v\":1,\"ts\":%lld,\"value\":21}",
+                     (long long)(day0 / VG_NS_PER_S + offs[i]));
+        cr_assert_eq(vg_engine_submit(e, "vigil/testvenue/sensor/t1", msg, (size_t)n,
+                                      vg_wall_ns()), 0);
+    }
+    vg_engine_stop(e);
+    vg_engine_stats_get(e, &st);
+    vg_engine_free(&e);
+    cr_assert_eq(st.ingest.rejects[VG_REJECT_TOO_FAR_FUTURE], 1, "+20 s is too far ahead");
+    /* -3700 s: over max_age (1 h) behind the event clock */
+    cr_assert_eq(st.ingest.rejects[VG_REJECT_TOO_OLD], 1);
+    cr_assert_eq(st.accepted, 3);
+    cr_assert_eq(st.event_now_ns, day0 + 5 * VG_NS_PER_S);
+}
+
+/* ---- feeds, control socket, HDF5 archive ---- */
+
+/* The help press of help_press_comes_out_as_a_medical_event_line, this time on the ZeroMQ
+ * medical feed, and the control socket's status reply carries the engine counters. */
+Test(engine, feeds_publish_the_alert_and_control_status_has_engine_counters)
+{
+    vg_engine_cfg cfg;
+    vg_engine *e;
+    char msg[128], topic[128] = "", body[8192];
+    void *ctx = zmq_ctx_new();
+    void *sub = zmq_socket(ctx, ZMQ_SUB), *req = zmq_socket(ctx, ZMQ_REQ);
+    int linger = 0;
+
+    cfg_local(&cfg, NULL, NULL);
+    cfg.feeds_endpoint = "tcp://127.0.0.1:*";
+    cfg.control_endpoint = "tcp://127.0.0.1:*";
+    cr_assert_eq(vg_engine_new(&cfg, &e), 0);
+    cr_assert_eq(strncmp(vg_engine_feeds_endpoint(e), "tcp://127.0.0.1:", 16), 0);
+    cr_assert_str_neq(vg_engine_feeds_endpoint(e), "tcp://127.0.0.1:*", "the port is resolved");
+    zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(req, ZMQ_LINGER, &linger, sizeof(linger));
+    cr_assert_eq(zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "medical.", 8), 0);
+    cr_assert_eq(zmq_connect(sub, vg_engine_feeds_endpoint(e)), 0);
+    cr_assert_eq(zmq_connect(req, vg_engine_control_endpoint(e)), 0);
+    cr_assert_eq(vg_engine_start(e), 0);
+    /* A PUB drops what it sends before the subscription reaches it: the feed's heartbeat
+     * (every second) shows the subscription is live; then press once. */
+    int got = 0, pressed = 0;
+    int64_t end = vg_mono_ns() + 20 * VG_NS_PER_S;
+    while (!got && vg_mono_ns() < end) {
+        zmq_pollitem_t it = {sub, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, 200) != 1)
+            continue;
+        int tl = zmq_recv(sub, topic, sizeof(topic) - 1, 0);
+        int bl = zmq_recv(sub, body, sizeof(body) - 1, 0);
+        cr_assert_gt(tl, 0);
+        cr_assert_gt(bl, 0);
+        topic[tl] = body[bl] = '\0';
+        if (strncmp(topic, "medical.critical.", 17) == 0) {
+            got = 1;
+        } else if (!pressed) {
+            /* Stamped now: a time from before the wait could be behind the watermark. */
+            int64_t now = vg_wall_ns();
+            int n = snprintf(msg, sizeof(msg), "{\"v\":1,\"ts\":%lld.%09lld,\"type\":\"medical\"}",
+                             (long long)(now / VG_NS_PER_S), (long long)(now % VG_NS_PER_S));
+            cr_assert_eq(vg_engine_submit(e, "vigil/testvenue/help/h1", msg, (size_t)n,
+                                          vg_wall_ns()), 0);
+            pressed = 1;
+        }
+    }
+    cr_assert_eq(pressed, 1, "no heartbeat on the medical feed");
+    if (!got) {
+        vg_engine_stats st0;
+        vg_engine_stats_get(e, &st0);
+        cr_assert_eq(got, 1, "no medical alert on the feed (last topic %s, events %llu, "
+                     "published %llu, accepted %llu, rejects %llu)", topic,
+                     (unsigned long long)st0.events, (unsigned long long)st0.alerts_published,
+                     (unsigned long long)st0.accepted, (unsigned long long)st0.rejects_total);
+    }
+    cr_assert_str_eq(topic, "medical.critical.z1");
+    cJSON *j = cJSON_Parse(body);
+    cr_assert_not_null(j, "%s", body);
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "kind")->valuestring, "help_medical");
+    cJSON_Delete(j);
+
+    cr_assert_eq(zmq_send(req, "{\"cmd\":\"status\"}", 16, 0), 16);
+    zmq_pollitem_t it = {req, 0, ZMQ_POLLIN, 0};
+    cr_assert_eq(zmq_poll(&it, 1, 10000), 1, "control socket did not answer");
+    int bl = zmq_recv(req, body, sizeof(body) - 1, 0);
+    cr_assert_gt(bl, 0);
+    body[bl] = '\0';
+    j = cJSON_Parse(body);
+    cr_assert_not_null(j, "%s", body);
+    cJSON *eng = cJSON_GetObjectItem(j, "engine");
+    cr_assert_not_null(eng, "%s", body);
+    vg_engine_stats st;
+    vg_engine_stats_get(e, &st);
+    cr_assert_geq(cJSON_GetObjectItem(eng, "messages")->valuedouble, 1);
+    cr_assert_leq(cJSON_GetObjectItem(eng, "messages")->valuedouble, (double)st.ingest.messages);
+    cr_assert_str_eq(cJSON_GetObjectItem(eng, "clock")->valuestring, "wall");
+    cr_assert_not_null(cJSON_GetObjectItem(cJSON_GetObjectItem(eng, "rings"), "alerts"));
+    cr_assert_not_null(cJSON_GetObjectItem(eng, "rejects"));
+    cJSON_Delete(j);
+    zmq_close(sub);
+    zmq_close(req);
+    vg_engine_stop(e);
+    vg_engine_stats_get(e, &st);
+    cr_assert_geq(st.alerts_published, 1);
+    vg_engine_free(&e);
+    zmq_ctx_term(ctx);
+}
+
+static int find_h5(const char *d, char *ret, size_t cap)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "ls %s/*.h5 2>/dev/null | head -1", d);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    int ok = fgets(ret, (int)cap, p) != NULL;
+    pclose(p);
+    if (!ok)
+        return -1;
+    ret[strcspn(ret, "\n")] = '\0';
+    return 0;
+}
+
+Test(engine, archive_holds_every_reading_and_tick_and_replay_verifies)
+{
+    vg_engine_cfg cfg;
+    vg_engine *e;
+    vg_engine_stats st;
+    struct graded g = {0, 0};
+    char path[600], cmd[1400];
+    int64_t day0 = (vg_wall_ns() / VG_NS_PER_S - 86400) * VG_NS_PER_S;
+
+    cfg_local(&cfg, NULL, NULL);
+    cfg.event_clock = 1;
+    cfg.tick_ns = VG_NS_PER_S;
+    cfg.archive_dir = dir;
+    cfg.on_event = on_density;
+    cfg.on_event_ctx = &g;
+    cr_assert_eq(vg_engine_new(&cfg, &e), 0);
+    cr_assert_eq(vg_engine_start(e), 0);
+    submit_day_old_crowd(e, day0);
+    /* and one the core refuses (ingest passes it: a duplicate of a taken reading) */
+    char msg[160];
+    int n = snprintf(msg, sizeof(msg), "{\"v\":1,\"ts\":%lld,\"counts\":{\"z3\":120}}",
+                     (long long)(day0 / VG_NS_PER_S + 89));
+    cr_assert_eq(vg_engine_submit(e, "vigil/testvenue/count/cam3", msg, (size_t)n, vg_wall_ns()), 0);
+    vg_engine_stop(e);
+    vg_engine_stats_get(e, &st);
+    vg_engine_free(&e);
+    cr_assert_eq(st.archive_full, 0);
+    cr_assert_eq(st.archive_faults, 0);
+    cr_assert_geq(g.density_raised, 1);
+    cr_assert_eq(find_h5(dir, path, sizeof(path)), 0, "no archive file in %s", dir);
+
+    vg_archive_reader *r;
+    vg_archive_info info;
+    cr_assert_eq(vg_archive_reader_open(path, &r), 0);
+    cr_assert_eq(vg_archive_reader_info(r, &info), 0);
+    cr_assert_eq(info.count[VG_ARCHIVE_REC_READING], 91, "every reading offered, refused too");
+    cr_assert_eq(info.count[VG_ARCHIVE_REC_TICK], st.ticks);
+    cr_assert_eq(info.count[VG_ARCHIVE_REC_ALERT], st.events);
+    cr_assert_eq(info.count[VG_ARCHIVE_REC_METRICS], st.ticks * 3, "3 zones per tick");
+    cr_assert_eq(info.first_tick_ns, day0);
+    cr_assert_eq(info.lost, 0);
+    vg_archive_reader_free(&r);
+
+    snprintf(cmd, sizeof(cmd), "'%s' replay --verify '%s' >/dev/null 2>&1", getenv("VG_VIGIL"),
+             path);
+    cr_assert_eq(system(cmd), 0, "vigil replay --verify %s", path);
+}
+
+struct backlog {
+    atomic_int raised, cleared, density;
+};
+
+static void on_backlog(void *ctx, const vg_alert_event *ev)
+{
+    struct backlog *b = ctx;
+    if (ev->kind == VG_ALERT_ARCHIVE_BACKLOG) {
+        cr_expect_eq(ev->feed, VG_FEED_TECHNICAL);
+        atomic_fetch_add(ev->action == VG_ALERT_ACTION_CLEAR ? &b->cleared : &b->raised, 1);
+    } else if (ev->kind == VG_ALERT_DENSITY && ev->action != VG_ALERT_ACTION_CLEAR) {
+        atomic_fetch_add(&b->density, 1);
+    }
+}
+
+/* A full disk, simulated with RLIMIT_FSIZE (this test process only): the archive faults, the
+ * engine raises archive_backlog on the technical feed, and alerting goes on. */
+Test(engine, archive_fault_raises_a_technical_alert_and_alerting_goes_on)
+{
+    vg_engine_cfg cfg;
+    vg_engine *e;
+    vg_engine_stats st;
+    struct backlog b;
+    char msg[160];
+    int64_t t0 = (vg_wall_ns() / VG_NS_PER_S - 3600) * VG_NS_PER_S;
+
+    atomic_init(&b.raised, 0);
+    atomic_init(&b.cleared, 0);
+    atomic_init(&b.density, 0);
+    signal(SIGXFSZ, SIG_IGN); /* write() fails with EFBIG instead of killing the process */
+    cfg_local(&cfg, NULL, NULL);
+    cfg.event_clock = 1;
+    cfg.tick_ns = VG_NS_PER_S;
+    cfg.archive_dir = dir;
+    cfg.on_event = on_backlog;
+    cfg.on_event_ctx = &b;
+    cr_assert_eq(vg_engine_new(&cfg, &e), 0); /* the first file exists now */
+    struct rlimit lim = {64 * 1024, RLIM_INFINITY};
+    cr_assert_eq(getrlimit(RLIMIT_FSIZE, &lim), 0);
+    struct rlimit low = {64 * 1024, lim.rlim_max};
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &low), 0);
+    cr_assert_eq(vg_engine_start(e), 0);
+    int64_t end = vg_mono_ns() + 30 * VG_NS_PER_S;
+    for (int s = 0; !atomic_load(&b.raised) && vg_mono_ns() < end; s++) {
+        int64_t t = t0 + (int64_t)s * VG_NS_PER_S;
+        int n = snprintf(msg, sizeof(msg), "{\"v\":1,\"ts\":%lld,\"counts\":{\"z3\":%d}}",
+                         (long long)(t / VG_NS_PER_S), s % 2 ? 120 : 119);
+        cr_assert_eq(vg_engine_submit(e, "vigil/testvenue/count/cam3", msg, (size_t)n,
+                                      vg_wall_ns()), 0);
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    vg_engine_stats_get(e, &st);
+    vg_engine_stop(e);
+    vg_engine_free(&e);
+    setrlimit(RLIMIT_FSIZE, &lim);
+    cr_assert_eq(atomic_load(&b.raised), 1, "archive_backlog raised once");
+    cr_assert_geq(st.archive_faults, 1);
+    cr_assert_eq(st.technical_alerts, 1);
+    cr_assert_geq(atomic_load(&b.density), 1, "the density alert still came out");
 }
