@@ -133,9 +133,11 @@ int vg_score_parse_alert(const char *json, size_t len, vg_score_alert *ret)
     act = cJSON_GetObjectItemCaseSensitive(o, "action");
     if (!cJSON_IsString(act))
         act = cJSON_GetObjectItemCaseSensitive(o, "state");
+    /* zone is null for system alerts (archive backlog): kept, with an empty zone, so they
+     * count as false alerts rather than making the file unreadable. */
     if (!(cJSON_IsString(id) || cJSON_IsNumber(id)) || !cJSON_IsString(kind) ||
-        !cJSON_IsString(zone) || !cJSON_IsString(grade) || !cJSON_IsNumber(ts) ||
-        !cJSON_IsString(feed) || !isfinite(ts->valuedouble))
+        !(cJSON_IsString(zone) || cJSON_IsNull(zone)) || !cJSON_IsString(grade) ||
+        !cJSON_IsNumber(ts) || !cJSON_IsString(feed) || !isfinite(ts->valuedouble))
         goto out;
     memset(&a, 0, sizeof(a));
     if (cJSON_IsNumber(id))
