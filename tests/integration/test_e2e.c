@@ -1,0 +1,394 @@
+/* End-to-end acceptance (issue #8), every piece a real process on 127.0.0.1 under
+ * tests/with-broker.sh: `vigil run --clock event` with its ZeroMQ feeds, control socket and
+ * HDF5 archive, fed by `vigil sim` over mosquitto, graded by `vigil score`.
+ * - the incident day: every incident caught on its feed within its bound (score exits 0),
+ *   a SUB on `medical.` sees the help alerts, and `vigil replay --verify` on the archive
+ *   reproduces the live alert stream;
+ * - the quiet day: nothing above advisory.
+ * The simulator runs at --speed 200 with --batch (the incident day in about 30 s): at
+ * --speed max the engine outruns its archive writer, which then drops records (reported as
+ * an archive_backlog alert), and a replay of a lossy archive cannot match. */
+#include "vigil/common.h"
+
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define SIM_SPEED "200"
+
+static int port;
+static char tmp[512], model[4096], scen_dir[4096];
+
+/* Every process this test started, so a failed assertion does not leave one running. */
+static pid_t spawned[8];
+static int n_spawned;
+
+static void setup(void)
+{
+    const char *ps = getenv("VG_TEST_MQTT_PORT"), *root = getenv("VG_SOURCE_ROOT");
+    const char *base = getenv("VG_TEST_TMPDIR") ? getenv("VG_TEST_TMPDIR") : "/tmp";
+    cr_assert_not_null(ps, "run under tests/with-broker.sh");
+    cr_assert_not_null(getenv("VG_VIGIL"));
+    port = atoi(ps);
+    snprintf(model, sizeof(model), "%s/models/olympic-park.cfg", root ? root : ".");
+    snprintf(scen_dir, sizeof(scen_dir), "%s/models/scenarios", root ? root : ".");
+    snprintf(tmp, sizeof(tmp), "%s/e2e-XXXXXX", base);
+    cr_assert_not_null(mkdtemp(tmp));
+}
+
+static void teardown(void)
+{
+    for (int i = 0; i < n_spawned; i++)
+        if (spawned[i] > 0 && kill(spawned[i], SIGKILL) == 0)
+            waitpid(spawned[i], NULL, 0);
+    n_spawned = 0;
+}
+
+TestSuite(e2e, .init = setup, .fini = teardown, .timeout = 280);
+
+static void nap_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    socklen_t len = sizeof(sa);
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    getsockname(fd, (struct sockaddr *)&sa, &len);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+/* Starts `vigil ARGS...` (NULL-terminated) with stdout to tmp/<out> and stderr to tmp/<log>
+ * ("/dev/null" when NULL). */
+static pid_t spawn(const char *out, const char *log, const char *const *args)
+{
+    char outp[700], logp[700];
+    const char *argv[48];
+    int k = 0;
+
+    snprintf(outp, sizeof(outp), "%s/%s", tmp, out ? out : "stdout.txt");
+    snprintf(logp, sizeof(logp), "%s/%s", tmp, log ? log : "stderr.txt");
+    argv[k++] = getenv("VG_VIGIL");
+    for (int i = 0; args[i] && k < 47; i++)
+        argv[k++] = args[i];
+    argv[k] = NULL;
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int e = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        int nul = open("/dev/null", O_RDONLY);
+        dup2(nul, 0);
+        dup2(o, 1);
+        dup2(e, 2);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    if (n_spawned < 8)
+        spawned[n_spawned++] = pid;
+    return pid;
+}
+
+/* Exit status, 128 + signal, or -1 after timeout (the process is then killed). */
+static int wait_exit(pid_t pid, int timeout_ms)
+{
+    int st;
+    int64_t end = vg_mono_ns() + (int64_t)timeout_ms * VG_NS_PER_MS;
+    while (vg_mono_ns() < end) {
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        nap_ms(20);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    return -1;
+}
+
+static int run_vigil(const char *out, const char *log, const char *const *args, int timeout_ms)
+{
+    return wait_exit(spawn(out, log, args), timeout_ms);
+}
+
+/* GET /metrics; the body in a static buffer, or NULL when nothing listens. */
+static const char *scrape(int mport)
+{
+    static char buf[1 << 17];
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)mport)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        close(fd);
+        return NULL;
+    }
+    const char req[] = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (write(fd, req, sizeof(req) - 1) < 0) {
+        close(fd);
+        return NULL;
+    }
+    size_t n = 0;
+    ssize_t r;
+    while (n < sizeof(buf) - 1 && (r = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0)
+        n += (size_t)r;
+    close(fd);
+    buf[n] = '\0';
+    if (strncmp(buf, "HTTP/1.", 7) != 0 || !strstr(buf, " 200 "))
+        return NULL;
+    char *body = strstr(buf, "\r\n\r\n");
+    return body ? body + 4 : NULL;
+}
+
+static long long metric(const char *text, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *p = text; p && *p;) {
+        if (strncmp(p, name, len) == 0 && p[len] == ' ')
+            return atoll(p + len + 1);
+        p = strchr(p, '\n');
+        if (p)
+            p++;
+    }
+    return -1;
+}
+
+static long long wait_metric(int mport, const char *name, long long want, int timeout_ms)
+{
+    long long v = -1;
+    int64_t end = vg_mono_ns() + (int64_t)timeout_ms * VG_NS_PER_MS;
+    while (vg_mono_ns() < end) {
+        const char *t = scrape(mport);
+        if (t && (v = metric(t, name)) >= want)
+            return v;
+        nap_ms(100);
+    }
+    return v;
+}
+
+/* Lines of tmp/<name> containing every needle (up to two; NULL for none). */
+static int count_lines(const char *name, const char *a, const char *b)
+{
+    char path[700];
+    static char line[1 << 16];
+    int n = 0;
+    snprintf(path, sizeof(path), "%s/%s", tmp, name);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if ((!a || strstr(line, a)) && (!b || strstr(line, b)))
+            n++;
+    fclose(f);
+    return n;
+}
+
+/* The message count of the simulator's closing log line "sim: N messages, ...". */
+static long long sim_published(const char *log)
+{
+    char path[700], line[1024];
+    long long n = -1;
+    snprintf(path, sizeof(path), "%s/%s", tmp, log);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof(line), f)) {
+        const char *p = strstr(line, "sim: ");
+        long long v;
+        if (p && sscanf(p, "sim: %lld messages,", &v) == 1 && strstr(p, "bytes"))
+            n = v;
+    }
+    fclose(f);
+    return n;
+}
+
+/* ---- a SUB on the medical feed, in its own thread ---- */
+
+struct medsub {
+    void *ctx, *sock;
+    pthread_t th;
+    atomic_int stop, help_medical, messages;
+};
+
+static void *medsub_main(void *arg)
+{
+    struct medsub *s = arg;
+    char topic[256], body[1 << 14];
+    while (!atomic_load(&s->stop)) {
+        int n = zmq_recv(s->sock, topic, sizeof(topic) - 1, 0);
+        if (n < 0)
+            continue; /* receive timeout: check stop */
+        topic[n < (int)sizeof(topic) ? n : (int)sizeof(topic) - 1] = '\0';
+        int more = 0;
+        size_t ml = sizeof(more);
+        zmq_getsockopt(s->sock, ZMQ_RCVMORE, &more, &ml);
+        if (!more)
+            continue;
+        int m = zmq_recv(s->sock, body, sizeof(body) - 1, 0);
+        if (m < 0)
+            continue;
+        body[m < (int)sizeof(body) ? m : (int)sizeof(body) - 1] = '\0';
+        atomic_fetch_add(&s->messages, 1);
+        if (strncmp(topic, "medical.", 8) == 0 && strncmp(topic, "medical.heartbeat", 17) != 0 &&
+            strstr(body, "\"kind\":\"help_medical\"") && strstr(body, "\"reason\":\"raise\""))
+            atomic_fetch_add(&s->help_medical, 1);
+    }
+    return NULL;
+}
+
+static void medsub_start(struct medsub *s, int feeds_port)
+{
+    char ep[64];
+    int zero = 0, rcvtimeo = 100;
+    memset(s, 0, sizeof(*s));
+    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", feeds_port);
+    s->ctx = zmq_ctx_new();
+    s->sock = zmq_socket(s->ctx, ZMQ_SUB);
+    zmq_setsockopt(s->sock, ZMQ_LINGER, &zero, sizeof(zero));
+    zmq_setsockopt(s->sock, ZMQ_RCVTIMEO, &rcvtimeo, sizeof(rcvtimeo));
+    zmq_setsockopt(s->sock, ZMQ_SUBSCRIBE, "medical.", 8);
+    cr_assert_eq(zmq_connect(s->sock, ep), 0);
+    cr_assert_eq(pthread_create(&s->th, NULL, medsub_main, s), 0);
+}
+
+static void medsub_stop(struct medsub *s)
+{
+    atomic_store(&s->stop, 1);
+    pthread_join(s->th, NULL);
+    zmq_close(s->sock);
+    zmq_ctx_term(s->ctx);
+}
+
+/* One event day through the whole chain; leaves tmp/<tag>-alerts.jsonl, tmp/<tag>-truth.json
+ * and the archive tmp/<tag>-archive. Returns the medical SUB's help_medical count. */
+static int run_day(const char *tag, const char *scenario)
+{
+    char broker[64], feeds[64], control[64], metrics[64], archive[700], events[700],
+        truth[700], scen[4300], runlog[64], simlog[64];
+    int fport = free_port(), cport = free_port(), mport = free_port();
+    struct medsub sub;
+
+    snprintf(broker, sizeof(broker), "mqtt://127.0.0.1:%d", port);
+    snprintf(feeds, sizeof(feeds), "tcp://127.0.0.1:%d", fport);
+    snprintf(control, sizeof(control), "tcp://127.0.0.1:%d", cport);
+    snprintf(metrics, sizeof(metrics), "127.0.0.1:%d", mport);
+    snprintf(archive, sizeof(archive), "%s/%s-archive", tmp, tag);
+    snprintf(events, sizeof(events), "%s/%s-alerts.jsonl", tmp, tag);
+    snprintf(truth, sizeof(truth), "%s/%s-truth.json", tmp, tag);
+    snprintf(scen, sizeof(scen), "%s/%s", scen_dir, scenario);
+    snprintf(runlog, sizeof(runlog), "%s-run.log", tag);
+    snprintf(simlog, sizeof(simlog), "%s-sim.log", tag);
+    cr_assert_eq(mkdir(archive, 0755), 0);
+
+    char client[64];
+    snprintf(client, sizeof(client), "vg-e2e-%s-%d", tag, (int)getpid());
+    const char *run_args[] = {"run", "--model", model, "--broker", broker, "--client-id", client,
+                              "--clean-session", "--clock", "event", "--archive", archive,
+                              "--events", events, "--feeds", feeds, "--control", control,
+                              "--metrics", metrics, "--status-interval", "0", NULL};
+    pid_t engine = spawn(NULL, runlog, run_args);
+    cr_assert_eq(wait_metric(mport, "vigil_mqtt_connected", 1, 20000), 1, "engine connected");
+    medsub_start(&sub, fport);
+    nap_ms(500); /* SUBACK after CONNACK; the SUB's subscription reaching the PUB */
+
+    const char *sim_args[] = {"sim", "--model", model, "--scenario", scen, "--speed", SIM_SPEED,
+                              "--native", "--batch", "--truth", truth, "--broker", broker, NULL};
+    int64_t t0 = vg_mono_ns();
+    cr_assert_eq(run_vigil(NULL, simlog, sim_args, 200000), 0, "vigil sim finished");
+    cr_log_info("%s: vigil sim took %.1f s", tag, (double)(vg_mono_ns() - t0) / 1e9);
+    long long sent = sim_published(simlog);
+    cr_assert_gt(sent, 0, "sim logged what it published");
+
+    /* Drained: every published message received and the readings ring empty. */
+    cr_assert_eq(wait_metric(mport, "vigil_messages_total", sent, 60000), sent);
+    int64_t end = vg_mono_ns() + 30 * VG_NS_PER_S;
+    const char *t;
+    while ((!(t = scrape(mport)) || metric(t, "vigil_ring_depth{ring=\"readings\"}") != 0) &&
+           vg_mono_ns() < end)
+        nap_ms(100);
+    t = scrape(mport);
+    cr_assert_not_null(t);
+    cr_assert_eq(metric(t, "vigil_ring_depth{ring=\"readings\"}"), 0);
+    cr_assert_eq(metric(t, "vigil_rejects_total{stage=\"ingest\",reason=\"too_far_future\"}") > 0,
+                 0, "event clock: simulated time is not refused");
+
+    kill(engine, SIGTERM);
+    cr_assert_eq(wait_exit(engine, 60000), 0, "SIGTERM: drained and exited 0");
+    medsub_stop(&sub);
+    return atomic_load(&sub.help_medical);
+}
+
+Test(e2e, incident_day_caught_on_the_right_feeds_and_replayed)
+{
+    int help = run_day("incidents", "incidents.cfg");
+
+    /* Every incident caught on its feed within its bound; no false alert at warning+. */
+    const char *score_args[] = {"score", NULL, NULL, NULL};
+    char events[700], truth[700];
+    snprintf(events, sizeof(events), "%s/incidents-alerts.jsonl", tmp);
+    snprintf(truth, sizeof(truth), "%s/incidents-truth.json", tmp);
+    score_args[1] = events;
+    score_args[2] = truth;
+    int st = run_vigil("incidents-score.txt", "incidents-score.log", score_args, 30000);
+    cr_assert_eq(st, 0, "vigil score passes (see %s/incidents-score.txt)", tmp);
+    cr_assert_eq(count_lines("incidents-score.txt", "PASS ", NULL), 9);
+    cr_assert_eq(count_lines("incidents-score.txt", "FAIL", NULL), 0);
+    /* Help press and collapse: two medical raises on the event file and on the wire. */
+    cr_assert_eq(count_lines("incidents-alerts.jsonl", "\"kind\":\"help_medical\"",
+                             "\"action\":\"raise\""),
+                 2);
+    cr_assert_eq(help, 2, "the SUB on medical. saw both help_medical raises");
+
+    /* The archive replays to the same alert stream. */
+    char pattern[700];
+    glob_t g;
+    snprintf(pattern, sizeof(pattern), "%s/incidents-archive/*.h5", tmp);
+    cr_assert_eq(glob(pattern, 0, NULL, &g), 0, "the run left an archive");
+    const char *rargs[40] = {"replay", "--verify"};
+    int k = 2;
+    for (size_t i = 0; i < g.gl_pathc && k < 39; i++)
+        rargs[k++] = g.gl_pathv[i];
+    rargs[k] = NULL;
+    st = run_vigil("replay.jsonl", "replay.log", rargs, 120000);
+    globfree(&g);
+    cr_assert_eq(st, 0, "vigil replay --verify: archive and live alerts agree (%s/replay.log)",
+                 tmp);
+    cr_assert_eq(count_lines("replay.log", "identical to the live run", NULL), 1);
+    cr_assert_eq(count_lines("replay.jsonl", NULL, NULL),
+                 count_lines("incidents-alerts.jsonl", NULL, NULL),
+                 "as many replayed alert events as live ones");
+    cr_assert_geq(count_lines("incidents-run.log", "lost 0)", NULL), 1,
+                  "the archive kept every record");
+}
+
+Test(e2e, quiet_day_raises_nothing_above_advisory)
+{
+    run_day("quiet", "quiet.cfg");
+
+    char events[700], truth[700];
+    snprintf(events, sizeof(events), "%s/quiet-alerts.jsonl", tmp);
+    snprintf(truth, sizeof(truth), "%s/quiet-truth.json", tmp);
+    const char *score_args[] = {"score", events, truth, NULL};
+    cr_assert_eq(run_vigil("quiet-score.txt", "quiet-score.log", score_args, 30000), 0);
+    cr_assert_geq(count_lines("quiet-alerts.jsonl", NULL, NULL), 0, "the engine wrote its events");
+    cr_assert_eq(count_lines("quiet-alerts.jsonl", "\"grade\":\"warning\"", NULL), 0);
+    cr_assert_eq(count_lines("quiet-alerts.jsonl", "\"grade\":\"critical\"", NULL), 0);
+    cr_assert_eq(count_lines("quiet-alerts.jsonl", "\"grade\":\"emergency\"", NULL), 0);
+}
