@@ -2,8 +2,9 @@
  * tests/with-broker.sh: `vigil run --clock event` with its ZeroMQ feeds, control socket and
  * HDF5 archive, fed by `vigil sim` over mosquitto, graded by `vigil score`.
  * - the incident day: every incident caught on its feed within its bound (score exits 0),
- *   a SUB on `medical.` sees the help alerts, and `vigil replay --verify` on the archive
- *   reproduces the live alert stream;
+ *   a SUB on `medical.` sees the help alerts, `vigil score` on the archive files gives the
+ *   events file's report, and `vigil replay --verify` on the archive reproduces the live
+ *   alert stream;
  * - the quiet day: nothing above advisory.
  * The simulator runs at --speed 200 with --batch (the incident day in about 30 s): at
  * --speed max the engine outruns its archive writer, which then drops records (reported as
@@ -183,6 +184,28 @@ static long long wait_metric(int mport, const char *name, long long want, int ti
     return v;
 }
 
+/* 1 when tmp/<a> and tmp/<b> hold the same bytes, 0 when they differ, -1 when unreadable. */
+static int same_file(const char *a, const char *b)
+{
+    char pa[700], pb[700];
+    snprintf(pa, sizeof(pa), "%s/%s", tmp, a);
+    snprintf(pb, sizeof(pb), "%s/%s", tmp, b);
+    FILE *fa = fopen(pa, "rb"), *fb = fopen(pb, "rb");
+    int same = fa && fb ? 1 : -1;
+    while (same == 1) {
+        int ca = getc(fa), cb = getc(fb);
+        if (ca != cb)
+            same = 0;
+        else if (ca == EOF)
+            break;
+    }
+    if (fa)
+        fclose(fa);
+    if (fb)
+        fclose(fb);
+    return same;
+}
+
 /* Lines of tmp/<name> containing every needle (up to two; NULL for none). */
 static int count_lines(const char *name, const char *a, const char *b)
 {
@@ -356,11 +379,27 @@ Test(e2e, incident_day_caught_on_the_right_feeds_and_replayed)
                  2);
     cr_assert_eq(help, 2, "the SUB on medical. saw both help_medical raises");
 
-    /* The archive replays to the same alert stream. */
     char pattern[700];
     glob_t g;
     snprintf(pattern, sizeof(pattern), "%s/incidents-archive/*.h5", tmp);
     cr_assert_eq(glob(pattern, 0, NULL, &g), 0, "the run left an archive");
+
+    /* Scoring the archive's alert transitions gives the events file's verdicts, byte for
+     * byte (same incidents, alert count, false alerts and rate). */
+    const char *sargs[40] = {"score"};
+    int n = 1;
+    for (size_t i = 0; i < g.gl_pathc && n < 38; i++)
+        sargs[n++] = g.gl_pathv[i];
+    sargs[n++] = truth;
+    sargs[n] = NULL;
+    st = run_vigil("incidents-score-archive.txt", "incidents-score-archive.log", sargs, 30000);
+    cr_assert_eq(st, 0, "vigil score on the archive passes (see %s/incidents-score-archive.txt)",
+                 tmp);
+    cr_assert_eq(count_lines("incidents-score-archive.txt", "PASS ", NULL), 9);
+    cr_assert_eq(same_file("incidents-score.txt", "incidents-score-archive.txt"), 1,
+                 "archive and events file score alike (diff %s/incidents-score*.txt)", tmp);
+
+    /* The archive replays to the same alert stream. */
     const char *rargs[40] = {"replay", "--verify"};
     int k = 2;
     for (size_t i = 0; i < g.gl_pathc && k < 39; i++)

@@ -1161,9 +1161,20 @@ Test(sim, vigil_score_prints_the_report_and_fails_on_a_miss)
     cr_expect_eq(lead, 1);
     cr_expect_eq(miss, 1);
     cr_expect_eq(falses, 1);
-    snprintf(cmd, sizeof(cmd), "'%s' score x.h5 '%s/truth.json' 2>/dev/null", vigil, tmpdir);
+    /* Archive inputs: a missing one and a file that is not a Vigil archive fail (exit 1);
+     * archives mixed with a JSON-lines file are bad usage (exit 2). */
+    snprintf(cmd, sizeof(cmd), "'%s' score '%s/missing.h5' '%s/truth.json' 2>/dev/null", vigil,
+             tmpdir, tmpdir);
     rc = system(cmd);
-    cr_expect(WIFEXITED(rc) && WEXITSTATUS(rc) == 1, "archives are not read yet: said, exit 1");
+    cr_expect(WIFEXITED(rc) && WEXITSTATUS(rc) == 1, "missing archive: exit 1");
+    snprintf(cmd, sizeof(cmd), "cp '%s/alerts.jsonl' '%s/fake.h5' && '%s' score '%s/fake.h5' "
+             "'%s/truth.json' 2>&1 | grep -q 'not a Vigil archive'",
+             tmpdir, tmpdir, vigil, tmpdir, tmpdir);
+    cr_expect_eq(system(cmd), 0, "a non-archive named .h5 is refused as such");
+    snprintf(cmd, sizeof(cmd), "'%s' score '%s/fake.h5' '%s/alerts.jsonl' '%s/truth.json' "
+             ">/dev/null 2>&1", vigil, tmpdir, tmpdir, tmpdir);
+    rc = system(cmd);
+    cr_expect(WIFEXITED(rc) && WEXITSTATUS(rc) == 2, "archives mixed with JSON lines: exit 2");
     snprintf(cmd, sizeof(cmd), "'%s' score onlyone >/dev/null 2>&1", vigil);
     rc = system(cmd);
     cr_expect(WIFEXITED(rc) && WEXITSTATUS(rc) == 2, "usage: exit 2");
