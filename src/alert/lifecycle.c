@@ -861,15 +861,27 @@ static void ack_group(vg_alert_core *c, const struct rec *s, const vg_alert_acto
     }
 }
 
+/* The alert an operator action names: the shared argument checks of the vg_alert_core_*
+ * operator entry points. Returns 0 and *ret_rec, -EINVAL or -ENOENT. */
+static int operand(vg_alert_core *c, uint64_t id, const vg_alert_actor *who,
+                   struct rec **ret_rec)
+{
+    if (!c || check_actor(who) < 0)
+        return -EINVAL;
+    struct rec *r = find_id(c, id);
+    if (!r)
+        return -ENOENT;
+    *ret_rec = r;
+    return 0;
+}
+
 int vg_alert_core_ack(vg_alert_core *c, uint64_t id, const vg_alert_actor *who)
 {
     struct rec *r;
+    int e = operand(c, id, who, &r);
 
-    if (!c || check_actor(who) < 0)
-        return -EINVAL;
-    r = find_id(c, id);
-    if (!r)
-        return -ENOENT;
+    if (e < 0)
+        return e;
     if (r->a.kind == VG_ALERT_FLOOD_SUMMARY && r->a.last.source_type == VG_SOURCE_NONE) {
         if (r->a.state != VG_ALERT_STATE_UNACK)
             return -EALREADY;
@@ -935,12 +947,10 @@ int vg_alert_core_shelve(vg_alert_core *c, uint64_t id, int64_t duration_ns,
 int vg_alert_core_unshelve(vg_alert_core *c, uint64_t id, const vg_alert_actor *who)
 {
     struct rec *r;
+    int e = operand(c, id, who, &r);
 
-    if (!c || check_actor(who) < 0)
-        return -EINVAL;
-    r = find_id(c, id);
-    if (!r)
-        return -ENOENT;
+    if (e < 0)
+        return e;
     if (!(r->a.hide & VG_ALERT_HIDE_SHELVED))
         return -EALREADY;
     set_hidden(c, r, VG_ALERT_HIDE_SHELVED, false, VG_ALERT_REASON_SHELVE,
@@ -952,12 +962,10 @@ int vg_alert_core_unshelve(vg_alert_core *c, uint64_t id, const vg_alert_actor *
 int vg_alert_core_set_service(vg_alert_core *c, uint64_t id, int on, const vg_alert_actor *who)
 {
     struct rec *r;
+    int e = operand(c, id, who, &r);
 
-    if (!c || check_actor(who) < 0)
-        return -EINVAL;
-    r = find_id(c, id);
-    if (!r)
-        return -ENOENT;
+    if (e < 0)
+        return e;
     if (!!(r->a.hide & VG_ALERT_HIDE_OOS) == !on)
         return -EALREADY;
     if (!on) {
@@ -979,12 +987,10 @@ int vg_alert_core_set_service(vg_alert_core *c, uint64_t id, int on, const vg_al
 int vg_alert_core_reset(vg_alert_core *c, uint64_t id, const vg_alert_actor *who)
 {
     struct rec *r;
+    int e = operand(c, id, who, &r);
 
-    if (!c || check_actor(who) < 0)
-        return -EINVAL;
-    r = find_id(c, id);
-    if (!r)
-        return -ENOENT;
+    if (e < 0)
+        return e;
     if (!r->latched)
         return -EPERM;
     if (r->cond)
