@@ -13,6 +13,8 @@
 #include "vigil/common.h"
 #include "vigil/engine.h"
 
+#include "mqtt_bench.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <mosquitto.h>
@@ -28,216 +30,11 @@
 #include <time.h>
 #include <unistd.h>
 
-static int port;
-static pid_t broker;
-static char dir[64];
-
-static void nap_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    socklen_t len = sizeof(sa);
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-        return -1;
-    getsockname(fd, (struct sockaddr *)&sa, &len);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
-static int listening(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    int ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-    close(fd);
-    return ok;
-}
-
-static void broker_stop(void)
-{
-    char cmd[128];
-    if (broker > 0) {
-        kill(broker, SIGTERM);
-        waitpid(broker, NULL, 0);
-        broker = 0;
-    }
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (dir[0] && system(cmd) != 0)
-        fprintf(stderr, "bench_ingest: could not remove %s\n", dir);
-}
-
-static int broker_start(void)
-{
-    char conf[128];
-    snprintf(dir, sizeof(dir), "/tmp/vg-bench-ingest.XXXXXX");
-    if (!mkdtemp(dir))
-        return -1;
-    port = free_port();
-    snprintf(conf, sizeof(conf), "%s/mosquitto.conf", dir);
-    FILE *f = fopen(conf, "w");
-    if (!f)
-        return -1;
-    fprintf(f, "listener %d 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n"
-               "max_inflight_messages 0\nmax_queued_bytes 0\n", port);
-    fclose(f);
-    broker = fork();
-    if (broker == 0) {
-        if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
-            _exit(126);
-        execl("/usr/sbin/mosquitto", "mosquitto", "-c", conf, (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 200 && !listening(); i++)
-        nap_ms(20);
-    return listening() ? 0 : -1;
-}
-
-/* ---- the publisher: one client, its own network thread, a bounded QoS 1 window ---- */
-
-struct pubctx {
-    int qos;
-    int n;
-    const char *const *topics;
-    char *const *payloads;
-    const int *lens;
-    int variety;
-    atomic_int acked;
-};
-
-static void on_pub(struct mosquitto *m, void *obj, int mid)
-{
-    atomic_fetch_add(&((struct pubctx *)obj)->acked, 1);
-}
-
-static void *publisher(void *arg)
-{
-    struct pubctx *p = arg;
-    struct mosquitto *m = mosquitto_new(NULL, true, p);
-    mosquitto_publish_callback_set(m, on_pub);
-    mosquitto_int_option(m, MOSQ_OPT_SEND_MAXIMUM, 65535);
-    mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1);
-    if (mosquitto_connect(m, "127.0.0.1", port, 60) != MOSQ_ERR_SUCCESS) {
-        fprintf(stderr, "bench_ingest: publisher cannot connect\n");
-        exit(1);
-    }
-    /* No network thread: publish writes straight to the socket from this thread, and the
-     * PUBACKs are read here, so the publisher costs one send() per message. */
-    for (int i = 0; i < p->n; i++) {
-        int k = i % p->variety;
-        int rc = mosquitto_publish(m, NULL, p->topics[k], p->lens[k], p->payloads[k], p->qos, false);
-        if (rc != MOSQ_ERR_SUCCESS) {
-            fprintf(stderr, "bench_ingest: publish: %s\n", mosquitto_strerror(rc));
-            exit(1);
-        }
-        if (p->qos && (i % 64 == 0 || i - atomic_load(&p->acked) > 4000))
-            do
-                mosquitto_loop(m, i - atomic_load(&p->acked) > 4000 ? 5 : 0, 1);
-            while (i - atomic_load(&p->acked) > 4000);
-    }
-    while (atomic_load(&p->acked) < p->n)
-        mosquitto_loop(m, 5, 1);
-    mosquitto_disconnect(m);
-    mosquitto_loop(m, 5, 1);
-    mosquitto_destroy(m);
-    return NULL;
-}
-
-/* Ends a persistent session, so it does not queue the next case's stream while offline. */
-static void drop_session(const char *id)
-{
-    struct mosquitto *m = mosquitto_new(id, true, NULL);
-    if (mosquitto_connect(m, "127.0.0.1", port, 60) == MOSQ_ERR_SUCCESS) {
-        mosquitto_loop(m, 50, 1);
-        mosquitto_disconnect(m);
-        mosquitto_loop(m, 50, 1);
-    }
-    mosquitto_destroy(m);
-}
-
-/* ---- the reference: a plain counting subscriber ---- */
-
-struct plain {
-    atomic_long n;
-    int64_t first_ns, last_ns; /* subscriber thread only until joined */
-    atomic_int subscribed;
-    long want;
-};
-
-static void plain_msg(struct mosquitto *m, void *obj, const struct mosquitto_message *msg)
-{
-    struct plain *p = obj;
-    int64_t t = vg_mono_ns();
-    if (!p->first_ns)
-        p->first_ns = t;
-    p->last_ns = t;
-    if (atomic_fetch_add(&p->n, 1) + 1 >= p->want)
-        mosquitto_disconnect(m);
-}
-
-static void plain_sub(struct mosquitto *m, void *obj, int mid, int n, const int *g)
-{
-    atomic_store(&((struct plain *)obj)->subscribed, 1);
-}
-
-struct plain_run {
-    struct plain st;
-    int qos;
-    struct mosquitto *m;
-};
-
-static void *plain_main(void *arg)
-{
-    struct plain_run *r = arg;
-    /* The same loop shape as the ingestor: mosquitto_loop() on one thread. */
-    while (atomic_load(&r->st.n) < r->st.want) {
-        int rc = mosquitto_loop(r->m, 100, 1);
-        if (rc != MOSQ_ERR_SUCCESS)
-            break;
-    }
-    return NULL;
-}
-
-static double run_plain(int qos, struct pubctx *pc)
-{
-    struct plain_run r;
-    pthread_t ts, tp;
-    memset(&r, 0, sizeof(r));
-    r.st.want = pc->n;
-    r.qos = qos;
-    r.m = mosquitto_new(qos ? "vg-bench-plain" : NULL, qos ? false : true, &r.st);
-    mosquitto_int_option(r.m, MOSQ_OPT_TCP_NODELAY, 1); /* as the ingestor does */
-    mosquitto_message_callback_set(r.m, plain_msg);
-    mosquitto_subscribe_callback_set(r.m, plain_sub);
-    if (mosquitto_connect(r.m, "127.0.0.1", port, 60) != MOSQ_ERR_SUCCESS)
-        exit(1);
-    mosquitto_subscribe(r.m, NULL, "vigil/benchvenue/#", qos);
-    while (!atomic_load(&r.st.subscribed))
-        mosquitto_loop(r.m, 10, 1);
-    pthread_create(&ts, NULL, plain_main, &r);
-    atomic_store(&pc->acked, 0);
-    pc->qos = qos;
-    pthread_create(&tp, NULL, publisher, pc);
-    pthread_join(tp, NULL);
-    pthread_join(ts, NULL);
-    mosquitto_destroy(r.m);
-    if (qos)
-        drop_session("vg-bench-plain");
-    if (atomic_load(&r.st.n) < pc->n)
-        fprintf(stderr, "bench_ingest: plain subscriber got %ld of %d\n", atomic_load(&r.st.n), pc->n);
-    return (double)(r.st.last_ns - r.st.first_ns) / (double)(atomic_load(&r.st.n) - 1);
-}
+static struct vb_broker broker;
 
 /* ---- Vigil ---- */
 
-static double run_vigil(const vg_model *m, int qos, struct pubctx *pc, uint64_t want_readings,
+static double run_vigil(const vg_model *m, int qos, struct vb_stream *pc, uint64_t want_readings,
                         double *ret_ns_per_reading)
 {
     vg_engine_cfg cfg;
@@ -249,7 +46,7 @@ static double run_vigil(const vg_model *m, int qos, struct pubctx *pc, uint64_t 
 
     vg_engine_cfg_default(&cfg);
     cfg.model = m;
-    cfg.ingest.port = port;
+    cfg.ingest.port = broker.port;
     cfg.ingest.qos = qos;
     cfg.ingest.client_id = qos ? "vg-bench-vigil" : "vg-bench-vigil0";
     cfg.ingest.clean_session = qos ? 0 : 1;
@@ -260,13 +57,12 @@ static double run_vigil(const vg_model *m, int qos, struct pubctx *pc, uint64_t 
     if (vg_engine_new(&cfg, &e) < 0 || vg_engine_start(e) < 0)
         exit(1);
     do {
-        nap_ms(10);
+        vb_nap_ms(10);
         vg_engine_stats_get(e, &st);
     } while (!st.ingest.connected);
-    nap_ms(200); /* SUBACK */
-    atomic_store(&pc->acked, 0);
+    vb_nap_ms(200); /* SUBACK */
     pc->qos = qos;
-    pthread_create(&tp, NULL, publisher, pc);
+    pthread_create(&tp, NULL, vb_publisher, pc);
     /* Poll the counters: the first message seen and the last change of `processed` bound the
      * stream. The 200 µs poll adds at most that to a run of a second or more. The startup
      * grace is 0 so the first tick does not wait. */
@@ -296,7 +92,7 @@ static double run_vigil(const vg_model *m, int qos, struct pubctx *pc, uint64_t 
     vg_engine_stop(e);
     vg_engine_free(&e);
     if (qos)
-        drop_session("vg-bench-vigil");
+        vb_drop_session(broker.port, "vg-bench-vigil");
     if (ret_ns_per_reading)
         *ret_ns_per_reading = (double)(last - first) / (double)st.processed;
     return (double)(last - first) / (double)(st.ingest.messages - 1);
@@ -331,17 +127,15 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     mosquitto_lib_init();
     vg_log_set_level(VG_LOG_WARN);
-    if (broker_start() < 0) {
-        fprintf(stderr, "bench_ingest: cannot start mosquitto\n");
+    if (vb_broker_start(&broker) < 0)
         return 1;
-    }
-    snprintf(path, sizeof(path), "%s/bench.cfg", dir);
+    snprintf(path, sizeof(path), "%s/bench.cfg", broker.dir);
     FILE *f = fopen(path, "w");
     fputs(model_text, f);
     fclose(f);
     if (vg_model_load(path, &m, &err) < 0) {
         fprintf(stderr, "bench_ingest: %s:%d: %s: %s\n", err.file, err.line, err.key, err.message);
-        broker_stop();
+        vb_broker_stop(&broker);
         return 1;
     }
     /* Distinct, valid single readings: the ts differs per message so none is a duplicate. */
@@ -352,17 +146,19 @@ int main(void)
         lens[i] = snprintf(payloads[i], 96, "{\"v\":1,\"ts\":%lld.%06d,\"value\":%d.%d}", s + i / 1000,
                            (i % 1000) * 1000, 20 + i % 7, i % 10);
     }
-    struct pubctx pc = {.n = n, .topics = topics, .payloads = payloads, .lens = lens, .variety = VARIETY};
+    struct vb_stream pc = {.port = broker.port, .n = n, .topics = topics, .payloads = payloads, .lens = lens, .variety = VARIETY};
 
     printf("# machine: %ld cores online; publisher, broker and consumer share them\n",
            sysconf(_SC_NPROCESSORS_ONLN));
-    double plain0 = run_plain(0, &pc);
+    pc.qos = 0;
+    double plain0 = vb_plain_ns_per_msg(&pc, "vigil/benchvenue/#");
     printf("plain_subscriber_qos0 %d %.1f\n", n, plain0);
     fflush(stdout);
     double vigil0 = run_vigil(m, 0, &pc, (uint64_t)n, NULL);
     printf("vigil_run_qos0 %d %.1f\n", n, vigil0);
     fflush(stdout);
-    double plain1 = run_plain(1, &pc);
+    pc.qos = 1;
+    double plain1 = vb_plain_ns_per_msg(&pc, "vigil/benchvenue/#");
     printf("plain_subscriber_qos1 %d %.1f\n", n, plain1);
     fflush(stdout);
     double vigil1 = run_vigil(m, 1, &pc, (uint64_t)n, NULL);
@@ -386,8 +182,9 @@ int main(void)
         blens[b] = (int)k;
     }
     int nb = n / 100 > 200 ? n / 100 : 200;
-    struct pubctx bc = {.n = nb, .topics = btopics, .payloads = bpay, .lens = blens, .variety = BVAR};
-    double plainb = run_plain(1, &bc);
+    struct vb_stream bc = {.port = broker.port, .n = nb, .topics = btopics, .payloads = bpay, .lens = blens, .variety = BVAR};
+    bc.qos = 1;
+    double plainb = vb_plain_ns_per_msg(&bc, "vigil/benchvenue/#");
     printf("plain_subscriber_batch_qos1 %d %.1f\n", nb, plainb);
     double ns_per_reading;
     double vigilb = run_vigil(m, 1, &bc, (uint64_t)nb * BATCH, &ns_per_reading);
@@ -405,7 +202,7 @@ int main(void)
     for (int b = 0; b < BVAR; b++)
         free(bpay[b]);
     vg_model_free(&m);
-    broker_stop();
+    vb_broker_stop(&broker);
     mosquitto_lib_cleanup();
     return 0;
 }
