@@ -35,7 +35,11 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define POLL_NS (2 * VG_NS_PER_MS)
+/* How often an idle vg-alert thread looks at the control socket. Alerts do not wait for it
+ * (the input ring wakes the thread at once); a control request waits at most this long.
+ * Each timed sleep costs tens of µs (the ring's membarrier): idle on the sample venue this
+ * thread used 2.6 % of a core at 2 ms and 0.45 % at 20 ms, which no operator can notice. */
+#define POLL_NS (20 * VG_NS_PER_MS)
 #define MSG_MAX (32 * 1024)
 #define REQUEST_MAX (64 * 1024)
 #define BATCH 64

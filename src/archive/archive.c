@@ -936,7 +936,9 @@ static void *archive_thread(void *arg)
         }
         {
             int64_t wait = a->next_flush_mono - vg_mono_ns();
-            int64_t cap = a->n_in > 1 ? 20 * VG_NS_PER_MS : 100 * VG_NS_PER_MS;
+            /* The side rings (refusals, operator actions) are looked at on
+             * this period; they are low-rate and nothing waits on their rows. */
+            int64_t cap = 50 * VG_NS_PER_MS;
 
             if (wait > cap)
                 wait = cap;
