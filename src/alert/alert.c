@@ -202,10 +202,15 @@ static void publish_heartbeats(vg_alert *a)
         vg__buf_init(&b, a->msg, sizeof(a->msg), 0);
         vg__buf_printf(&b,
                        "{\"v\":1,\"type\":\"heartbeat\",\"feed\":\"%s\",\"seq\":%llu,"
-                       "\"fseq\":%llu,\"instance\":\"%s\",\"wall_ts\":%.3f,\"active\":%u}",
+                       "\"fseq\":%llu,\"instance\":\"%s\",\"wall_ts\":%.3f,\"active\":%u",
                        vg_feed_name((enum vg_feed)f), (unsigned long long)a->seq,
                        (unsigned long long)a->fseq[f], a->instance, (double)vg_wall_ns() / 1e9,
                        st.active);
+        /* The engine's event time: far behind wall_ts on a replay or simulation. */
+        if (st.now_ns != INT64_MIN)
+            vg__buf_printf(&b, ",\"event_ts\":%.3f}", (double)st.now_ns / 1e9);
+        else
+            vg__buf_puts(&b, ",\"event_ts\":null}");
         send2(a, topic, (size_t)tl, b.p, b.len);
     }
 }

@@ -35,6 +35,8 @@
 #define MAX_ALERTS 4096
 #define MAX_ZONES 4096
 #define REQ_TIMEOUT_MS 2000
+/* An engine whose event time is within this of the wall clock is live (its lateness is 2 s). */
+#define AGE_LIVE_S 60.0
 
 struct walert {
     char id[24];
@@ -66,6 +68,7 @@ struct watch {
     void *ctx, *sub, *req;
     char instance[32];
     uint64_t seq, fseq; /* last seen (or snapshot's) */
+    double event_ts;    /* the engine's event time from its heartbeats (NAN: not known) */
     bool synced;
     struct walert alerts[MAX_ALERTS];
     int n_alerts;
@@ -367,6 +370,7 @@ static void handle_message(struct watch *w, const char *topic, const cJSON *o)
         return;
     }
     if (strcmp(type, "heartbeat") == 0) {
+        w->event_ts = get_num(o, "event_ts");
         /* A new engine instance, or messages we never saw: resynchronise. */
         if (!w->synced || strcmp(inst, w->instance) != 0 || msg_seq(w, o) > have_seq(w))
             take_snapshot(w);
@@ -419,6 +423,11 @@ static void render(struct watch *w)
     struct winsize ws = {.ws_row = 24, .ws_col = 80};
     double now = (double)vg_wall_ns() / 1e9;
     int rows, zrows;
+
+    /* AGE is event time: the wall clock on a live engine, the engine's own clock on a replay
+     * or simulation of another day (where wall minus event time would be hours or months). */
+    if (!isnan(w->event_ts) && fabs(now - w->event_ts) > AGE_LIVE_S)
+        now = w->event_ts;
 
     ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws);
     if (ws.ws_row < 10)
@@ -600,6 +609,7 @@ int vg_cmd_watch(int argc, char **argv)
 
     if (!w)
         return 1;
+    w->event_ts = NAN;
     w->feeds_ep = VG_ALERT_DEFAULT_FEEDS;
     w->control_ep = VG_ALERT_DEFAULT_CONTROL;
     w->operator_id = getenv("USER") ? getenv("USER") : "operator";
