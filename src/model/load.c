@@ -208,7 +208,7 @@ static int get_num(struct ctx *c, const config_setting_t *g, const char *obj, co
 static int get_num_min(struct ctx *c, const config_setting_t *g, const char *obj, const char *name,
                        int required, double lo, int lo_open, double *ret)
 {
-    double v;
+    double v = 0; /* set whenever get_num() returns 1; gcc -O3 cannot see it */
     int r = get_num(c, g, obj, name, required, &v);
     if (r <= 0)
         return r;
@@ -363,7 +363,7 @@ static int put_id(struct ctx *c, vg__table *t, const config_setting_t *g, const 
 static int get_ref(struct ctx *c, const config_setting_t *g, const char *obj, const char *name,
                    int required, const vg__table *t, const char *what, uint32_t *ret)
 {
-    const char *id;
+    const char *id = NULL; /* as in get_num_min() */
     int r = get_str(c, g, obj, name, required, &id);
     if (r <= 0)
         return r;
@@ -466,7 +466,7 @@ static int parse_mismatch(struct ctx *c, const config_setting_t *g, const char *
                           double *fraction, double *min, int64_t *delay_ns)
 {
     static const char *const keys[] = {"fraction", "min", "delay_s", NULL};
-    config_setting_t *s;
+    config_setting_t *s = NULL; /* as in get_num_min() */
     char sub[OBJ_MAX];
     int r = get_group(c, g, obj, "mismatch", 0, &s);
     if (r <= 0)
