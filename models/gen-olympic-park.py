@@ -142,10 +142,10 @@ COMPASS_NAME = {"N": "north", "NE": "north-east", "E": "east", "SE": "south-east
 # --------------------------------------------------------------------------------------
 # Outer plaza and approaches
 
-zone("PLZ-OUTER", "Outer plaza", "standing", 42000, 0, "plaza",
+zone("PLZ-OUTER", "Outer plaza", "standing", 42000, 0, "plaza", open=True,
      route="Plaza medical post P1 at the station steps; vehicles via the blue route",
      action="PA message on plaza screens; deploy stewards to spread the crowd to the east lawn")
-zone("PLZ-STATION", "Station forecourt", "moving", 9500, 0, "plaza",
+zone("PLZ-STATION", "Station forecourt", "moving", 9500, 0, "plaza", open=True,
      neighbours=["PLZ-OUTER"],
      route="Station forecourt: BTP liaison, medical post P1",
      action="Ask transport control to meter the station; close the forecourt to arrivals")
@@ -669,6 +669,8 @@ def render_zone(z):
     if z["capacity"]:
         f.append(("capacity", z["capacity"]))
     f.append(("sector", z["sector"]))
+    if z.get("open"):
+        f.append(("open", True))
     if z["neighbours"]:
         f.append(("neighbours", z["neighbours"]))
     if z.get("profile"):
@@ -699,7 +701,8 @@ write_section("zones", zones, render_zone, zone_comments, [
     "Zones. type: moving | standing | stair | queue | seated. area_m2: walkable area.",
     "capacity: licensed persons (0 or absent: not capacity-managed). neighbours: the zone",
     "graph (made symmetric on load). route: how responders get there. action: what the",
-    "control room suggests on a crowd alert."])
+    "control room suggests on a crowd alert. open: people also come and go from outside the",
+    "venue here, past no counting line (no occupancy from lines)."])
 
 
 line_comments.update({

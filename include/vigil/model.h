@@ -212,6 +212,9 @@ typedef struct vg_zone {
     uint32_t help_point_count;
     vg_zone_limits limits;              /* outside every phase */
     const vg_zone_limits *phase_limits; /* [vg_model_phase_count()], limits in each phase */
+    /* 1: open to the outside (a station forecourt, a street): people come and go without
+     * crossing a counting line, so line occupancy means nothing here. */
+    int open;
 } vg_zone;
 
 /* A counting line (gate, vomitory, stair head). `in` crossings go zone_from -> zone_to. */

@@ -229,10 +229,11 @@ static int cfg_valid(const vg_analysis_cfg *c)
 }
 
 /* True when every neighbour of zone z is joined to it by at least one counting line, so
- * lines see every way in and out and their occupancy means something. */
+ * lines see every way in and out and their occupancy means something. A zone open to the
+ * outside (model `open`) has a way in that no line counts. */
 static bool zone_closed(const vg_model *m, const vg_zone *z, uint32_t zi)
 {
-    if (z->line_count == 0)
+    if (z->open || z->line_count == 0)
         return false;
     for (uint32_t k = 0; k < z->neighbour_count; k++) {
         uint32_t n = z->neighbours[k];

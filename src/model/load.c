@@ -849,7 +849,7 @@ static int load_zones_pass1(struct ctx *c, const config_setting_t *list,
 {
     static const char *const keys[] = {"id",        "name",       "type",  "area_m2", "capacity",
                                        "sector",    "neighbours", "route", "action",  "profile",
-                                       "overrides", "phases",     NULL};
+                                       "overrides", "phases",     "open",  NULL};
     vg_model *m = c->m;
     char obj[OBJ_MAX];
     int r;
@@ -872,7 +872,8 @@ static int load_zones_pass1(struct ctx *c, const config_setting_t *list,
             (r = get_int(c, g, obj, "capacity", 0, 0, 10000000, &cap)) < 0 ||
             (r = get_str(c, g, obj, "sector", 0, &sector)) < 0 ||
             (r = get_str(c, g, obj, "route", 0, &route)) < 0 ||
-            (r = get_str(c, g, obj, "action", 0, &action)) < 0)
+            (r = get_str(c, g, obj, "action", 0, &action)) < 0 ||
+            (r = get_bool(c, g, obj, "open", &z->open)) < 0)
             return r;
         if (!id_ok(sector))
             return fail(c, config_setting_get_member(g, "sector"), obj, "sector",

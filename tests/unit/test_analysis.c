@@ -735,6 +735,29 @@ Test(analysis, occupancy_from_lines_is_seeded_by_cameras_and_mismatch_is_technic
     cr_expect_float_eq(events[i].threshold, 20, 1e-9);
 }
 
+Test(analysis, a_zone_open_to_the_outside_has_no_line_occupancy_and_no_mismatch)
+{
+    /* The same crossings as above, but conc is open to the street: people also come and go
+     * past no line, so its line sum means nothing. The hall is still closed. */
+    start("open = true;", 0, 0);
+    count(C_CONC, Z_CONC, T0, 50);
+    count(C_H1, Z_HALL, T0, 1000);
+    count(C_H2, Z_HALL, T0, 500);
+    tick(T0);
+    cr_assert_eq(push(rd(VG_READING_LINE, 0, 0, T0 + S, 100, 10)), 0);
+    for (int k = 1; k <= 200; k++) {
+        count(C_CONC, Z_CONC, T0 + k * S, 50);
+        count(C_H1, Z_HALL, T0 + k * S, 1000);
+        count(C_H2, Z_HALL, T0 + k * S, 500);
+        tick(T0 + k * S);
+    }
+    cr_expect_eq(last_metrics[Z_CONC].flags & VG_METRICS_OCCUPANCY, 0);
+    cr_expect(isnan(last_metrics[Z_CONC].occupancy));
+    cr_expect(last_metrics[Z_HALL].flags & VG_METRICS_OCCUPANCY);
+    cr_expect_float_eq(last_metrics[Z_HALL].occupancy, 2090, 1e-9);
+    cr_expect_eq(count_events(VG_ALERT_OCCUPANCY_MISMATCH), 0);
+}
+
 Test(analysis, occupancy_over_capacity_from_lines_is_graded)
 {
     long i;

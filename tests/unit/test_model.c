@@ -553,6 +553,8 @@ static const struct bad_case bad_cases[] = {
      "unknown key"},
     {"z2m = { device = \"conc1-env\"; field = \"temperature\"; };", "z2m = true;", 82,
      "sensors.t-conc.z2m", "group"},
+    {"capacity = 1500; sector", "capacity = 1500; open = 1; sector", 38, "zones.gate-a.open",
+     "true or false"},
     /* negative or impossible values */
     {"area_m2 = 12000.0", "area_m2 = -5", 44, "zones.plaza.area_m2", "greater than 0"},
     {"area_m2 = 600;", "area_m2 = 0;", 38, "zones.gate-a.area_m2", "greater than 0"},
@@ -813,6 +815,12 @@ Test(model, olympic_park_is_large_realistic_and_consistent)
             seats += z->capacity;
         cr_expect_gt(z->neighbour_count, 0, "zone %s is not connected", z->id);
     }
+    /* People reach the plaza and the station forecourt from the street and the trains, past
+     * no counting line; every other zone is entered through the venue. */
+    cr_expect_eq(vg_model_zone(m, zone_idx(m, "PLZ-OUTER"))->open, 1);
+    cr_expect_eq(vg_model_zone(m, zone_idx(m, "PLZ-STATION"))->open, 1);
+    cr_expect_eq(vg_model_zone(m, zone_idx(m, "PLZ-BRIDGE"))->open, 0);
+    cr_expect_eq(vg_model_zone(m, zone_idx(m, "STD-Q-G1"))->open, 0);
     for (int t = 0; t < VG_ZONE_TYPE_COUNT; t++)
         cr_expect_gt(by_type[t], 0, "no %s zone", vg_zone_type_name((enum vg_zone_type)t));
     /* a ~60,000-seat stadium */
