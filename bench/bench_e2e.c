@@ -17,7 +17,9 @@
  *
  * Usage: bench_e2e VIGIL MODEL SCENARIO   (meson passes them; see bench/RESULTS.md)
  * Environment: VG_BENCH_SINGLES (messages of the one-per-reading stream, default 200000),
- * VG_BENCH_PROBES (help presses per load level, default 2000), VG_BENCH_IDLE_S (20). */
+ * VG_BENCH_PROBES (help presses per load level, default 2000), VG_BENCH_IDLE_S (20),
+ * VG_BENCH_ONLY (a comma-separated subset of rate, replay, latency, process; replay needs
+ * rate). */
 #include "mqtt_bench.h"
 
 #include "vigil/common.h"
@@ -53,6 +55,17 @@ static int env_int(const char *name, int def)
 {
     const char *s = getenv(name);
     return s && atoi(s) > 0 ? atoi(s) : def;
+}
+
+/* 1 when VG_BENCH_ONLY is unset or names this section. */
+static int section(const char *name)
+{
+    const char *only = getenv("VG_BENCH_ONLY");
+    size_t n = strlen(name);
+    for (const char *p = only; p && *p; p += strcspn(p, ","), p += *p == ',')
+        if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == 0))
+            return 1;
+    return !only;
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -242,14 +255,15 @@ static void write_latency_model(const char *path, int help_points)
     fclose(f);
 }
 
-static struct mosquitto *client(void *obj)
+/* Publishes {"v":1,"ts":<now>,<field>} at QoS 1: a reading stamped as it is sent. */
+static void publish_now(struct mosquitto *m, const char *topic, const char *field)
 {
-    struct mosquitto *m = mosquitto_new(NULL, true, obj);
-    mosquitto_int_option(m, MOSQ_OPT_SEND_MAXIMUM, 65535);
-    mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1);
-    if (mosquitto_connect(m, "127.0.0.1", broker.port, 60) != MOSQ_ERR_SUCCESS)
-        die("a publisher cannot connect");
-    return m;
+    char payload[128];
+    int64_t ts = vg_wall_ns();
+    int len = snprintf(payload, sizeof(payload), "{\"v\":1,\"ts\":%lld.%06lld,%s}",
+                       (long long)(ts / VG_NS_PER_S), (long long)(ts % VG_NS_PER_S / 1000), field);
+    if (mosquitto_publish(m, NULL, topic, len, payload, 1, false) != MOSQ_ERR_SUCCESS)
+        die("publish failed");
 }
 
 static void sleep_until(int64_t t_mono)
@@ -269,8 +283,8 @@ struct pacer {
 static void *pacer_main(void *arg)
 {
     struct pacer *p = arg;
-    struct mosquitto *m = client(NULL);
-    char topic[64], payload[96];
+    struct mosquitto *m = vb_client(broker.port, NULL);
+    char topic[64], field[32];
     uint32_t lcg = 12345;
     int64_t t0 = vg_mono_ns();
 
@@ -278,21 +292,15 @@ static void *pacer_main(void *arg)
         int64_t now = vg_mono_ns();
         uint64_t due = (uint64_t)((double)(now - t0) * p->rate / 1e9);
         for (; p->sent < due; p->sent++) {
-            int64_t ts = vg_wall_ns();
             lcg = lcg * 1664525u + 1013904223u;
             snprintf(topic, sizeof(topic), "vigil/latbench/sensor/s%d", (int)(p->sent % LAT_SENSORS));
-            int len = snprintf(payload, sizeof(payload), "{\"v\":1,\"ts\":%lld.%06lld,\"value\":%.2f}",
-                               (long long)(ts / VG_NS_PER_S), (long long)(ts % VG_NS_PER_S / 1000),
-                               20.0 + (lcg >> 24) / 256.0);
-            if (mosquitto_publish(m, NULL, topic, len, payload, 1, false) != MOSQ_ERR_SUCCESS)
-                die("background publish failed");
+            snprintf(field, sizeof(field), "\"value\":%.2f", 20.0 + (lcg >> 24) / 256.0);
+            publish_now(m, topic, field);
         }
         mosquitto_loop(m, 0, 1);
         sleep_until(now + VG_NS_PER_MS);
     }
-    mosquitto_disconnect(m);
-    mosquitto_loop(m, 5, 1);
-    mosquitto_destroy(m);
+    vb_client_close(m);
     return NULL;
 }
 
@@ -310,8 +318,8 @@ struct probes {
 static void *probe_main(void *arg)
 {
     struct probes *p = arg;
-    struct mosquitto *m = client(NULL);
-    char topic[64], payload[96];
+    struct mosquitto *m = vb_client(broker.port, NULL);
+    char topic[64];
     uint32_t lcg = 777;
     int64_t next = vg_mono_ns() + 100 * VG_NS_PER_MS;
 
@@ -319,20 +327,14 @@ static void *probe_main(void *arg)
         lcg = lcg * 1664525u + 1013904223u;
         next += p->spacing_ns * 3 / 4 + (int64_t)((lcg >> 16) % (uint32_t)(p->spacing_ns / 2 / 1000 + 1)) * 1000;
         sleep_until(next);
-        int64_t ts = vg_wall_ns();
         snprintf(topic, sizeof(topic), "vigil/latbench/help/hp%d", i);
-        int len = snprintf(payload, sizeof(payload), "{\"v\":1,\"ts\":%lld.%06lld,\"type\":\"medical\"}",
-                           (long long)(ts / VG_NS_PER_S), (long long)(ts % VG_NS_PER_S / 1000));
         p->t_send[i] = vg_mono_ns();
-        if (mosquitto_publish(m, NULL, topic, len, payload, 1, false) != MOSQ_ERR_SUCCESS)
-            die("probe publish failed");
+        publish_now(m, topic, "\"type\":\"medical\"");
         mosquitto_loop(m, 0, 1);
     }
-    for (int i = 0; i < 50; i++)
+    for (int i = 0; i < 50; i++) /* the last PUBACKs */
         mosquitto_loop(m, 10, 1);
-    mosquitto_disconnect(m);
-    mosquitto_loop(m, 5, 1);
-    mosquitto_destroy(m);
+    vb_client_close(m);
     return NULL;
 }
 
@@ -546,6 +548,7 @@ static pid_t spawn_vigil(const char *archive_dir, const char *clock, const char 
 {
     char broker_url[64];
     snprintf(broker_url, sizeof(broker_url), "mqtt://127.0.0.1:%d", broker.port);
+    fflush(NULL); /* or the child's freopen() writes our buffered output a second time */
     pid_t pid = fork();
     if (pid == 0) {
         if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
@@ -659,12 +662,12 @@ int main(int argc, char **argv)
     /* 1. Rate: the incident day, batch payloads, then one message per reading. */
     struct msgs day, one;
     gen_day(m, sc, 1, INT32_MAX, &day);
-    gen_day(m, sc, 0, singles, &one);
+    gen_day(m, sc, 0, section("rate") ? singles : 0, &one);
     const char *forms[2] = {"batch", "single"};
     struct msgs *streams[2] = {&day, &one};
     char archive_file[512] = "";
     uint64_t archived_readings = 0;
-    for (int f = 0; f < 2; f++) {
+    for (int f = 0; f < 2 && section("rate"); f++) {
         struct msgs *s = streams[f];
         struct vb_stream vs = {.port = broker.port, .qos = 1, .n = s->n, .variety = s->n,
                                .topics = (const char *const *)s->topics,
@@ -697,7 +700,7 @@ int main(int argc, char **argv)
     free_msgs(&one);
 
     /* 2. Replay of the batch run's archive, as a user runs it. */
-    {
+    if (section("rate") && section("replay")) {
         char cmd[1024];
         snprintf(cmd, sizeof(cmd), "'%s' replay --verify --quiet '%s' 2>&1", vigil_path, archive_file);
         int64_t t0 = vg_mono_ns();
@@ -720,6 +723,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_e2e: %s:%d: %s: %s\n", err.file, err.line, err.key, err.message);
         die("latency model");
     }
+    if (!section("latency"))
+        goto process;
     snprintf(dir, sizeof(dir), "%s/archive-latency", broker.dir);
     mkdir(dir, 0755);
     double rmax = max_rate(lm, dir, 100000);
@@ -741,10 +746,12 @@ int main(int argc, char **argv)
     }
     printf("# latency target: p99 < 1000 us at 50 %%: %s (%.0f us)\n",
            p99_at_50 < 1000 ? "met" : "NOT met", p99_at_50);
+    fflush(stdout);
+process:
     vg_model_free(&lm);
 
     /* 4. `vigil run` as a process: memory after the incident day; idle CPU. */
-    {
+    if (section("process")) {
         snprintf(dir, sizeof(dir), "%s/archive-proc", broker.dir);
         mkdir(dir, 0755);
         pid_t pid = spawn_vigil(dir, "event", "vg-bench-proc");

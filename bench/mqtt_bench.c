@@ -80,6 +80,7 @@ int vb_broker_start(struct vb_broker *b)
     fprintf(f, "listener %d 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n"
                "max_inflight_messages 0\nmax_queued_bytes 0\n", b->port);
     fclose(f);
+    fflush(NULL); /* or the child's freopen() writes our buffered output a second time */
     b->pid = fork();
     if (b->pid == 0) {
         if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
@@ -113,19 +114,33 @@ static void on_pub(struct mosquitto *m, void *obj, int mid)
     atomic_fetch_add(&((struct vb_stream *)obj)->acked, 1);
 }
 
+struct mosquitto *vb_client(int port, void *obj)
+{
+    struct mosquitto *m = mosquitto_new(NULL, true, obj);
+
+    mosquitto_int_option(m, MOSQ_OPT_SEND_MAXIMUM, 65535);
+    mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1);
+    if (mosquitto_connect(m, "127.0.0.1", port, 60) != MOSQ_ERR_SUCCESS) {
+        fprintf(stderr, "bench: a publisher cannot connect\n");
+        exit(1);
+    }
+    return m;
+}
+
+void vb_client_close(struct mosquitto *m)
+{
+    mosquitto_disconnect(m);
+    mosquitto_loop(m, 5, 1);
+    mosquitto_destroy(m);
+}
+
 void *vb_publisher(void *arg)
 {
     struct vb_stream *p = arg;
-    struct mosquitto *m = mosquitto_new(NULL, true, p);
+    struct mosquitto *m = vb_client(p->port, p);
 
     atomic_store(&p->acked, 0);
     mosquitto_publish_callback_set(m, on_pub);
-    mosquitto_int_option(m, MOSQ_OPT_SEND_MAXIMUM, 65535);
-    mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1);
-    if (mosquitto_connect(m, "127.0.0.1", p->port, 60) != MOSQ_ERR_SUCCESS) {
-        fprintf(stderr, "bench: publisher cannot connect\n");
-        exit(1);
-    }
     /* No network thread: publish writes straight to the socket from this thread, and the
      * PUBACKs are read here, so the publisher costs one send() per message. */
     for (int i = 0; i < p->n; i++) {
@@ -142,9 +157,7 @@ void *vb_publisher(void *arg)
     }
     while (p->qos && atomic_load(&p->acked) < p->n)
         mosquitto_loop(m, 5, 1);
-    mosquitto_disconnect(m);
-    mosquitto_loop(m, 5, 1);
-    mosquitto_destroy(m);
+    vb_client_close(m);
     return NULL;
 }
 

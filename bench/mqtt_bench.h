@@ -6,6 +6,8 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+
+struct mosquitto;
 #include <sys/types.h>
 
 struct vb_broker {
@@ -23,6 +25,13 @@ void vb_nap_ms(int ms);
 
 /* A free TCP port on 127.0.0.1 (bound and released), or -1. */
 int vb_free_port(void);
+
+/* A publishing client connected to 127.0.0.1:port (TCP_NODELAY, no send limit); exits the
+ * program when it cannot connect. obj: its callbacks' user data. */
+struct mosquitto *vb_client(int port, void *obj);
+
+/* Disconnects cleanly (the DISCONNECT is sent) and destroys it. */
+void vb_client_close(struct mosquitto *m);
 
 /* Ends a persistent session, so it does not queue the next case's stream while offline. */
 void vb_drop_session(int port, const char *client_id);
