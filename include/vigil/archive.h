@@ -327,6 +327,16 @@ int vg_archive_reader_read(vg_archive_reader *r, enum vg_archive_rec type, uint6
  * -EINVAL (also when the archive's ticks go backwards for a). Thread: a's owner. */
 int vg_archive_replay(vg_archive_reader *r, vg_analysis *a, uint64_t *ret_readings);
 
+/* The first alert id for a new run that archives into dir, so that ids never repeat across
+ * engine restarts: one more than the largest alert id in the newest archive file there
+ * (PREFIX-*.h5, newest by creation time; prefix NULL: "vigil"), or than its first_alert_id
+ * - 1 when it holds no alert; 1 when dir holds no archive. Files that cannot be read are
+ * skipped (a file still being written or left by a crash is read up to its last flush, so
+ * ids of alerts raised after that flush can be given again).
+ * Returns 0 and *ret, -EINVAL (NULL), -ENOENT/-EACCES/-ENOTDIR (dir), -ENOMEM.
+ * Thread: any (opens the files itself; not one this process is writing). */
+int vg_archive_next_alert_id(const char *dir, const char *prefix, uint64_t *ret);
+
 /* Appends incidents to a closed archive file (e.g. a simulator's ground truth).
  * Returns 0, -EINVAL, -ENOENT, -EPROTO (not an archive), -EBUSY/-EIO (open elsewhere or
  * HDF5 failure). Thread: any; the file must not be open for writing. */

@@ -7,6 +7,7 @@
 
 #include "vigil/common.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -537,4 +538,91 @@ out:
     if (H5Fclose(f) < 0 && rc == 0)
         rc = -EIO;
     return rc;
+}
+
+/* ---- where a new run's alert ids start ---- */
+
+static int is_archive_name(const char *name, const char *prefix)
+{
+    size_t n = strlen(name), p = strlen(prefix);
+    return n > p + 4 && strncmp(name, prefix, p) == 0 && name[p] == '-' &&
+           strcmp(name + n - 3, ".h5") == 0;
+}
+
+/* The largest alert id in the file, or first_alert_id - 1 when it has none (what could be
+ * read, on a read error). */
+static int max_alert_id(vg_archive_reader *r, uint64_t *ret)
+{
+    enum { N = 64 };
+    vg_alert_event *ev = malloc(N * sizeof(*ev));
+    uint64_t n = r->info.count[VG_ARCHIVE_REC_ALERT], max = r->info.first_alert_id - 1;
+    int rc = 0;
+
+    if (!ev)
+        return -ENOMEM;
+    for (uint64_t i = 0; i < n && rc == 0; i += N) {
+        size_t k = n - i < N ? (size_t)(n - i) : N;
+        rc = vg_archive_reader_read(r, VG_ARCHIVE_REC_ALERT, i, k, ev);
+        for (size_t j = 0; j < k && rc == 0; j++)
+            if (ev[j].id > max)
+                max = ev[j].id;
+    }
+    free(ev);
+    *ret = max;
+    return rc;
+}
+
+int vg_archive_next_alert_id(const char *dir, const char *prefix, uint64_t *ret)
+{
+    struct dirent **list = NULL;
+    char path[PATH_MAX], newest[PATH_MAX] = "";
+    int64_t newest_wall = INT64_MIN;
+    uint32_t newest_index = 0;
+    uint64_t max = 0;
+    int n, rc = 0;
+
+    if (!dir || !ret)
+        return -EINVAL;
+    if (!prefix)
+        prefix = "vigil";
+    n = scandir(dir, &list, NULL, alphasort);
+    if (n < 0)
+        return -errno;
+    for (int i = 0; i < n; i++) {
+        vg_archive_reader *r;
+
+        if (is_archive_name(list[i]->d_name, prefix) &&
+            snprintf(path, sizeof(path), "%s/%s", dir, list[i]->d_name) < (int)sizeof(path) &&
+            vg_archive_reader_open(path, &r) == 0) {
+            const vg_archive_info *in = &r->info;
+            if (in->first_alert_id - 1 > max)
+                max = in->first_alert_id - 1;
+            if (in->created_wall_ns > newest_wall ||
+                (in->created_wall_ns == newest_wall && in->file_index >= newest_index)) {
+                newest_wall = in->created_wall_ns;
+                newest_index = in->file_index;
+                snprintf(newest, sizeof(newest), "%s", path);
+            }
+            vg_archive_reader_free(&r);
+        }
+        free(list[i]);
+    }
+    free(list);
+    /* Ids only grow, so the newest file holds the largest (its alerts are read; the others'
+     * attributes only). */
+    if (newest[0]) {
+        vg_archive_reader *r;
+        uint64_t m;
+
+        if (vg_archive_reader_open(newest, &r) == 0) {
+            rc = max_alert_id(r, &m);
+            if (m > max)
+                max = m;
+            vg_archive_reader_free(&r);
+        }
+    }
+    if (rc == -ENOMEM)
+        return rc;
+    *ret = max + 1;
+    return 0;
 }

@@ -817,3 +817,58 @@ Test(archive, file_opens_while_it_is_written)
     vg_archive_free(&a);
     vg_ring_free(&ring);
 }
+
+/* One archive file in dir: alerts with the given ids, the analysis starting at first_id. */
+static void archive_with_alerts(uint64_t first_id, const uint64_t *ids, size_t n)
+{
+    vg_archive_cfg cfg;
+    vg_analysis_cfg acfg;
+    vg_archive_record slots[8];
+
+    vg_archive_cfg_default(&cfg);
+    vg_analysis_cfg_default(&acfg);
+    acfg.first_alert_id = first_id;
+    cfg.analysis = &acfg;
+    vg_archive *a = new_archive(&cfg);
+    for (size_t i = 0; i < n; i++) {
+        vg_alert_event ev = sample_alert(ids[i], i + 1);
+        size_t k = slots_of(slots, push_alert_v, &ev);
+        cr_assert_eq(vg_archive_write(a, slots, k), 0);
+    }
+    cr_assert_eq(vg_archive_stop(a), 0);
+    vg_archive_free(&a);
+}
+
+Test(archive, next_alert_id_continues_after_the_newest_archive)
+{
+    uint64_t id = 0;
+    char path[512];
+
+    cr_assert_eq(vg_archive_next_alert_id(NULL, NULL, &id), -EINVAL);
+    cr_assert_eq(vg_archive_next_alert_id(dir, NULL, NULL), -EINVAL);
+    snprintf(path, sizeof(path), "%s/missing", dir);
+    cr_assert_eq(vg_archive_next_alert_id(path, NULL, &id), -ENOENT);
+    cr_assert_eq(vg_archive_next_alert_id(dir, NULL, &id), 0);
+    cr_assert_eq(id, 1, "no archive yet: ids start at 1");
+
+    /* A run raised alerts 3 and 7 (raises of older alerts come later: the largest wins). */
+    archive_with_alerts(1, (const uint64_t[]){7, 3}, 2);
+    cr_assert_eq(vg_archive_next_alert_id(dir, NULL, &id), 0);
+    cr_assert_eq(id, 8);
+    /* The next run started at 8 and raised nothing: still 8. */
+    archive_with_alerts(8, NULL, 0);
+    cr_assert_eq(vg_archive_next_alert_id(dir, NULL, &id), 0);
+    cr_assert_eq(id, 8);
+    /* Something that is not an archive, under the archive name, is skipped. */
+    snprintf(path, sizeof(path), "%s/vigil-20990101T000000Z-0.h5", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("not hdf5", f);
+    fclose(f);
+    archive_with_alerts(8, (const uint64_t[]){8, 9, 10}, 3);
+    cr_assert_eq(vg_archive_next_alert_id(dir, NULL, &id), 0);
+    cr_assert_eq(id, 11);
+    /* Another prefix is another series. */
+    cr_assert_eq(vg_archive_next_alert_id(dir, "other", &id), 0);
+    cr_assert_eq(id, 1);
+}
