@@ -24,7 +24,17 @@
  *
  * Stop (vg_engine_stop()): ingest stops first (its client disconnects cleanly; unread
  * messages stay queued at the broker for the persistent session), then every ring is drained
- * by its consumer in order: readings -> final tick -> events and archive records. */
+ * by its consumer in order: readings -> final tick -> events and archive records.
+ *
+ * Reload (vg_engine_reload(): the control socket's "reload", SIGHUP in `vigil run`): the
+ * caller loads and checks the new model, then hands it to the ingestor. Records in the rings
+ * carry model indices, so each thread switches at the same point of its stream, no lock on
+ * the hot path: vg-ingest takes the model between two messages and pushes a marker into
+ * `readings` (ingest.h VG_INGEST_READING_MODEL); vg-analysis, on the marker, moves the core's
+ * state across (vg_analysis_reload()), then puts a marker into `events` and `archive` (for
+ * vg-publish and vg-rejects, which name zones and sources) and pushes VG_ALERT_IN_MODEL to
+ * vg-alert and the model to the HDF5 archive. Every model stays allocated until
+ * vg_engine_free(): no thread can hold a stale pointer. One reload at a time. */
 #ifndef VIGIL_ENGINE_H
 #define VIGIL_ENGINE_H
 
@@ -44,6 +54,9 @@ typedef struct vg_engine vg_engine;
 
 typedef struct vg_engine_cfg {
     const vg_model *model; /* borrowed; must outlive the engine */
+    /* The file `model` came from, reloaded when a reload names no path (NULL: the model's
+     * own vg_model_path()). Copied. */
+    const char *model_path;
     /* 1: run the MQTT ingestor with `ingest`; 0: no broker, the caller feeds messages with
      * vg_engine_submit() (tests, stress, benchmarks). */
     int use_broker;
@@ -106,6 +119,7 @@ typedef struct vg_engine_stats {
     int archive_faulted;         /* 1 while the archive has no file after a fault */
     uint64_t alerts_published;   /* feed messages the alert publisher sent */
     uint64_t technical_alerts;   /* engine technical alert events (archive backlog) */
+    uint64_t reloads;            /* model switches completed by the analysis thread */
     int64_t event_now_ns;        /* event clock: newest reading time taken (INT64_MIN none) */
     /* Ring depths: readings, events, rejects, archive (JSON log), alerts, hdf5, hdf5_rejects,
      * audit; capacity 0 for a ring not in use. */
@@ -139,6 +153,21 @@ void vg_engine_free(vg_engine **ep);
  * Thread: one producer thread at a time (it is the readings ring's producer). */
 int vg_engine_submit(vg_engine *e, const char *topic, const void *payload, size_t len,
                      int64_t now_ns);
+
+/* Reloads the venue model from path (NULL: the engine's model file, cfg.model_path) into the
+ * running engine, keeping the state of everything whose id is in both models
+ * (docs/analysis.md "Reload", docs/alerts.md "Reload"). Loads and checks the file here; the
+ * threads switch a moment later (see the top of this file): with a broker within about
+ * 100 ms plus the core's state transfer (tens of ms for a large venue), without one at the
+ * next vg_engine_submit(). The analysis thread logs the new counts when the switch is done;
+ * stats.reloads counts it.
+ * Returns 0 (accepted; err is ""), or a negative errno with one line in err (err_len > 0):
+ * the model loader's errors ("file:line: key: message"; -ENOENT for a missing file),
+ * -EINVAL for a model of another venue (the MQTT subscriptions depend on its id),
+ * -EBUSY while the previous reload has not been switched yet, -ECANCELED when the engine
+ * is not running, -ENOMEM. Nothing changes on error: the old model stays in force.
+ * Thread: any (the vg-alert thread for the control socket, main for SIGHUP). Allocates. */
+int vg_engine_reload(vg_engine *e, const char *path, char *err, size_t err_len);
 
 /* Snapshot of every counter. Thread: any. */
 void vg_engine_stats_get(const vg_engine *e, vg_engine_stats *ret);

@@ -214,6 +214,24 @@ int vg_ingest_submit(vg_ingest *in, const char *topic, const void *payload, size
  * Thread: any. */
 void vg_ingest_stats_get(const vg_ingest *in, vg_ingest_stats *ret);
 
+/* ---- model switch (reload) ----
+ * The readings in the ring carry model indices, so the consumer must know which model each
+ * one was parsed with. vg_ingest_set_model() hands the producer a new model; the producer
+ * takes it between two messages (the ingest thread: at its next loop turn, at most
+ * LOOP_TIMEOUT_MS (100 ms) later, also while the broker is down; a broker-less producer: at
+ * its next vg_ingest_submit()), switches its parsers and subscriptions, and pushes one
+ * marker record into the readings ring: a vg_reading of type VG_INGEST_READING_MODEL (tag:
+ * the switch number, 1, 2, ...; every other field 0). Readings before the marker were
+ * parsed with the old model, those after it with the new one. */
+#define VG_INGEST_READING_MODEL 0xff
+
+/* Hands over m (borrowed: must outlive the ingestor; the old model must stay valid until
+ * the consumer has passed the marker). Builds the new parsers on the calling thread.
+ * Returns 0; -EINVAL (NULL, or a venue id other than the current one: the subscriptions
+ * and topics depend on it); -EBUSY while the previous model has not been taken yet;
+ * -ENOMEM. Thread: any. */
+int vg_ingest_set_model(vg_ingest *in, const vg_model *m);
+
 #ifdef __cplusplus
 }
 #endif

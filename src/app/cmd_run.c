@@ -1,5 +1,6 @@
 /* vigil run: the live engine. Parses the flags, loads the model, starts vg_engine and waits
- * for signals: SIGINT/SIGTERM stop it (the rings drain first), SIGUSR1 logs a status line.
+ * for signals: SIGINT/SIGTERM stop it (the rings drain first), SIGUSR1 logs a status line,
+ * SIGHUP reloads the model file (systemd ExecReload).
  *
  * Signals are blocked before any thread starts, so every thread inherits the mask and only
  * this (main) thread takes them, synchronously, with sigtimedwait(): no async handler
@@ -59,7 +60,8 @@ static void usage(FILE *f)
             "  --ring N               readings ring capacity, a power of two (default 65536)\n"
             "  --log-level L          error, warn, info (default) or debug\n"
             "\n"
-            "Signals: SIGINT/SIGTERM stop after draining; SIGUSR1 logs the counters.\n"
+            "Signals: SIGINT/SIGTERM stop after draining; SIGUSR1 logs the counters; SIGHUP\n"
+            "reloads the model file (the control socket's reload does the same), keeping state.\n"
             "Exit status: 0 stopped by a signal, 1 run-time failure, 2 bad usage or model.\n");
 }
 
@@ -439,12 +441,14 @@ int vg_cmd_run(int argc, char **argv)
         goto out;
     }
     cfg.model = model;
+    cfg.model_path = model_path;
 
     /* Before any thread exists: every thread inherits the blocked set. */
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGUSR1);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
     signal(SIGXFSZ, SIG_IGN); /* a file size limit is an archive fault, not a crash */
@@ -479,6 +483,13 @@ int vg_cmd_run(int argc, char **argv)
             char line[1024];
             vg_engine_status(engine, line, sizeof(line));
             vg_info("%s", line);
+        } else if (sig == SIGHUP) {
+            char err[512];
+            /* The engine logs the new counts once its threads have switched. */
+            if (vg_engine_reload(engine, NULL, err, sizeof(err)) < 0)
+                vg_error("run: SIGHUP: reload refused, the running model stays: %s", err);
+            else
+                vg_info("run: SIGHUP: reloading the model");
         } else if (sig == SIGINT || sig == SIGTERM) {
             vg_info("run: %s: stopping, draining the rings", sig == SIGINT ? "SIGINT" : "SIGTERM");
             break;

@@ -17,10 +17,18 @@
  * Counters are _Atomic with one writer each (relaxed load+store by the owner thread) and
  * relaxed loads by the status and metrics readers.
  *
+ * Reload: see include/vigil/engine.h. The marker records: a vg_reading of type
+ * VG_INGEST_READING_MODEL in `readings` (the model is e->pending, written before the ingestor
+ * gets it), an EREC_MODEL in `events`, an AREC_MODEL in `archive` (these two carry the
+ * pointer). The reload flag (e->reloading) is taken by vg_engine_reload() with a CAS and
+ * released by vg-analysis once the switch is done; while it is held only its owner touches
+ * e->latest, e->pending and e->models.
+ *
  * Shutdown drains in pipeline order: stop ingest (joined) -> close `readings` (the analysis
- * thread pushes what is left, ticks once more, closes `events`, `archive`, `alerts`, `hdf5`)
- * -> vg-alert drains and stops -> close `audit` and `rejects` -> the consumers drain and
- * exit -> the HDF5 writer drains its rings and closes the file. */
+ * thread pushes what is left, ticks once more, closes `events`, `archive`, `alerts`)
+ * -> close `rejects`; vg-publish and vg-rejects drain and exit -> vg-alert drains and stops
+ * (its last audit records included) -> close `audit` and `hdf5` -> the HDF5 writer drains
+ * its rings and closes the file. */
 #include "vigil/engine.h"
 #include "vigil/archive.h"
 #include "vigil/common.h"
@@ -38,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define POP_BATCH 256
 
@@ -50,13 +59,22 @@ static const char *const ring_names[R_COUNT] = {"readings", "events", "rejects",
 
 /* What the analysis thread hands the archive side. Today: ticks (for deterministic replay,
  * issue #6) and readings the core refused. */
-enum arec_type { AREC_TICK = 1, AREC_REJECT = 2 };
+enum arec_type { AREC_TICK = 1, AREC_REJECT = 2, AREC_MODEL = 3 };
 typedef struct arec {
     uint32_t type;
     uint32_t reason; /* AREC_REJECT: enum vg_reject */
     int64_t t_ns;    /* AREC_TICK: tick event time */
     vg_reading reading;
+    const vg_model *model; /* AREC_MODEL: in force for the records after this one */
 } arec;
+
+/* What vg-analysis hands vg-publish: alert events, and model switches. */
+enum erec_type { EREC_EVENT = 1, EREC_MODEL = 2 };
+typedef struct erec {
+    uint32_t type;
+    const vg_model *model; /* EREC_MODEL */
+    vg_alert_event ev;     /* EREC_EVENT */
+} erec;
 
 struct vg_engine {
     /* Read-only after vg_engine_new(). */
@@ -70,6 +88,16 @@ struct vg_engine {
 
     vg_ingest *ingest;
     vg_analysis *analysis; /* owned by vg-analysis */
+    /* Reload (see the top of this file). */
+    atomic_int reloading;          /* 1 from an accepted reload until vg-analysis switched */
+    atomic_int running;            /* 1 between start and stop: reloads are accepted */
+    const vg_model *latest;        /* newest model accepted (reload flag owner) */
+    char *model_path;              /* the file to reload when no path is given */
+    _Atomic(const vg_model *) pending; /* the model the next marker switches to */
+    _Atomic(const vg_model *) in_force; /* vg-analysis: the model it runs now */
+    vg_model **models;             /* loaded by reloads, freed with the engine */
+    size_t n_models;
+    _Atomic uint64_t reloads;      /* written by vg-analysis only */
     vg_alert *alert;       /* NULL without feeds */
     vg_archive *archive;   /* NULL without an archive directory */
     vg_alert_input *mbuf;  /* metrics records for the alert ring (vg-analysis) */
@@ -367,7 +395,11 @@ static void push_wait(vg_ring *r, const void *rec)
 
 static void alert_push_event(vg_engine *e, const vg_alert_event *ev)
 {
-    push_wait(e->rings[R_EVENTS], ev);
+    erec rec;
+    memset(&rec, 0, offsetof(erec, ev));
+    rec.type = EREC_EVENT;
+    rec.ev = *ev;
+    push_wait(e->rings[R_EVENTS], &rec);
     if (e->alert) {
         vg_alert_input in;
         memset(&in, 0, offsetof(vg_alert_input, u));
@@ -531,6 +563,90 @@ static void event_ticks(vg_engine *e)
         do_tick(e, e->last_tick_t + step);
 }
 
+static void nap_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* The ingestor's marker reached the analysis thread: every reading before it used the old
+ * model, every one after it uses e->pending. Switch the core, then tell the other threads at
+ * the same point of their streams. Thread: vg-analysis. */
+static void switch_model(vg_engine *e)
+{
+    const vg_model *m = atomic_load_explicit(&e->pending, memory_order_acquire);
+    const vg_model *old = atomic_load_explicit(&e->in_force, memory_order_relaxed);
+    int r, logged = 0;
+    int64_t t0 = vg_mono_ns();
+
+    if (!m || m == old) { /* cannot happen: vg_engine_reload() sets it first */
+        vg_error("engine: model marker without a new model (ignored)");
+        atomic_store_explicit(&e->reloading, 0, memory_order_release);
+        return;
+    }
+    /* On -ENOMEM the core keeps the old model while ingest already parses with the new
+     * one: going on would mix indices, so wait for memory rather than guess. */
+    while ((r = vg_analysis_reload(e->analysis, m)) == -ENOMEM) {
+        if (!logged++)
+            vg_error("engine: reload: out of memory; retrying");
+        nap_ms(100);
+    }
+    if (r < 0) { /* cannot happen: only NULL arguments are refused */
+        vg_error("engine: reload: %s", vg_strerror(r));
+        atomic_store_explicit(&e->reloading, 0, memory_order_release);
+        return;
+    }
+    if (e->mbuf) {
+        size_t cap = vg_model_zone_count(m) / VG_ALERT_METRICS_PER_INPUT + 1;
+        vg_alert_input *nb = cap > e->mbuf_cap ? realloc(e->mbuf, cap * sizeof(*nb)) : NULL;
+        if (nb) {
+            e->mbuf = nb;
+            e->mbuf_cap = cap;
+        } else if (cap > e->mbuf_cap) {
+            vg_warn("engine: reload: no memory for the metrics of %zu zones; the console "
+                    "gets the first %zu", (size_t)vg_model_zone_count(m),
+                    e->mbuf_cap * VG_ALERT_METRICS_PER_INPUT);
+        }
+    }
+    /* Markers, not lost even when a ring is full: records after them use the new model. */
+    erec er;
+    memset(&er, 0, sizeof(er));
+    er.type = EREC_MODEL;
+    er.model = m;
+    push_wait(e->rings[R_EVENTS], &er);
+    arec ar;
+    memset(&ar, 0, sizeof(ar));
+    ar.type = AREC_MODEL;
+    ar.model = m;
+    push_wait(e->rings[R_ARCHIVE], &ar);
+    if (e->alert) {
+        vg_alert_input in;
+        memset(&in, 0, sizeof(in));
+        in.type = VG_ALERT_IN_MODEL;
+        in.t_ns = e->last_tick_t;
+        in.u.model = m;
+        push_wait(e->rings[R_ALERTS], &in);
+    }
+    if (e->archive) {
+        int64_t t = e->last_tick_t;
+        if (t == INT64_MIN)
+            t = atomic_load_explicit(&e->event_now, memory_order_relaxed);
+        h5_count(e, vg_archive_push_model(e->rings[R_HDF5], t == INT64_MIN ? vg_wall_ns() : t, m));
+    }
+    atomic_store_explicit(&e->in_force, m, memory_order_release);
+    /* Free for the next reload before the count moves: whoever sees it move may reload. */
+    atomic_store_explicit(&e->reloading, 0, memory_order_release);
+    bump(&e->reloads, 1);
+    vg_info("engine: model in force: %s (venue %s, version %s): %u zones, %u sensors, "
+            "%u cameras, %u lines, %u help points (was %u zones, %u sensors; state moved in "
+            "%.1f ms)",
+            vg_model_path(m) ? vg_model_path(m) : "-", vg_model_venue(m),
+            *vg_model_version(m) ? vg_model_version(m) : "-",
+            vg_model_zone_count(m), vg_model_sensor_count(m), vg_model_camera_count(m),
+            vg_model_line_count(m), vg_model_help_point_count(m), vg_model_zone_count(old),
+            vg_model_sensor_count(old), (double)(vg_mono_ns() - t0) / 1e6);
+}
+
 static void *analysis_main(void *arg)
 {
     vg_engine *e = arg;
@@ -545,7 +661,13 @@ static void *analysis_main(void *arg)
 
         if (n) {
             const vg_reading *r = slots;
+            size_t marks = 0;
             for (size_t i = 0; i < n; i++) {
+                if (r[i].type == VG_INGEST_READING_MODEL) {
+                    switch_model(e);
+                    marks++;
+                    continue;
+                }
                 int why = vg_analysis_push(e->analysis, &r[i]);
                 if (e->archive) {
                     h5_count(e, vg_archive_push_reading(e->rings[R_HDF5], &r[i], why));
@@ -573,7 +695,7 @@ static void *analysis_main(void *arg)
                 }
             }
             vg_ring_release(in, n);
-            bump(&e->processed, n);
+            bump(&e->processed, n - marks);
         }
         int64_t now = vg_mono_ns();
         if (!event_clock && now >= next_tick) {
@@ -624,8 +746,9 @@ static void *analysis_main(void *arg)
     vg_ring_close(e->rings[R_ARCHIVE]);
     if (e->rings[R_ALERTS])
         vg_ring_close(e->rings[R_ALERTS]);
-    if (e->rings[R_HDF5])
-        vg_ring_close(e->rings[R_HDF5]);
+    /* Not `hdf5`: the HDF5 writer ends when that ring closes, and vg-alert may still turn
+     * the last inputs into audit records (a reload, an escalation) for it. stop_outputs()
+     * closes it once vg-alert has drained. */
     return NULL;
 }
 
@@ -635,6 +758,7 @@ static void *publish_main(void *arg)
 {
     vg_engine *e = arg;
     vg_ring *in = e->rings[R_EVENTS];
+    const vg_model *m = e->m; /* switched by EREC_MODEL markers */
     char line[4096];
 
     pthread_setname_np(pthread_self(), "vg-publish");
@@ -648,10 +772,15 @@ static void *publish_main(void *arg)
                 break;
             continue;
         }
-        const vg_alert_event *ev = slots;
+        const erec *recs = slots;
         for (size_t i = 0; i < n; i++) {
+            if (recs[i].type == EREC_MODEL) {
+                m = recs[i].model;
+                continue;
+            }
+            const vg_alert_event *ev = &recs[i].ev;
             if (e->events_out) {
-                size_t len = vg_engine_event_json(e->m, &ev[i], line, sizeof(line));
+                size_t len = vg_engine_event_json(m, ev, line, sizeof(line));
                 if (len >= sizeof(line)) { /* cannot happen with 160-byte messages; be safe */
                     len = sizeof(line) - 1;
                     line[len - 1] = '\n';
@@ -659,9 +788,9 @@ static void *publish_main(void *arg)
                 fwrite(line, 1, len, e->events_out);
             }
             if (e->cfg.on_event)
-                e->cfg.on_event(e->cfg.on_event_ctx, &ev[i]);
-            if (ev[i].feed < VG_FEED_COUNT && ev[i].grade < VG_GRADE_COUNT)
-                bump(&e->events_by[ev[i].feed][ev[i].grade], 1);
+                e->cfg.on_event(e->cfg.on_event_ctx, ev);
+            if (ev->feed < VG_FEED_COUNT && ev->grade < VG_GRADE_COUNT)
+                bump(&e->events_by[ev->feed][ev->grade], 1);
             bump(&e->events, 1);
         }
         vg_ring_release(in, n);
@@ -677,6 +806,7 @@ static void *archive_main(void *arg)
 {
     vg_engine *e = arg;
     vg_ring *rj = e->rings[R_REJECTS], *ar = e->rings[R_ARCHIVE];
+    const vg_model *m = e->m; /* switched by AREC_MODEL markers */
     char line[2048];
 
     pthread_setname_np(pthread_self(), "vg-rejects");
@@ -699,10 +829,14 @@ static void *archive_main(void *arg)
         size_t n2 = vg_ring_peek(ar, 64, &slots);
         for (size_t i = 0; i < n2; i++) {
             const arec *a = (const arec *)slots + i;
+            if (a->type == AREC_MODEL) {
+                m = a->model;
+                continue;
+            }
             /* Ticks are for the HDF5 archive (issue #6); the JSON log keeps rejects only. */
             if (a->type != AREC_REJECT || !e->rejects_out)
                 continue;
-            size_t len = late_reject_json(e->m, a, line, sizeof(line));
+            size_t len = late_reject_json(m, a, line, sizeof(line));
             fwrite(line, 1, len < sizeof(line) ? len : 0, e->rejects_out);
             bump(&e->reject_log_written, 1);
         }
@@ -724,7 +858,90 @@ static void *archive_main(void *arg)
     return NULL;
 }
 
+/* ---- reload ---- */
+
+int vg_engine_reload(vg_engine *e, const char *path, char *err, size_t err_len)
+{
+    char scratch[16];
+    vg_model *m = NULL;
+    vg_model_error merr;
+    vg_model **list;
+    int idle = 0, r;
+
+    if (!err || !err_len) {
+        err = scratch;
+        err_len = sizeof(scratch);
+    }
+    err[0] = '\0';
+    if (!e) {
+        snprintf(err, err_len, "no engine");
+        return -EINVAL;
+    }
+    if (!atomic_load(&e->running)) {
+        snprintf(err, err_len, "the engine is not running");
+        return -ECANCELED;
+    }
+    if (!atomic_compare_exchange_strong(&e->reloading, &idle, 1)) {
+        snprintf(err, err_len, "a reload is in progress (accepted, not yet switched)");
+        return -EBUSY;
+    }
+    /* From here to the end (or until vg-analysis releases the flag) we own the reload
+     * fields. */
+    if (!path)
+        path = e->model_path;
+    if (!path) {
+        snprintf(err, err_len, "no model file to reload: give a path");
+        r = -EINVAL;
+        goto out;
+    }
+    memset(&merr, 0, sizeof(merr));
+    r = vg_model_load(path, &m, &merr);
+    if (r < 0) {
+        if (merr.line > 0)
+            snprintf(err, err_len, "%s:%d: %s: %s", merr.file, merr.line, merr.key,
+                     merr.message);
+        else
+            snprintf(err, err_len, "%s: %s", merr.file[0] ? merr.file : path,
+                     merr.message[0] ? merr.message : vg_strerror(r));
+        goto out;
+    }
+    if (strcmp(vg_model_venue(m), vg_model_venue(e->latest)) != 0) {
+        snprintf(err, err_len, "%s: venue \"%s\" is not the running venue \"%s\" (the MQTT "
+                 "subscriptions depend on it: restart to change venue)", path,
+                 vg_model_venue(m), vg_model_venue(e->latest));
+        r = -EINVAL;
+        goto out;
+    }
+    r = -ENOMEM;
+    list = realloc(e->models, (e->n_models + 1) * sizeof(*list));
+    if (!list)
+        goto out;
+    e->models = list;
+    atomic_store_explicit(&e->pending, m, memory_order_release);
+    if ((r = vg_ingest_set_model(e->ingest, m)) < 0) {
+        atomic_store_explicit(&e->pending, NULL, memory_order_relaxed);
+        snprintf(err, err_len, "%s: %s", path, vg_strerror(r));
+        goto out;
+    }
+    e->models[e->n_models++] = m;
+    e->latest = m;
+    vg_info("engine: reload of %s accepted: %u zones, %u sensors; switching at the next "
+            "message boundary", path, vg_model_zone_count(m), vg_model_sensor_count(m));
+    return 0; /* the flag stays taken until vg-analysis has switched */
+out:
+    if (!err[0])
+        snprintf(err, err_len, "%s", vg_strerror(r));
+    vg_model_free(&m);
+    atomic_store(&e->reloading, 0);
+    return r;
+}
+
 /* ---- vg-alert hooks ---- */
+
+static int alert_reload(void *ctx, const char *path, char *err, size_t err_len)
+{
+    return vg_engine_reload(ctx, path, err, err_len);
+}
 
 /* The control socket's status reply: engine counters (runs on vg-alert: atomics only). */
 static void alert_status(void *ctx, void *json_object)
@@ -765,6 +982,19 @@ static void alert_status(void *ctx, void *json_object)
         cJSON *r = cJSON_AddObjectToObject(rings, ring_names[i]);
         cJSON_AddNumberToObject(r, "depth", (double)s.depth[i]);
         cJSON_AddNumberToObject(r, "capacity", (double)s.capacity[i]);
+    }
+    const vg_model *m = atomic_load_explicit(&e->in_force, memory_order_acquire);
+    cJSON *mo = cJSON_AddObjectToObject(o, "model");
+    if (mo) {
+        cJSON_AddStringToObject(mo, "venue", vg_model_venue(m));
+        cJSON_AddStringToObject(mo, "version", vg_model_version(m));
+        cJSON_AddNumberToObject(mo, "zones", vg_model_zone_count(m));
+        cJSON_AddNumberToObject(mo, "sensors", vg_model_sensor_count(m));
+        cJSON_AddNumberToObject(mo, "cameras", vg_model_camera_count(m));
+        cJSON_AddNumberToObject(mo, "lines", vg_model_line_count(m));
+        cJSON_AddNumberToObject(mo, "help_points", vg_model_help_point_count(m));
+        cJSON_AddNumberToObject(mo, "reloads", (double)s.reloads);
+        cJSON_AddBoolToObject(mo, "reload_pending", atomic_load(&e->reloading));
     }
     if (e->archive) {
         cJSON *a = cJSON_AddObjectToObject(o, "archive");
@@ -831,11 +1061,20 @@ int vg_engine_new(const vg_engine_cfg *cfg, vg_engine **ret)
     /* Keys and endpoints go to vg_alert_new() (which copies them); only the dir is kept. */
     if (cfg->archive_dir && !(e->cfg.archive_dir = e->strs[3] = strdup(cfg->archive_dir)))
         goto out_free;
+    e->cfg.model_path = NULL; /* kept as e->model_path */
+    if (cfg->model_path || vg_model_path(cfg->model)) {
+        const char *mp = cfg->model_path ? cfg->model_path : vg_model_path(cfg->model);
+        if (!(e->model_path = strdup(mp)))
+            goto out_free;
+    }
+    e->latest = cfg->model;
+    atomic_init(&e->in_force, cfg->model);
+    atomic_init(&e->pending, NULL);
     e->cfg.ingest.event_clock = cfg->event_clock;
     atomic_init(&e->event_now, INT64_MIN);
     e->last_tick_t = INT64_MIN;
     if ((r = vg_ring_new(sizeof(vg_reading), cfg->reading_ring, &e->rings[R_READINGS])) < 0 ||
-        (r = vg_ring_new(sizeof(vg_alert_event), cfg->event_ring, &e->rings[R_EVENTS])) < 0 ||
+        (r = vg_ring_new(sizeof(erec), cfg->event_ring, &e->rings[R_EVENTS])) < 0 ||
         (r = vg_ring_new(sizeof(vg_ingest_reject), cfg->reject_ring, &e->rings[R_REJECTS])) < 0 ||
         (r = vg_ring_new(sizeof(arec), cfg->archive_ring, &e->rings[R_ARCHIVE])) < 0)
         goto out_free;
@@ -878,6 +1117,7 @@ int vg_engine_new(const vg_engine_cfg *cfg, vg_engine **ret)
         alc.audit = cfg->archive_dir ? e->rings[R_AUDIT] : NULL;
         alc.hook_ctx = e;
         alc.status_fn = alert_status;
+        alc.reload_fn = alert_reload;
         if ((r = vg_alert_new(e->m, &alc, &e->alert)) < 0)
             goto out_free;
     }
@@ -966,6 +1206,7 @@ int vg_engine_start(vg_engine *e)
     if (e->cfg.use_broker && (rc = vg_ingest_start(e->ingest)) < 0)
         goto out_archive;
     e->started = 1;
+    atomic_store(&e->running, 1);
     return 0;
 out_archive:
     vg_ring_close(e->rings[R_REJECTS]);
@@ -997,6 +1238,7 @@ void vg_engine_stop(vg_engine *e)
 {
     if (!e || !e->started)
         return;
+    atomic_store(&e->running, 0);
     vg_ingest_stop(e->ingest);
     vg_ring_close(e->rings[R_READINGS]);
     pthread_join(e->th_analysis, NULL);
@@ -1031,6 +1273,11 @@ void vg_engine_free(vg_engine **ep)
         fclose(e->rejects_out);
     for (int i = 0; i < 8; i++)
         free(e->strs[i]);
+    /* Last: every thread and handle that could point at a model is gone. */
+    for (size_t i = 0; i < e->n_models; i++)
+        vg_model_free(&e->models[i]);
+    free(e->models);
+    free(e->model_path);
     free(e);
     *ep = NULL;
 }
@@ -1067,6 +1314,7 @@ void vg_engine_stats_get(const vg_engine *e, vg_engine_stats *ret)
     ret->reject_log_written = ld(&e->reject_log_written);
     ret->archive_full = ld(&e->archive_full) + ld(&e->hdf5_rejects_full);
     ret->technical_alerts = ld(&e->tech_events);
+    ret->reloads = ld(&e->reloads);
     ret->event_now_ns = atomic_load_explicit((_Atomic int64_t *)&e->event_now,
                                              memory_order_relaxed);
     if (e->archive) {
@@ -1185,6 +1433,9 @@ size_t vg_engine_metrics_text(const vg_engine *e, char *buf, size_t cap)
         for (int g = 0; g < VG_GRADE_COUNT; g++)
             sb_printf(&b, "vigil_alerts_total{feed=\"%s\",grade=\"%s\"} %llu\n", vg_feed_name(f),
                       vg_grade_name(g), (unsigned long long)s.events_by[f][g]);
+    sb_printf(&b, "# HELP vigil_model_reloads_total Venue model switches (reload).\n"
+                  "# TYPE vigil_model_reloads_total counter\nvigil_model_reloads_total %llu\n",
+              (unsigned long long)s.reloads);
     sb_printf(&b, "# HELP vigil_ticks_total Analysis ticks.\n# TYPE vigil_ticks_total counter\n"
                   "vigil_ticks_total %llu\n",
               (unsigned long long)s.ticks);

@@ -16,7 +16,13 @@
  *
  * Counters are _Atomic uint64_t written by whichever thread is the producer (the ingest
  * thread, or the vg_ingest_submit() caller), with relaxed load+store (single writer);
- * readers (status, metrics) use relaxed loads. */
+ * readers (status, metrics) use relaxed loads.
+ *
+ * Model switch: vg_ingest_set_model() builds the new parsers on its caller's thread and
+ * publishes them in one atomic pointer (`next`, release). The producer looks at it only
+ * between messages and after a stalled message's readings are all in the ring, so the
+ * marker it pushes splits the stream exactly: nothing parsed with the old model follows it.
+ * The hot path pays one acquire load per loop turn or submit, no lock. */
 #include "vigil/ingest.h"
 #include "vigil/common.h"
 
@@ -35,19 +41,35 @@
 #define RING_SLICE_NS (100 * VG_NS_PER_MS)
 #define MAX_SUBS 4
 
+/* A model handed over by vg_ingest_set_model(), waiting for the producer. */
+struct swap {
+    const vg_model *model;
+    vg_ingest_parser *parser, *parser_open;
+    char subs[MAX_SUBS][160];
+    size_t n_subs;
+};
+
+static int make_parsers(vg_ingest *in, const vg_model *m, struct swap *sw);
+
 _Static_assert(VG_REJECT_COUNT <= VG_INGEST_REJECT_SLOTS, "reject counters too small");
 
 struct vg_ingest {
     /* Read-only after vg_ingest_new(). */
-    const vg_model *model;
     vg_ring *readings;
     vg_ring *rejects;
     vg_ingest_cfg cfg;
     char *strs[8]; /* owned copies of the cfg strings */
-    char subs[MAX_SUBS][160];
-    size_t n_subs;
+    char venue[VG_MODEL_ID_MAX];
+
+    /* The model switch: set by vg_ingest_set_model() when NULL, taken and cleared by the
+     * producer (see the top of this file). */
+    _Atomic(struct swap *) next;
+    uint32_t switches; /* producer: markers pushed */
 
     /* Owned by the producer thread (ingest thread, or the submit caller). */
+    const vg_model *model;
+    char subs[MAX_SUBS][160];
+    size_t n_subs;
     struct mosquitto *mosq;
     vg_ingest_parser *parser;
     vg_ingest_parser *parser_open; /* event clock, before the first reading: no time checks */
@@ -317,7 +339,6 @@ int vg_ingest_new(const vg_model *m, const vg_ingest_cfg *cfg, vg_ring *readings
     in = calloc(1, sizeof(*in));
     if (!in)
         return -ENOMEM;
-    in->model = m;
     in->readings = readings;
     in->rejects = rejects;
     in->cfg = *cfg;
@@ -344,16 +365,16 @@ int vg_ingest_new(const vg_model *m, const vg_ingest_cfg *cfg, vg_ring *readings
         if (!in->strs[1])
             goto out_free;
     }
-    in->n_subs = vg_ingest_subscriptions(m, in->subs, MAX_SUBS);
-    if (in->n_subs > MAX_SUBS)
-        in->n_subs = MAX_SUBS;
-    r = vg_ingest_parser_new(m, &in->cfg.limits, &in->parser);
+    snprintf(in->venue, sizeof(in->venue), "%s", vg_model_venue(m));
     in->event_now = INT64_MIN;
-    if (r == 0 && in->cfg.event_clock) {
-        vg_ingest_limits open = in->cfg.limits;
-        open.max_age_ns = 0;                  /* no check */
-        open.max_future_ns = INT64_MAX / 4;   /* no check, and now + this cannot overflow */
-        r = vg_ingest_parser_new(m, &open, &in->parser_open);
+    {
+        struct swap first = {0};
+        r = make_parsers(in, m, &first);
+        in->model = m;
+        in->parser = first.parser;
+        in->parser_open = first.parser_open;
+        memcpy(in->subs, first.subs, sizeof(in->subs));
+        in->n_subs = first.n_subs;
     }
     if (r < 0)
         goto out_free;
@@ -407,10 +428,118 @@ static void wait_stop(vg_ingest *in, int64_t ms)
     ts.tv_sec += ms / 1000 + ns / VG_NS_PER_S;
     ts.tv_nsec = ns % VG_NS_PER_S;
     pthread_mutex_lock(&in->lock);
-    while (!atomic_load(&in->stop))
+    /* A model handed over meanwhile is taken now, even while the broker is unreachable. */
+    while (!atomic_load(&in->stop) && !atomic_load_explicit(&in->next, memory_order_relaxed))
         if (pthread_cond_timedwait(&in->cond, &in->lock, &ts) == ETIMEDOUT)
             break;
     pthread_mutex_unlock(&in->lock);
+}
+
+static void free_swap(struct swap *sw)
+{
+    if (!sw)
+        return;
+    vg_ingest_parser_free(&sw->parser);
+    vg_ingest_parser_free(&sw->parser_open);
+    free(sw);
+}
+
+/* Builds the parsers (and subscriptions) of model m with the ingestor's limits. */
+static int make_parsers(vg_ingest *in, const vg_model *m, struct swap *sw)
+{
+    int r;
+
+    sw->model = m;
+    sw->n_subs = vg_ingest_subscriptions(m, sw->subs, MAX_SUBS);
+    if (sw->n_subs > MAX_SUBS)
+        sw->n_subs = MAX_SUBS;
+    r = vg_ingest_parser_new(m, &in->cfg.limits, &sw->parser);
+    if (r == 0 && in->cfg.event_clock) {
+        vg_ingest_limits open = in->cfg.limits;
+        open.max_age_ns = 0;                /* no check */
+        open.max_future_ns = INT64_MAX / 4; /* no check, and now + this cannot overflow */
+        r = vg_ingest_parser_new(m, &open, &sw->parser_open);
+    }
+    return r;
+}
+
+static int has_sub(char (*subs)[160], size_t n, const char *f)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(subs[i], f) == 0)
+            return 1;
+    return 0;
+}
+
+/* Takes a model handed over by vg_ingest_set_model(), if any: pushes the marker, then
+ * switches parsers and subscriptions. wait: block for room in the ring (submit path);
+ * otherwise wait at most max_block_ms, as a message would, and try again at the next loop
+ * turn. Thread: producer, between messages. Returns 0, or -ECANCELED when the submit path
+ * could not push the marker (stop, closed ring). */
+static int take_model(vg_ingest *in, int wait)
+{
+    struct swap *sw = atomic_load_explicit(&in->next, memory_order_acquire);
+    vg_reading mark;
+
+    if (!sw)
+        return 0;
+    memset(&mark, 0, sizeof(mark));
+    mark.type = VG_INGEST_READING_MODEL;
+    mark.tag = in->switches + 1;
+    if (push_readings(in, &mark, 1, wait ? -1 : in->cfg.max_block_ms) != 1)
+        return wait ? -ECANCELED : 0;
+    in->switches++;
+    /* Subscriptions: add what the new model needs, drop what it no longer maps. Without a
+     * session, on_connect() subscribes to the new list. */
+    if (in->mosq && atomic_load(&in->connected)) {
+        for (size_t i = 0; i < in->n_subs; i++)
+            if (!has_sub(sw->subs, sw->n_subs, in->subs[i]))
+                mosquitto_unsubscribe(in->mosq, NULL, in->subs[i]);
+        for (size_t i = 0; i < sw->n_subs; i++)
+            if (!has_sub(in->subs, in->n_subs, sw->subs[i]))
+                mosquitto_subscribe(in->mosq, NULL, sw->subs[i], in->cfg.qos);
+    }
+    memcpy(in->subs, sw->subs, sizeof(in->subs));
+    in->n_subs = sw->n_subs;
+    in->model = sw->model;
+    vg_ingest_parser *p = in->parser, *po = in->parser_open;
+    in->parser = sw->parser;
+    in->parser_open = sw->parser_open;
+    sw->parser = p; /* the old ones go with the swap record */
+    sw->parser_open = po;
+    atomic_store_explicit(&in->next, NULL, memory_order_release);
+    free_swap(sw);
+    return 0;
+}
+
+int vg_ingest_set_model(vg_ingest *in, const vg_model *m)
+{
+    struct swap *sw, *none = NULL;
+    int r;
+
+    if (!in || !m)
+        return -EINVAL;
+    if (strcmp(vg_model_venue(m), in->venue) != 0)
+        return -EINVAL;
+    if (atomic_load_explicit(&in->next, memory_order_acquire))
+        return -EBUSY;
+    sw = calloc(1, sizeof(*sw));
+    if (!sw)
+        return -ENOMEM;
+    if ((r = make_parsers(in, m, sw)) < 0) {
+        free_swap(sw);
+        return r;
+    }
+    if (!atomic_compare_exchange_strong_explicit(&in->next, &none, sw, memory_order_acq_rel,
+                                                 memory_order_acquire)) {
+        free_swap(sw);
+        return -EBUSY;
+    }
+    /* Cut a reconnect backoff short: the switch should not wait for the broker. */
+    pthread_mutex_lock(&in->lock);
+    pthread_cond_broadcast(&in->cond);
+    pthread_mutex_unlock(&in->lock);
+    return 0;
 }
 
 static void backoff(vg_ingest *in)
@@ -438,6 +567,8 @@ static void *ingest_main(void *arg)
             in->stalled = 0;
             vg_info("ingest: readings ring has room again; reconnecting");
         }
+        /* Between messages, nothing held: the place to switch models. */
+        take_model(in, 0);
         if (!in->socket_up) {
             rc = first ? mosquitto_connect(in->mosq, in->cfg.host, in->cfg.port,
                                            in->cfg.keepalive_s)
@@ -514,6 +645,7 @@ void vg_ingest_free(vg_ingest **inp)
         mosquitto_destroy(in->mosq);
     vg_ingest_parser_free(&in->parser);
     vg_ingest_parser_free(&in->parser_open);
+    free_swap(atomic_load(&in->next)); /* handed over, never taken */
     free(in->buf);
     free(in->pending);
     for (size_t i = 0; i < sizeof(in->strs) / sizeof(in->strs[0]); i++)
@@ -531,6 +663,8 @@ int vg_ingest_submit(vg_ingest *in, const char *topic, const void *payload, size
 
     if (!in || !topic || (!payload && len))
         return -EINVAL;
+    if (take_model(in, 1) < 0)
+        return -ECANCELED;
     if (handle(in, topic, payload ? payload : "", len, now_ns, -1, &first))
         return -ECANCELED;
     return 0;

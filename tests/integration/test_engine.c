@@ -5,16 +5,22 @@
  * - the engine is killed (SIGKILL) and restarted with the same client id: what the broker
  *   queued for its persistent QoS 1 session meanwhile is processed, all of it.
  * - a help-point press comes out as a medical alert event line (--events FILE).
+ * - reload of the venue model while running (control socket "reload", SIGHUP): a sensor the
+ *   new model adds is accepted, alerts keep their ids, a removed sensor is unknown and its
+ *   alert is published "removed"; bad, foreign-venue and missing files are refused and the
+ *   engine goes on with the old model.
  * - bad usage and a bad model exit with status 2. */
 #include "vigil/common.h"
 
 #include <arpa/inet.h>
+#include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <mosquitto.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +29,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <zmq.h>
 
 static int port;
 static char tmp[512], model_path[4096];
@@ -422,4 +429,283 @@ Test(engine, bad_usage_and_bad_model_exit_2)
     cr_assert_eq(run_status(no_key), 2);
     const char *help[] = {"--help", NULL};
     cr_assert_eq(run_status(help), 0);
+}
+
+/* ---- reload ---- */
+
+/* tmp/name: tests/data/payloads/venue.cfg with the first `old` replaced by `repl`, and
+ * the first old2 by repl2 (old2 may be NULL). */
+static void write_variant2(const char *name, const char *old, const char *repl,
+                           const char *old2, const char *repl2)
+{
+    char src[4096], path[700], text[16384];
+    const char *root = getenv("VG_SOURCE_ROOT");
+    snprintf(src, sizeof(src), "%s/tests/data/payloads/venue.cfg", root ? root : ".");
+    FILE *f = fopen(src, "r");
+    cr_assert_not_null(f);
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    if (old2) {
+        char *at2 = strstr(text, old2), rest[16384];
+        cr_assert_not_null(at2);
+        snprintf(rest, sizeof(rest), "%s", at2 + strlen(old2));
+        snprintf(at2, sizeof(text) - (size_t)(at2 - text), "%s%s", repl2, rest);
+    }
+    char *at = strstr(text, old);
+    cr_assert_not_null(at);
+    snprintf(path, sizeof(path), "%s/%s.tmp", tmp, name);
+    f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fwrite(text, 1, (size_t)(at - text), f);
+    fputs(repl, f);
+    fputs(at + strlen(old), f);
+    fclose(f);
+    char final[700];
+    snprintf(final, sizeof(final), "%s/%s", tmp, name);
+    cr_assert_eq(rename(path, final), 0); /* the engine never reads a half-written file */
+}
+
+static void write_variant(const char *name, const char *old, const char *repl)
+{
+    write_variant2(name, old, repl, NULL, NULL);
+}
+
+/* The endpoint logged after `key` ("feeds ", "control ") in the run log, or "". */
+static void logged_endpoint(const char *log, const char *key, char *ret, size_t cap)
+{
+    char path[700], line[2048];
+    snprintf(path, sizeof(path), "%s/%s", tmp, log);
+    ret[0] = '\0';
+    int64_t end = vg_mono_ns() + 10 * VG_NS_PER_S;
+    while (!ret[0] && vg_mono_ns() < end) {
+        FILE *f = fopen(path, "r");
+        while (f && fgets(line, sizeof(line), f)) {
+            char *p = strstr(line, "run: venue ");
+            p = p ? strstr(p, key) : NULL;
+            if (p) {
+                p += strlen(key);
+                size_t n = strcspn(p, ", \n");
+                snprintf(ret, cap, "%.*s", (int)n, p);
+            }
+        }
+        if (f)
+            fclose(f);
+        if (!ret[0])
+            nap_ms(20);
+    }
+    cr_assert(ret[0], "no %s endpoint in %s", key, log);
+}
+
+static cJSON *ctl(void *req, const char *fmt, ...)
+{
+    char q[1024], buf[1 << 16];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(q, sizeof(q), fmt, ap);
+    va_end(ap);
+    cr_assert_eq(zmq_send(req, q, strlen(q), 0), (int)strlen(q));
+    int n = zmq_recv(req, buf, sizeof(buf) - 1, 0);
+    cr_assert_geq(n, 0, "no reply to %s", q);
+    buf[n] = '\0';
+    cJSON *o = cJSON_Parse(buf);
+    cr_assert_not_null(o, "%s", buf);
+    return o;
+}
+
+static int is_ok(const cJSON *o)
+{
+    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "ok"));
+}
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+/* status: engine.model.<key> */
+static double model_status(void *req, const char *key)
+{
+    cJSON *r = ctl(req, "{\"cmd\":\"status\"}");
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(r, "engine"), "model");
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, key);
+    double d = cJSON_IsNumber(v) ? v->valuedouble : -1;
+    cJSON_Delete(r);
+    return d;
+}
+
+static void wait_reloads(void *req, int want)
+{
+    int64_t end = vg_mono_ns() + 10 * VG_NS_PER_S;
+    while (model_status(req, "reloads") < want && vg_mono_ns() < end)
+        nap_ms(20);
+    cr_assert_eq(model_status(req, "reloads"), want, "model switches");
+}
+
+/* The id of the alert of `kind` on `subject` in a snapshot, "" when there is none. */
+static void alert_id(void *req, const char *kind, const char *subject, char *ret, size_t cap)
+{
+    cJSON *r = ctl(req, "{\"cmd\":\"snapshot\"}");
+    const cJSON *a;
+    ret[0] = '\0';
+    cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(r, "alerts"))
+        if (!strcmp(jstr(a, "kind"), kind) && !strcmp(jstr(a, "subject"), subject))
+            snprintf(ret, cap, "%s", jstr(a, "id"));
+    cJSON_Delete(r);
+}
+
+static void wait_alert(void *req, const char *kind, const char *subject, char *ret, size_t cap)
+{
+    int64_t end = vg_mono_ns() + 15 * VG_NS_PER_S;
+    do
+        alert_id(req, kind, subject, ret, cap);
+    while (!ret[0] && vg_mono_ns() < end && (nap_ms(50), 1));
+    cr_assert(ret[0], "no %s alert on %s", kind, subject);
+}
+
+static void pub_now(struct mosquitto *m, const char *topic, const char *tail)
+{
+    char msg[160];
+    int64_t now = vg_wall_ns();
+    snprintf(msg, sizeof(msg), "{\"v\":1,\"ts\":%lld.%06lld,%s}", (long long)(now / VG_NS_PER_S),
+             (long long)(now % VG_NS_PER_S / 1000), tail);
+    pub(m, topic, msg);
+}
+
+#define S1 "  { id = \"s1\"; kind = \"smoke\"; zone = \"z1\"; min = 0.0; max = 1.0; period_s = 600.0; },\n"
+#define T9 "  { id = \"t9\"; kind = \"smoke\"; zone = \"z3\"; min = 0.0; max = 1.0; period_s = 600.0; },\n"
+#define UNKNOWN_SENSOR "vigil_rejects_total{stage=\"ingest\",reason=\"unknown_sensor\"}"
+#define SENSOR_READINGS "vigil_readings_total{source=\"sensor\"}"
+
+Test(engine, reload_keeps_alerts_adds_and_removes_sensors_and_refuses_bad_models)
+{
+    int mport = free_port(), sent = 0;
+    char feeds[128], control_ep[128], id_help[32], id_smoke[32], id[32];
+    void *zctx = zmq_ctx_new();
+    void *req = zmq_socket(zctx, ZMQ_REQ), *sub = zmq_socket(zctx, ZMQ_SUB);
+    int zero = 0, tmo = 10000;
+
+    /* The engine's model file: the test venue plus smoke sensor s1, without its Frigate
+     * mapping (so without the frigate/+/person subscription). */
+    write_variant2("venue.cfg", "sensors = (\n", "sensors = (\n" S1, "frigate = \"fz1\"; ", "");
+    write_variant("other.cfg", "id = \"testvenue\"", "id = \"elsewhere\"");
+    write_variant("bad.cfg", "help_points = (", "help_points = ( oops");
+    snprintf(model_path, sizeof(model_path), "%s/venue.cfg", tmp);
+    pid_t pid = vigil_start("reload.log", "vg-it-engine-reload", mport, NULL);
+    cr_assert_eq(wait_metric(mport, "vigil_mqtt_connected", 1, 15000), 1);
+    nap_ms(200);
+    logged_endpoint("reload.log", "feeds ", feeds, sizeof(feeds));
+    logged_endpoint("reload.log", "control ", control_ep, sizeof(control_ep));
+    zmq_setsockopt(req, ZMQ_LINGER, &zero, sizeof(zero));
+    zmq_setsockopt(req, ZMQ_RCVTIMEO, &tmo, sizeof(tmo));
+    zmq_setsockopt(sub, ZMQ_LINGER, &zero, sizeof(zero));
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "security.", 9);
+    cr_assert_eq(zmq_connect(req, control_ep), 0);
+    cr_assert_eq(zmq_connect(sub, feeds), 0);
+    cr_assert_eq(model_status(req, "sensors"), 4);
+
+    struct mosquitto *m = pub_open();
+    pub_now(m, "vigil/testvenue/help/h1", "\"type\":\"medical\"");
+    pub_now(m, "vigil/testvenue/sensor/s1", "\"value\":1");
+    pub(m, "frigate/fz1/person", "3");
+    pub_now(m, "vigil/testvenue/sensor/t9", "\"value\":1");
+    sent += 4;
+    wait_alert(req, "help_medical", "h1", id_help, sizeof(id_help));
+    wait_alert(req, "smoke", "s1", id_smoke, sizeof(id_smoke));
+    cr_assert_eq(wait_metric(mport, UNKNOWN_SENSOR, 1, 5000), 1, "t9 is not in the model");
+    cr_assert_eq(metric(scrape(mport), "vigil_messages_total"), 3, "frigate: not subscribed");
+
+    /* 1. The file gains t9 (first: every sensor index moves); reload it, no path. */
+    write_variant("venue.cfg", "sensors = (\n", "sensors = (\n" T9 S1);
+    cJSON *r = ctl(req, "{\"cmd\":\"reload\"}");
+    cr_assert(is_ok(r), "%s", jstr(r, "error"));
+    cJSON_Delete(r);
+    wait_reloads(req, 1);
+    cr_assert_eq(model_status(req, "sensors"), 5);
+    long long before = wait_metric(mport, SENSOR_READINGS, 2, 5000);
+    pub_now(m, "vigil/testvenue/sensor/t9", "\"value\":1");
+    sent++;
+    cr_assert_eq(wait_metric(mport, SENSOR_READINGS, before + 1, 10000), before + 1,
+                 "t9's reading taken");
+    wait_alert(req, "smoke", "t9", id, sizeof(id));
+    cr_assert_eq(metric(scrape(mport), UNKNOWN_SENSOR), 1);
+    /* the new model maps a Frigate camera again: its topic is subscribed now */
+    pub(m, "frigate/fz1/person", "3");
+    sent++;
+    cr_assert_eq(wait_metric(mport, "vigil_readings_total{source=\"frigate\"}", 1, 10000), 1);
+    alert_id(req, "help_medical", "h1", id, sizeof(id));
+    cr_assert_str_eq(id, id_help, "the help alert keeps its id");
+    alert_id(req, "smoke", "s1", id, sizeof(id));
+    cr_assert_str_eq(id, id_smoke, "s1's alert keeps its id although s1's index moved");
+
+    /* 2. Refused: the reply says why, the engine goes on with the model it has. */
+    r = ctl(req, "{\"cmd\":\"reload\",\"path\":\"%s/bad.cfg\"}", tmp);
+    cr_assert_not(is_ok(r));
+    cr_assert_not_null(strstr(jstr(r, "error"), "bad.cfg:"), "%s", jstr(r, "error"));
+    cr_assert_not_null(strstr(jstr(r, "error"), "syntax"), "%s", jstr(r, "error"));
+    cJSON_Delete(r);
+    r = ctl(req, "{\"cmd\":\"reload\",\"path\":\"%s/other.cfg\"}", tmp);
+    cr_assert_not(is_ok(r));
+    cr_assert_not_null(strstr(jstr(r, "error"), "venue \"elsewhere\""), "%s", jstr(r, "error"));
+    cJSON_Delete(r);
+    r = ctl(req, "{\"cmd\":\"reload\",\"path\":\"%s/missing.cfg\"}", tmp);
+    cr_assert_not(is_ok(r));
+    cr_assert_not_null(strstr(jstr(r, "error"), "missing.cfg"), "%s", jstr(r, "error"));
+    cJSON_Delete(r);
+    cr_assert_eq(model_status(req, "reloads"), 1);
+    cr_assert_eq(model_status(req, "sensors"), 5);
+
+    /* 3. SIGHUP (systemd ExecReload) with s1 gone from the file. */
+    write_variant("venue.cfg", "sensors = (\n", "sensors = (\n" T9);
+    kill(pid, SIGHUP);
+    wait_reloads(req, 2);
+    cr_assert_eq(model_status(req, "sensors"), 4);
+    pub_now(m, "vigil/testvenue/sensor/s1", "\"value\":1");
+    sent++;
+    cr_assert_eq(wait_metric(mport, UNKNOWN_SENSOR, 2, 10000), 2, "s1 is unknown now");
+    alert_id(req, "smoke", "s1", id, sizeof(id));
+    cr_assert_str_eq(id, "", "s1's alert is gone");
+    alert_id(req, "help_medical", "h1", id, sizeof(id));
+    cr_assert_str_eq(id, id_help);
+    /* ... and was published "removed" on its feed */
+    int removed = 0;
+    int64_t end = vg_mono_ns() + 5 * VG_NS_PER_S;
+    while (!removed && vg_mono_ns() < end) {
+        char topic[128], body[8192];
+        zmq_pollitem_t it = {sub, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, 200) != 1)
+            continue;
+        int tl = zmq_recv(sub, topic, sizeof(topic) - 1, 0);
+        int bl = zmq_recv(sub, body, sizeof(body) - 1, 0);
+        if (tl < 0 || bl < 0)
+            continue;
+        body[bl] = '\0';
+        cJSON *o = cJSON_Parse(body);
+        removed = o && !strcmp(jstr(o, "reason"), "removed") && !strcmp(jstr(o, "id"), id_smoke) &&
+                  !strcmp(jstr(o, "state"), "cleared");
+        cJSON_Delete(o);
+    }
+    cr_assert(removed, "a \"removed\" message for alert %s", id_smoke);
+    pub_close(m, sent);
+
+    /* 4. SIGHUP with a broken file: logged, and the engine goes on with what it has. */
+    write_variant("venue.cfg", "help_points = (", "help_points = ( oops");
+    kill(pid, SIGHUP);
+    end = vg_mono_ns() + 10 * VG_NS_PER_S;
+    while (!file_has("reload.log", "reload refused") && vg_mono_ns() < end)
+        nap_ms(20);
+    cr_assert_eq(file_has("reload.log", "run: SIGHUP: reload refused, the running model stays: "), 1);
+    cr_assert_eq(file_has("reload.log", "venue.cfg:"), 1, "file:line in the log");
+    cr_assert_eq(model_status(req, "reloads"), 2);
+    cr_assert_eq(model_status(req, "sensors"), 4);
+
+    zmq_close(req);
+    zmq_close(sub);
+    zmq_ctx_term(zctx);
+    kill(pid, SIGTERM);
+    cr_assert_eq(vigil_wait(pid, 10000), 0);
+    cr_assert_eq(file_has("reload.log", "engine: model in force"), 2);
+    cr_assert_eq(file_has("reload.log", "run: SIGHUP: reloading"), 1);
 }

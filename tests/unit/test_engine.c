@@ -1,7 +1,8 @@
 /* Unit tests of the live engine without a broker: messages submitted on the ingest side go
  * through the readings ring to the analysis thread, alert events come out as JSON lines,
  * refusals land in the reject log, and every counter adds up. Also the event JSON format and
- * the metrics text, checked field by field. */
+ * the metrics text, checked field by field, and vg_engine_reload(): every thread switches
+ * model at the same message, bad files are refused, each reload is archived and audited. */
 #include "vigil/archive.h"
 #include "vigil/common.h"
 #include "vigil/engine.h"
@@ -13,6 +14,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <zmq.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -651,4 +653,184 @@ Test(engine, archive_fault_raises_a_technical_alert_and_alerting_goes_on)
     cr_assert_geq(st.archive_faults, 1);
     cr_assert_eq(st.technical_alerts, 1);
     cr_assert_geq(atomic_load(&b.density), 1, "the density alert still came out");
+}
+
+/* ---- reload ---- */
+
+/* dir/name: tests/data/payloads/venue.cfg with the first `old` replaced by `repl`. */
+static void write_variant(char *path, size_t cap, const char *name, const char *old,
+                          const char *repl)
+{
+    char src[4096], text[16384];
+    const char *root = getenv("VG_SOURCE_ROOT");
+    snprintf(src, sizeof(src), "%s/tests/data/payloads/venue.cfg", root ? root : ".");
+    FILE *f = fopen(src, "r");
+    cr_assert_not_null(f);
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    char *at = strstr(text, old);
+    cr_assert_not_null(at, "%s not in venue.cfg", old);
+    snprintf(path, cap, "%s/%s", dir, name);
+    f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fwrite(text, 1, (size_t)(at - text), f);
+    fputs(repl, f);
+    fputs(at + strlen(old), f);
+    fclose(f);
+}
+
+/* Smoke sensors: critical at 1 with no on-delay, and a long period (no stale alerts). */
+#define S1 "  { id = \"s1\"; kind = \"smoke\"; zone = \"z1\"; min = 0.0; max = 1.0; period_s = 600.0; },\n"
+#define T9 "  { id = \"t9\"; kind = \"smoke\"; zone = \"z3\"; min = 0.0; max = 1.0; period_s = 600.0; },\n"
+
+static void submit_now(vg_engine *e, const char *topic, const char *fmt_tail)
+{
+    char msg[160];
+    int64_t now = vg_wall_ns();
+    int n = snprintf(msg, sizeof(msg), "{\"v\":1,\"ts\":%lld.%09lld,%s}",
+                     (long long)(now / VG_NS_PER_S), (long long)(now % VG_NS_PER_S), fmt_tail);
+    cr_assert_eq(vg_engine_submit(e, topic, msg, (size_t)n, now), 0);
+}
+
+static void wait_reloads(vg_engine *e, uint64_t want)
+{
+    vg_engine_stats st;
+    int64_t end = vg_mono_ns() + 10 * VG_NS_PER_S;
+    do {
+        vg_engine_stats_get(e, &st);
+        if (st.reloads >= want)
+            break;
+        usleep(5000);
+    } while (vg_mono_ns() < end);
+    cr_assert_eq(st.reloads, want, "model switches");
+}
+
+static int wait_lines(const char *path, const char *needle, int want)
+{
+    int64_t end = vg_mono_ns() + 10 * VG_NS_PER_S;
+    int n;
+    while ((n = count_lines(path, needle)) < want && vg_mono_ns() < end)
+        usleep(10000);
+    return n;
+}
+
+static uint64_t unknown_sensor(vg_engine *e)
+{
+    vg_engine_stats st;
+    vg_engine_stats_get(e, &st);
+    return st.ingest.rejects[VG_REJECT_UNKNOWN_SENSOR];
+}
+
+Test(engine, reload_switches_every_thread_at_one_point_and_refuses_bad_models)
+{
+    char base[600], plus[600], minus[600], other[600], bad[600], missing[600];
+    char ev[300], err[512], arch[300];
+    vg_model *m0;
+    vg_model_error merr;
+    vg_engine_cfg cfg;
+    vg_engine *e;
+    vg_engine_stats st;
+
+    write_variant(base, sizeof(base), "base.cfg", "sensors = (\n", "sensors = (\n" S1);
+    /* t9 first: every sensor index moves, so a thread on the wrong model would misname */
+    write_variant(plus, sizeof(plus), "plus.cfg", "sensors = (\n", "sensors = (\n" T9 S1);
+    write_variant(minus, sizeof(minus), "minus.cfg", "sensors = (\n", "sensors = (\n" T9);
+    write_variant(other, sizeof(other), "other.cfg", "id = \"testvenue\"", "id = \"elsewhere\"");
+    write_variant(bad, sizeof(bad), "bad.cfg", "help_points = (", "help_points = ( oops");
+    snprintf(missing, sizeof(missing), "%s/missing.cfg", dir);
+    snprintf(arch, sizeof(arch), "%s/arch", dir);
+    cr_assert_eq(mkdir(arch, 0755), 0);
+    cr_assert_eq(vg_model_load(base, &m0, &merr), 0, "%s", merr.message);
+
+    snprintf(ev, sizeof(ev), "%s/events.jsonl", dir);
+    cfg_local(&cfg, ev, NULL);
+    cfg.model = m0;
+    cfg.model_path = base;
+    cfg.feeds_endpoint = "tcp://127.0.0.1:*";
+    cfg.control_endpoint = "tcp://127.0.0.1:*";
+    cfg.archive_dir = arch;
+    cr_assert_eq(vg_engine_new(&cfg, &e), 0);
+    cr_assert_eq(vg_engine_reload(e, plus, err, sizeof(err)), -ECANCELED, "not started");
+    cr_assert_eq(vg_engine_reload(NULL, plus, err, sizeof(err)), -EINVAL);
+    cr_assert_eq(vg_engine_start(e), 0);
+
+    submit_now(e, "vigil/testvenue/help/h1", "\"type\":\"medical\"");
+    submit_now(e, "vigil/testvenue/sensor/s1", "\"value\":1");
+    submit_now(e, "vigil/testvenue/sensor/t9", "\"value\":1");
+    cr_assert_eq(unknown_sensor(e), 1, "t9 is not in the first model");
+    cr_assert_eq(wait_lines(ev, "\"source\":\"s1\"", 1), 1, "smoke alert on s1");
+
+    /* add t9 (accepted once the switch is through); a second reload waits for the first */
+    cr_assert_eq(vg_engine_reload(e, plus, err, sizeof(err)), 0, "%s", err);
+    cr_assert_str_eq(err, "");
+    cr_assert_eq(vg_engine_reload(e, plus, err, sizeof(err)), -EBUSY);
+    cr_assert_not_null(strstr(err, "in progress"), "%s", err);
+    submit_now(e, "vigil/testvenue/sensor/t9", "\"value\":1"); /* broker-less: switches here */
+    wait_reloads(e, 1);
+    cr_assert_eq(unknown_sensor(e), 1, "t9 taken after the reload");
+    cr_assert_geq(wait_lines(ev, "\"source\":\"t9\"", 1), 1, "the event line names t9");
+    cr_assert_eq(count_lines(ev, "\"zone\":\"z3\",\"source_type\":\"sensor\",\"source\":\"t9\""),
+                 count_lines(ev, "\"source\":\"t9\""), "t9's zone is z3");
+
+    /* refused: the old model stays in force, nothing switches */
+    cr_assert_eq(vg_engine_reload(e, bad, err, sizeof(err)), -EINVAL);
+    cr_assert_not_null(strstr(err, "bad.cfg:"), "%s", err);
+    cr_assert_not_null(strstr(err, "syntax"), "%s", err);
+    cr_assert_eq(vg_engine_reload(e, other, err, sizeof(err)), -EINVAL);
+    cr_assert_not_null(strstr(err, "venue \"elsewhere\""), "%s", err);
+    cr_assert_eq(vg_engine_reload(e, missing, err, sizeof(err)), -ENOENT);
+    cr_assert_not_null(strstr(err, "missing.cfg"), "%s", err);
+    submit_now(e, "vigil/testvenue/sensor/t9", "\"value\":1");
+    cr_assert_eq(unknown_sensor(e), 1);
+
+    /* remove s1: its readings are unknown from the switch on */
+    cr_assert_eq(vg_engine_reload(e, minus, err, sizeof(err)), 0, "%s", err);
+    submit_now(e, "vigil/testvenue/sensor/s1", "\"value\":0");
+    wait_reloads(e, 2);
+    cr_assert_eq(unknown_sensor(e), 2, "s1 is gone");
+
+    /* no path: the engine's model file (base: s1 back, t9 gone) */
+    cr_assert_eq(vg_engine_reload(e, NULL, err, sizeof(err)), 0, "%s", err);
+    submit_now(e, "vigil/testvenue/sensor/t9", "\"value\":1");
+    wait_reloads(e, 3);
+    cr_assert_eq(unknown_sensor(e), 3, "t9 is gone again");
+    submit_now(e, "vigil/testvenue/sensor/s1", "\"value\":1");
+    cr_assert_eq(unknown_sensor(e), 3, "s1 is back");
+
+    vg_engine_stop(e);
+    cr_assert_eq(vg_engine_reload(e, plus, err, sizeof(err)), -ECANCELED, "stopped");
+    vg_engine_stats_get(e, &st);
+    vg_engine_free(&e);
+    vg_model_free(&m0);
+    uint64_t readings = 0, arej = 0;
+    for (int k = 0; k < VG_INGEST_SRC_COUNT_; k++)
+        readings += st.ingest.readings[k];
+    for (int k = 0; k < VG_INGEST_REJECT_SLOTS; k++)
+        arej += st.rejects_analysis[k];
+    cr_assert_eq(st.processed, readings, "markers are not readings");
+    cr_assert_eq(st.accepted + arej, readings);
+    cr_assert_eq(st.reloads, 3);
+
+    /* the archive: a model row per reload, and each reload is an audit record */
+    char h5[600];
+    vg_archive_reader *r;
+    vg_archive_info info;
+    cr_assert_eq(find_h5(arch, h5, sizeof(h5)), 0);
+    cr_assert_eq(vg_archive_reader_open(h5, &r), 0);
+    cr_assert_eq(vg_archive_reader_info(r, &info), 0);
+    uint64_t models = info.count[VG_ARCHIVE_REC_MODEL];
+    if (models != 4)
+        vg_archive_reader_free(&r);
+    cr_assert_eq(models, 4, "the first model and three reloads");
+    size_t na = (size_t)info.count[VG_ARCHIVE_REC_ACTION];
+    vg_archive_action *acts = calloc(na + 1, sizeof(*acts));
+    cr_assert_eq(vg_archive_reader_read(r, VG_ARCHIVE_REC_ACTION, 0, na, acts), 0);
+    int reloads = 0;
+    for (size_t i = 0; i < na; i++)
+        reloads += strcmp(acts[i].action, "reload") == 0;
+    free(acts);
+    vg_archive_reader_free(&r);
+    cr_assert_eq(reloads, 3, "every reload is in the audit trail (%d of %zu actions)", reloads,
+                 na);
 }

@@ -1,7 +1,8 @@
 /* Unit tests of the ingest parser and the broker-less path of the ingestor (vg_ingest_submit):
  * every payload of tests/data/payloads/corpus.tsv gets its documented result, the generated
  * hostile payloads (10 MB, deep nesting, oversized batch) are refused with the right reason,
- * and the counters, reject records and backpressure behave as ingest.h says. */
+ * and the counters, reject records and backpressure behave as ingest.h says; a model handed
+ * over with vg_ingest_set_model() is taken between two messages, behind a marker record. */
 #include "vigil/common.h"
 #include "vigil/ingest.h"
 
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static vg_model *model;
 static vg_ingest_parser *parser;
@@ -476,4 +478,87 @@ Test(ingest, full_ring_blocks_the_producer_and_loses_nothing)
     vg_ingest_free(&in);
     vg_ring_free(&rd);
     vg_ring_free(&rj);
+}
+
+/* A variant of venue.cfg with `old` replaced by `repl`, loaded. */
+static vg_model *variant(const char *old, const char *repl)
+{
+    char src[4096], text[16384], path[] = "/tmp/vg-ingest-model-XXXXXX";
+    vg_model *m;
+    vg_model_error err;
+
+    path_of(src, sizeof(src), "venue.cfg");
+    FILE *f = fopen(src, "r");
+    cr_assert_not_null(f);
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    char *at = strstr(text, old);
+    cr_assert_not_null(at);
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    f = fdopen(fd, "w");
+    fwrite(text, 1, (size_t)(at - text), f);
+    fputs(repl, f);
+    fputs(at + strlen(old), f);
+    fclose(f);
+    int r = vg_model_load(path, &m, &err);
+    unlink(path);
+    cr_assert_eq(r, 0, "%s:%d: %s", err.file, err.line, err.message);
+    return m;
+}
+
+Test(ingest, set_model_switches_between_two_messages_behind_a_marker)
+{
+    vg_ingest_cfg cfg;
+    vg_ingest *in;
+    vg_ingest_stats st;
+    vg_reading r;
+    /* t9 first: every sensor index moves */
+    vg_model *m2 = variant("sensors = (\n", "sensors = (\n  { id = \"t9\"; kind = \"temperature\"; "
+                                            "unit = \"degC\"; zone = \"z3\"; min = -40.0; max = 80.0; "
+                                            "period_s = 10.0; },\n");
+    vg_model *other = variant("id = \"testvenue\"", "id = \"elsewhere\"");
+    const char *t1 = "{\"v\":1,\"ts\":1779456000,\"value\":20}";
+    const char *t9 = "{\"v\":1,\"ts\":1779456000,\"value\":21}";
+
+    rings(16);
+    vg_ingest_cfg_default(&cfg);
+    cr_assert_eq(vg_ingest_new(model, &cfg, rd, rj, &in), 0);
+    cr_assert_eq(vg_ingest_submit(in, "vigil/testvenue/sensor/t1", t1, strlen(t1), NOW), 0);
+    cr_assert_eq(vg_ingest_set_model(NULL, m2), -EINVAL);
+    cr_assert_eq(vg_ingest_set_model(in, NULL), -EINVAL);
+    cr_assert_eq(vg_ingest_set_model(in, other), -EINVAL, "another venue");
+    cr_assert_eq(vg_ingest_set_model(in, m2), 0);
+    cr_assert_eq(vg_ingest_set_model(in, m2), -EBUSY, "the first is not taken yet");
+    cr_assert_eq(vg_ring_depth(rd), 1, "taken at the next message, not before");
+
+    cr_assert_eq(vg_ingest_submit(in, "vigil/testvenue/sensor/t1", t1, strlen(t1), NOW), 0);
+    cr_assert_eq(vg_ingest_submit(in, "vigil/testvenue/sensor/t9", t9, strlen(t9), NOW), 0);
+    cr_assert_eq(vg_ring_pop(rd, &r), 0);
+    cr_assert_eq(r.type, VG_READING_SENSOR);
+    cr_assert_eq(r.source, 0, "t1 in the first model");
+    cr_assert_eq(vg_ring_pop(rd, &r), 0);
+    cr_assert_eq(r.type, VG_INGEST_READING_MODEL);
+    cr_assert_eq(r.tag, 1);
+    cr_assert_eq(vg_ring_pop(rd, &r), 0);
+    cr_assert_eq(r.source, 1, "t1 in the new model");
+    cr_assert_eq(vg_ring_pop(rd, &r), 0);
+    cr_assert_eq(r.source, 0, "t9, known now");
+    cr_assert_eq(r.value, 21);
+    cr_assert_eq(vg_ring_pop(rd, &r), -EAGAIN);
+    vg_ingest_stats_get(in, &st);
+    cr_assert_eq(st.readings[VG_INGEST_SRC_SENSOR], 3, "the marker is not a reading");
+    cr_assert_eq(st.rejects[VG_REJECT_UNKNOWN_SENSOR], 0);
+
+    /* back to the first model; a closed ring refuses the marker and the message */
+    cr_assert_eq(vg_ingest_set_model(in, model), 0);
+    vg_ring_close(rd);
+    cr_assert_eq(vg_ingest_submit(in, "vigil/testvenue/sensor/t9", t9, strlen(t9), NOW),
+                 -ECANCELED);
+    vg_ingest_free(&in); /* frees the model handed over but never taken */
+    vg_ring_free(&rd);
+    vg_ring_free(&rj);
+    vg_model_free(&m2);
+    vg_model_free(&other);
 }
