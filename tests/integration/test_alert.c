@@ -397,6 +397,41 @@ Test(alert, critical_density_gives_one_message_on_security_critical_zone)
     cJSON_Delete(m);
 }
 
+/* The next heartbeat (alerts and metrics skipped), or NULL at the deadline. */
+static cJSON *recv_heartbeat(void *s)
+{
+    char topic[128];
+    int64_t end = vg_mono_ns() + DEADLINE_MS * VG_NS_PER_MS;
+    while (vg_mono_ns() < end) {
+        cJSON *o = recv_any(s, topic, sizeof(topic), 100);
+        if (o && is_type(o, "heartbeat"))
+            return o;
+        cJSON_Delete(o);
+    }
+    return NULL;
+}
+
+Test(alert, heartbeat_carries_the_engines_event_time)
+{
+    void *sub = subscribe("security.", NULL);
+    cJSON *hb = recv_heartbeat(sub);
+    cr_assert_not_null(hb);
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(hb, "event_ts")),
+              "no input yet: no event time");
+    cr_assert(num(hb, "wall_ts") > 1.7e9);
+    cJSON_Delete(hb);
+    char topic[128];
+    push_plaza_critical(5, T0);
+    cJSON *m = recv_alert(sub, topic, sizeof(topic), DEADLINE_MS);
+    cr_assert_not_null(m);
+    cJSON_Delete(m);
+    hb = recv_heartbeat(sub);
+    cr_assert_not_null(hb);
+    /* An alert from months ago (a replay, a simulation): event time, not the wall clock. */
+    cr_assert_float_eq(num(hb, "event_ts"), (double)T0 / 1e9, 1e-3);
+    cJSON_Delete(hb);
+}
+
 Test(alert, late_joiner_gets_snapshot_then_only_newer_sequence_numbers)
 {
     char topic[128];
@@ -488,6 +523,8 @@ Test(alert, ack_via_control_changes_state_and_is_published)
         {"{\"id\":1}", "cmd"},
         {"not json", "JSON"},
         {"{\"cmd\":\"snapshot\",\"feed\":\"nope\"}", "feed"},
+        /* no reload_fn hook here; the engine's reload: tests/unit/test_engine.c and
+         * tests/integration/test_engine.c */
         {"{\"cmd\":\"reload\"}", "not available"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -730,6 +767,8 @@ Test(alert, vigil_watch_shows_an_alert_and_acknowledges_it_from_the_keyboard)
     cr_assert(shown, "the console shows the alert");
     cr_assert(pane_contains(target, "critical"));
     cr_assert(wait_pane(target, "2.10 C"), "the plaza's density and level of service");
+    /* The alert is months old by the wall clock, 0 s old by the engine's (event) clock. */
+    cr_assert(wait_pane(target, " 0s "), "AGE in event time");
     sh("tmux -L %s send-keys -t %s a", session, session);
     m = recv_alert(sub, topic, sizeof(topic), DEADLINE_MS);
     cr_assert_not_null(m, "the key press acknowledged the alert");
