@@ -16,11 +16,16 @@
  *       finds no neighbour.
  *     A resolution floor (a fraction of the long-run spread) keeps rounding in noiseless
  *     signals from looking like structure.
+ *     - slow shape: the same search on means of blocks of VG_DET_SLOW readings, so it looks
+ *       back 16 times as far (18 days at 5-minute sampling): a day unlike the days before.
  *  2. Calibration: each measure keeps a decaying histogram of its own past values on a log
  *     scale (memory ~3,300 readings). The reading's surprise is -ln p with p = P(past >= now)
  *     counting itself (conformal), extrapolated past the largest value seen. Surprises are
  *     comparable across measures and streams, so one threshold serves every stream.
- *  3. Fusion: S = surprise(jump) + surprise(shape), -ln of the product of the two p-values.
+ *  3. Fusion: S = surprise(jump) + surprise(shape), -ln of the product of the two p-values,
+ *     plus the slow shape's surprise above VG_DET_SLOW_OFF (computed once per block, it holds
+ *     for the block's readings; below the offset it adds nothing, so it only speaks when a
+ *     stretch of the stream is clearly unlike anything in the long look-back).
  *  4. Long memory: S loses ln(1 + n) where n counts (with slow halving) how often the
  *     current three-reading context, quantised to 16 levels of the range seen, occurred.
  *  5. Thinning: S is reported only above a hold level. A report raises the hold to S plus a
@@ -33,7 +38,7 @@
  *  7. score = S / (S + VG_DET_S0), in [0,1): 0.5 at the surprise that alarms at the default
  *     sensitivity.
  * The first VG_DET_WARMUP readings only learn (score 0); the first 2L are not calibrated.
- * Memory is one fixed struct (ring, distance profile, histograms and context table are
+ * Memory is one fixed struct (rings, distance profiles, histograms and context table are
  * arrays inside it). update never allocates; all arithmetic is in a fixed order, so the
  * same readings give bit-identical scores. */
 #include "vigil/detect.h"
@@ -54,6 +59,7 @@
 #define VG_DET_NCTX (VG_DET_Q * VG_DET_Q * VG_DET_Q)
 #define VG_DET_NREC 16    /* remembered alarm times (daily recurrence) */
 #define VG_DET_WARMUP 150 /* readings that only learn */
+#define VG_DET_SLOW 16    /* readings per block of the slow shape search */
 
 /* Tuned once on NAB's development subset (docs/detector.md), the same for every stream. */
 #define VG_DET_A_SLOW 0.002     /* long-run level and spread (resolution floor) */
@@ -71,6 +77,7 @@
 #define VG_DET_REC_LEVEL 6.0    /* surprise of a report whose time of day is remembered */
 #define VG_DET_REC_GAIN 2.0     /* nats off per ln(1 + earlier alarms at this time of day) */
 #define VG_DET_REC_TOL_S 1800   /* "same time of day": within this many seconds */
+#define VG_DET_SLOW_OFF 1.5     /* slow-shape surprise (nats) that adds nothing */
 #define VG_DET_S0 5.8           /* surprise (nats) at the default threshold; score 0.5 */
 
 /* Decaying histogram of one measure's past values. Instead of decaying every bin at each
@@ -83,6 +90,20 @@ struct vg_det_calib {
     int top;      /* highest bin ever filled, -1 before the first reading */
 };
 
+/* One nearest-neighbour shape search over a stream of values (readings, or block means). */
+struct vg_det_shape {
+    uint64_t n;        /* values fed */
+    uint32_t head;     /* buf index of the newest value, 0 .. W-1 */
+    double mean;       /* running mean of the nearest-neighbour distance */
+    /* Recent values, each written at head and head + W, so that every window the search
+     * reads is contiguous: the newest is buf[head + W], the one j values older
+     * buf[head + W - j] for j < W. */
+    float buf[2 * VG_DET_W];
+    /* dist[i] = sum_{k<L} |x_{t-k} - x_{t-lag-k}| for lag = H - i (ascending memory order
+     * then matches ascending buf addresses). */
+    float dist[VG_DET_LAGS];
+};
+
 struct vg_detector {
     vg_detector_cfg cfg;
     uint64_t n;          /* finite readings seen */
@@ -91,24 +112,19 @@ struct vg_detector {
     double m_fast;       /* short-run level */
     double step;         /* mean |x_t - x_{t-1}| */
     double prev;         /* previous reading */
-    double shape_mean;   /* running mean of the nearest-neighbour distance */
+    double block_sum;    /* sum of the current block's readings (slow shape) */
+    double slow_s;       /* surprise of the last complete block's slow shape */
     double lo, hi;       /* range seen, for the context quantiser */
     double hold;         /* reports must exceed this surprise (nats) */
     uint32_t hold_age;   /* readings since the hold was last raised */
-    uint32_t head;       /* buf index of the newest reading, 0 .. W-1 */
     uint32_t ctx_prev;   /* the two previous quantised readings */
     uint32_t rec_next;   /* next slot of rec_t */
     uint32_t rec_used;
     int64_t rec_t[VG_DET_NREC]; /* event times of recent alarm-level reports */
-    struct vg_det_calib cal[2]; /* jump, shape */
+    struct vg_det_calib cal[3]; /* jump, shape, slow shape */
     uint8_t ctx[VG_DET_NCTX];   /* how often each three-reading context occurred (halved) */
-    /* Recent readings, each written at head and head + W, so that every window the shape
-     * measure reads is contiguous: the newest is buf[head + W], the one j readings older
-     * buf[head + W - j] for j < W. */
-    float buf[2 * VG_DET_W];
-    /* dist[i] = sum_{k<L} |x_{t-k} - x_{t-lag-k}| for lag = H - i (ascending memory order
-     * then matches ascending buf addresses). */
-    float dist[VG_DET_LAGS];
+    struct vg_det_shape fine;   /* over readings */
+    struct vg_det_shape slow;   /* over block means */
 };
 
 void vg_detector_cfg_default(vg_detector_cfg *cfg)
@@ -133,7 +149,7 @@ int vg_detector_new(const vg_detector_cfg *cfg, vg_detector **ret)
     if (!d)
         return -ENOMEM;
     d->cfg = c;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         d->cal[i].inc = 1.0;
         d->cal[i].top = -1;
     }
@@ -224,25 +240,29 @@ static float min_distance(const float *dist, int first)
     return f;
 }
 
-/* Nearest-neighbour distance of the newest L-window among the earlier ones. */
-static double shape_distance(vg_detector *d, float x)
+/* Feeds x; returns the nearest-neighbour distance of the newest L-window among the earlier
+ * ones, or -1 while no complete earlier window exists (the first 2L values). */
+static double shape_distance(struct vg_det_shape *sh, float x)
 {
-    const uint32_t h = d->head + 1 == VG_DET_W ? 0 : d->head + 1;
+    const uint32_t h = sh->head + 1 == VG_DET_W ? 0 : sh->head + 1;
 
-    d->buf[h] = x;
-    d->buf[h + VG_DET_W] = x;
-    d->head = h;
-    const float *now = &d->buf[h + VG_DET_W];
+    if (sh->n++ == 0)
+        for (int i = 0; i < 2 * VG_DET_W; i++)
+            sh->buf[i] = x;
+    sh->buf[h] = x;
+    sh->buf[h + VG_DET_W] = x;
+    sh->head = h;
+    const float *now = &sh->buf[h + VG_DET_W];
     const float *p = now - VG_DET_H; /* p[i] = x_{t-lag}, lag = H - i */
-    slide_distances(d->dist, p, p - VG_DET_L, x, now[-VG_DET_L]);
-    /* Windows reaching before the first reading are not real neighbours: lag + L < n. */
+    slide_distances(sh->dist, p, p - VG_DET_L, x, now[-VG_DET_L]);
+    /* Windows reaching before the first value are not real neighbours: lag + L < n. */
     int first = 0;
-    if (d->n <= (uint64_t)VG_DET_H + VG_DET_L) {
-        if (d->n <= 2 * VG_DET_L)
-            return 0.0;
-        first = VG_DET_H - (int)(d->n - VG_DET_L - 1);
+    if (sh->n <= (uint64_t)VG_DET_H + VG_DET_L) {
+        if (sh->n <= 2 * VG_DET_L)
+            return -1.0;
+        first = VG_DET_H - (int)(sh->n - VG_DET_L - 1);
     }
-    return min_distance(d->dist, first);
+    return min_distance(sh->dist, first);
 }
 
 /* How often the context (two previous quantised readings, this one) occurred; counts it. */
@@ -287,33 +307,48 @@ double vg_detector_update(vg_detector *d, int64_t t_ns, double x)
 {
     if (!isfinite(x))
         return 0.0;
-    if (d->n == 0) {
+    if (d->n == 0)
         d->m_slow = d->m_fast = d->prev = d->lo = d->hi = x;
-        for (int i = 0; i < 2 * VG_DET_W; i++)
-            d->buf[i] = (float)x;
-    }
     d->n++;
 
-    const double best = shape_distance(d, (float)x);
+    double best = shape_distance(&d->fine, (float)x);
+    if (best < 0.0)
+        best = 0.0; /* start-up: the first 2L readings are not calibrated below */
     /* Differences below a fraction of the stream's spread are resolution, not signal. */
     const double eps = 1e-9 * fabs(d->m_slow) + 1e-12;
     const double floor = VG_DET_FLOOR * d->d_slow + eps;
     const double jump = fabs(x - d->m_fast) / (d->step + floor);
-    const double shape = best / (d->shape_mean + floor * VG_DET_L);
+    const double shape = best / (d->fine.mean + floor * VG_DET_L);
+
+    /* The slow shape: once per block, the block mean's window against 16 times the
+     * look-back. Its surprise then holds until the next block completes. */
+    d->block_sum += x;
+    if (d->n % VG_DET_SLOW == 0) {
+        const double slow_best = shape_distance(&d->slow, (float)(d->block_sum / VG_DET_SLOW));
+        d->block_sum = 0.0;
+        if (slow_best >= 0.0) {
+            const double r = slow_best / (d->slow.mean + floor * VG_DET_L);
+            d->slow.mean += VG_DET_A_SHAPE * (slow_best - d->slow.mean);
+            d->slow_s = calib_surprise(&d->cal[2], r);
+        }
+    }
 
     const double dev = fabs(x - d->m_slow);
     d->m_slow += VG_DET_A_SLOW * (x - d->m_slow);
     d->d_slow += VG_DET_A_SLOW * (dev - d->d_slow);
     d->m_fast += VG_DET_A_FAST * (x - d->m_fast);
     d->step += VG_DET_A_STEP * (fabs(x - d->prev) - d->step);
-    d->shape_mean += VG_DET_A_SHAPE * (best - d->shape_mean);
+    d->fine.mean += VG_DET_A_SHAPE * (best - d->fine.mean);
     d->prev = x;
 
     /* Until a first complete neighbour window exists (2L readings) the measures are
      * start-up transients; calibrating on them would teach the histograms nonsense. */
     double s = 0.0;
-    if (d->n > 2 * VG_DET_L)
+    if (d->n > 2 * VG_DET_L) {
         s = calib_surprise(&d->cal[0], jump) + calib_surprise(&d->cal[1], shape);
+        if (d->slow_s > VG_DET_SLOW_OFF)
+            s += d->slow_s - VG_DET_SLOW_OFF;
+    }
     s -= VG_DET_CTX_GAIN * log1p(context_seen(d, x, eps));
     if (s < 0.0)
         s = 0.0;

@@ -324,6 +324,36 @@ Test(detect, a_sine_that_stops_scores_above_the_learned_pattern)
     vg_detector_free(&d);
 }
 
+Test(detect, a_day_unlike_the_earlier_days_alarms)
+{
+    /* A daily pattern at 5-minute sampling: 200 readings around 20, then a plateau of 88
+     * around 75. On day 10 the plateau comes at 40 instead. Nothing in that day is new
+     * within one day's look-back (the jump up happens every day, and a flat stretch in the
+     * 20-75 range is everywhere); only the slow shape search, which looks back 18 days in
+     * blocks of 16 readings, sees the day unlike every earlier one. */
+    vg_detector *d = make();
+    const double thr = vg_detector_threshold(d);
+    double learned = 0.0, odd = 0.0;
+    int first = -1;
+    rng_state = 1;
+    for (int i = 0; i < 288 * 12; i++) {
+        const int day = i / 288, ph = i % 288, high = ph >= 200;
+        const double x = !high ? 20.0 + gauss() : day == 9 ? 40.0 + 3.0 * gauss()
+                                                             : 75.0 + 5.0 * gauss();
+        const double s = vg_detector_update(d, (int64_t)i * 5 * MIN_NS, x);
+        if (day == 9 && high) {
+            odd = s > odd ? s : odd;
+            if (first < 0 && s >= thr)
+                first = ph - 200;
+        } else if (day >= 3 && high && ph > 210) {
+            learned = s > learned ? s : learned; /* plateaus of ordinary days, past the jump */
+        }
+    }
+    cr_assert_lt(learned, thr, "an ordinary day's plateau scored %g", learned);
+    cr_assert(first >= 0 && first <= 32, "the odd day alarmed at %d (max %g)", first, odd);
+    vg_detector_free(&d);
+}
+
 Test(detect, scores_stay_in_unit_interval_on_wild_input)
 {
     vg_detector *d = make();
