@@ -378,12 +378,31 @@ static void archive_push(vg_engine *e, const arec *rec)
         bump(&e->archive_full, 1);
 }
 
-/* The HDF5 helpers never block: a full ring is a counted loss (alerting does not wait). */
+/* On the wall clock the HDF5 archive never holds up alerting: a full ring is a counted loss
+ * (and an archive_backlog alert). On the event clock (a simulation, a backlog, a replayed
+ * stream) nothing is late, so the analysis thread waits for the archive instead: the readings
+ * ring fills, ingest waits, and the broker queues, and nothing is lost. A faulted archive
+ * still consumes (and counts what it drops), so the wait ends. Returns 1 to try again. */
+static int h5_wait(vg_engine *e)
+{
+    return e->cfg.event_clock &&
+           vg_ring_wait_writable(e->rings[R_HDF5], VG_ARCHIVE_MAX_SLOTS, -1) != -ECANCELED;
+}
+
 static void h5_count(vg_engine *e, int rc)
 {
     if (rc < 0)
         bump(&e->archive_full, 1);
 }
+
+/* One HDF5 push (a vg_archive_push_*() call, evaluated again while h5_wait() says so). */
+#define H5_PUSH(e, call)                                                                     \
+    do {                                                                                     \
+        int h5_rc_;                                                                          \
+        while ((h5_rc_ = (call)) < 0 && h5_wait(e))                                          \
+            ;                                                                                \
+        h5_count(e, h5_rc_);                                                                 \
+    } while (0)
 
 /* Alerts are never dropped: wait for the consumer (a closed ring means it is gone). */
 static void push_wait(vg_ring *r, const void *rec)
@@ -416,7 +435,7 @@ static void sink_alert(void *ctx, const vg_alert_event *ev)
 
     alert_push_event(e, ev);
     if (e->archive)
-        h5_count(e, vg_archive_push_alert(e->rings[R_HDF5], ev));
+        H5_PUSH(e, vg_archive_push_alert(e->rings[R_HDF5], ev));
 }
 
 static void sink_metrics(void *ctx, int64_t t_ns, const vg_zone_metrics *zones, size_t n)
@@ -425,7 +444,7 @@ static void sink_metrics(void *ctx, int64_t t_ns, const vg_zone_metrics *zones, 
 
     if (e->archive)
         for (size_t i = 0; i < n; i++)
-            h5_count(e, vg_archive_push_metrics(e->rings[R_HDF5], &zones[i]));
+            H5_PUSH(e, vg_archive_push_metrics(e->rings[R_HDF5], &zones[i]));
     if (e->alert) {
         size_t k = vg_alert_pack_metrics(zones, n, t_ns, e->mbuf, e->mbuf_cap);
         for (size_t i = 0; i < k; i++)
@@ -445,7 +464,7 @@ static void sink_reject(void *ctx, const vg_reading *r, enum vg_reject why)
     if (e->archive) {
         vg_archive_reject rj;
         vg_archive_reject_from_reading(r, why, VG_ARCHIVE_STAGE_TICK, &rj);
-        h5_count(e, vg_archive_push_reject(e->rings[R_HDF5], &rj));
+        H5_PUSH(e, vg_archive_push_reject(e->rings[R_HDF5], &rj));
     }
 }
 
@@ -522,7 +541,7 @@ static void do_tick(vg_engine *e, int64_t t)
 
     /* The tick record goes first: replay reads inputs in archive order. */
     if (e->archive)
-        h5_count(e, vg_archive_push_tick(e->rings[R_HDF5], t, ld(&e->archive_full)));
+        H5_PUSH(e, vg_archive_push_tick(e->rings[R_HDF5], t, ld(&e->archive_full)));
     if (vg_analysis_tick(e->analysis, t) == 0) {
         bump(&e->ticks, 1);
         archive_push(e, &rec);
@@ -631,7 +650,7 @@ static void switch_model(vg_engine *e)
         int64_t t = e->last_tick_t;
         if (t == INT64_MIN)
             t = atomic_load_explicit(&e->event_now, memory_order_relaxed);
-        h5_count(e, vg_archive_push_model(e->rings[R_HDF5], t == INT64_MIN ? vg_wall_ns() : t, m));
+        H5_PUSH(e, vg_archive_push_model(e->rings[R_HDF5], t == INT64_MIN ? vg_wall_ns() : t, m));
     }
     atomic_store_explicit(&e->in_force, m, memory_order_release);
     /* Free for the next reload before the count moves: whoever sees it move may reload. */
@@ -670,12 +689,12 @@ static void *analysis_main(void *arg)
                 }
                 int why = vg_analysis_push(e->analysis, &r[i]);
                 if (e->archive) {
-                    h5_count(e, vg_archive_push_reading(e->rings[R_HDF5], &r[i], why));
+                    H5_PUSH(e, vg_archive_push_reading(e->rings[R_HDF5], &r[i], why));
                     if (why > 0) {
                         vg_archive_reject rj;
                         vg_archive_reject_from_reading(&r[i], (enum vg_reject)why,
                                                        VG_ARCHIVE_STAGE_PUSH, &rj);
-                        h5_count(e, vg_archive_push_reject(e->rings[R_HDF5], &rj));
+                        H5_PUSH(e, vg_archive_push_reject(e->rings[R_HDF5], &rj));
                     }
                 }
                 if (why > 0) {
@@ -1097,6 +1116,14 @@ int vg_engine_new(const vg_engine_cfg *cfg, vg_engine **ret)
         (r = vg_ring_new(sizeof(vg_alert_audit), 1024, &e->rings[R_AUDIT])) < 0)
         goto out_free;
     acfg = cfg->analysis;
+    if (cfg->archive_dir) {
+        /* Alert ids go on where the last run in this archive stopped: one id, one alert,
+         * across restarts. Before vg_archive_new(): this process cannot read its own file. */
+        uint64_t next;
+        if (vg_archive_next_alert_id(cfg->archive_dir, NULL, &next) == 0 &&
+            next > acfg.first_alert_id)
+            acfg.first_alert_id = next;
+    }
     acfg.sink.ctx = e;
     acfg.sink.on_alert = sink_alert;
     acfg.sink.on_metrics = cfg->feeds_endpoint || cfg->archive_dir ? sink_metrics : NULL;

@@ -834,3 +834,82 @@ Test(engine, reload_switches_every_thread_at_one_point_and_refuses_bad_models)
     cr_assert_eq(reloads, 3, "every reload is in the audit trail (%d of %zu actions)", reloads,
                  na);
 }
+
+/* ---- the archive on the event clock; alert ids across runs ---- */
+
+Test(engine, event_clock_waits_for_a_slow_archive_instead_of_losing_records)
+{
+    vg_engine_cfg cfg;
+    vg_engine *e;
+    vg_engine_stats st;
+    char path[600], msg[160];
+    int64_t day0 = (vg_wall_ns() / VG_NS_PER_S - 86400) * VG_NS_PER_S;
+    enum { N = 600 };
+
+    cfg_local(&cfg, NULL, NULL);
+    cfg.event_clock = 1;
+    cfg.tick_ns = VG_NS_PER_S;
+    cfg.archive_dir = dir;
+    cfg.hdf5_ring = 16; /* two ticks' records: the burst below cannot fit */
+    cr_assert_eq(vg_engine_new(&cfg, &e), 0);
+    cr_assert_eq(vg_engine_start(e), 0);
+    /* Ten minutes of a day-old stream, as fast as it can be submitted (a backlog). */
+    for (int s = 0; s < N; s++) {
+        int n = snprintf(msg, sizeof(msg), "{\"v\":1,\"ts\":%lld,\"counts\":{\"z3\":%d}}",
+                         (long long)(day0 / VG_NS_PER_S + s), 20 + s % 7);
+        cr_assert_eq(vg_engine_submit(e, "vigil/testvenue/count/cam3", msg, (size_t)n,
+                                      vg_wall_ns()), 0);
+    }
+    vg_engine_stop(e);
+    vg_engine_stats_get(e, &st);
+    vg_engine_free(&e);
+    cr_assert_eq(st.archive_full, 0, "nothing lost: the analysis thread waited");
+    cr_assert_eq(st.technical_alerts, 0, "so no archive_backlog alert either");
+    cr_assert_eq(find_h5(dir, path, sizeof(path)), 0);
+    vg_archive_reader *r;
+    vg_archive_info info;
+    cr_assert_eq(vg_archive_reader_open(path, &r), 0);
+    cr_assert_eq(vg_archive_reader_info(r, &info), 0);
+    cr_assert_eq(info.count[VG_ARCHIVE_REC_READING], N);
+    cr_assert_eq(info.count[VG_ARCHIVE_REC_TICK], st.ticks);
+    cr_assert_eq(info.count[VG_ARCHIVE_REC_METRICS], st.ticks * 3);
+    cr_assert_eq(info.lost, 0);
+    vg_archive_reader_free(&r);
+}
+
+static void on_help_id(void *ctx, const vg_alert_event *ev)
+{
+    if (ev->kind == VG_ALERT_HELP_MEDICAL && ev->action == VG_ALERT_ACTION_RAISE)
+        *(uint64_t *)ctx = ev->id;
+}
+
+/* One run in dir: a help press, the id of its alert. */
+static uint64_t help_alert_id_of_a_run(void)
+{
+    vg_engine_cfg cfg;
+    vg_engine *e;
+    uint64_t id = 0;
+    char msg[128];
+    int64_t now = vg_wall_ns();
+
+    cfg_local(&cfg, NULL, NULL);
+    cfg.archive_dir = dir;
+    cfg.on_event = on_help_id;
+    cfg.on_event_ctx = &id;
+    cr_assert_eq(vg_engine_new(&cfg, &e), 0);
+    cr_assert_eq(vg_engine_start(e), 0);
+    int n = snprintf(msg, sizeof(msg), "{\"v\":1,\"ts\":%lld,\"type\":\"medical\"}",
+                     (long long)(now / VG_NS_PER_S));
+    cr_assert_eq(vg_engine_submit(e, "vigil/testvenue/help/h1", msg, (size_t)n, now), 0);
+    vg_engine_stop(e);
+    vg_engine_free(&e);
+    return id;
+}
+
+Test(engine, alert_ids_go_on_across_restarts_with_an_archive)
+{
+    uint64_t first = help_alert_id_of_a_run();
+    cr_assert_eq(first, 1);
+    uint64_t second = help_alert_id_of_a_run();
+    cr_assert_eq(second, 2, "the restarted engine goes on from the archive, not from 1");
+}
