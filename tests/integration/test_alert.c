@@ -122,8 +122,19 @@ static void setup_started(void)
     start_with(&cfg);
 }
 
+/* A tmux server a test started ("" none): stopped here too, so a failed assertion does not
+ * leave `vigil watch` running. */
+static char tmux_session[64];
+
 static void teardown(void)
 {
+    if (tmux_session[0]) {
+        char cmd[160];
+        snprintf(cmd, sizeof(cmd), "tmux -L %s kill-server 2>/dev/null", tmux_session);
+        int rc = system(cmd); /* non-zero: it had stopped already */
+        (void)rc;
+        tmux_session[0] = 0;
+    }
     for (int i = 0; i < n_socks; i++)
         zmq_close(socks[i]);
     n_socks = 0;
@@ -735,6 +746,7 @@ Test(alert, vigil_watch_shows_an_alert_and_acknowledges_it_from_the_keyboard)
     if (!vigil || sh("command -v tmux >/dev/null") != 0)
         cr_skip_test("needs VG_VIGIL and tmux");
     snprintf(session, sizeof(session), "vgwatch%d", (int)getpid());
+    snprintf(tmux_session, sizeof(tmux_session), "%s", session);
     void *sub = subscribe("security.", NULL);
     wait_connected(sub);
     push_plaza_critical(77, T0);
