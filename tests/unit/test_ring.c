@@ -175,3 +175,49 @@ Test(ring, close_delivers_what_was_published_then_cancels)
     cr_expect_eq(vg_ring_wait_readable(r, -1), -ECANCELED);
     cr_expect_eq(vg_ring_wait_writable(r, 1, -1), -ECANCELED);
 }
+
+/* claim and peek run inline in C for small counts (under 256 bytes: 7 records of 32 B) and
+ * out of line otherwise, and ring.c also holds their external definitions (what C++ and a
+ * function pointer call). Every path must hand out the same contiguous slots. */
+Test(ring, claim_and_peek_agree_inline_and_out_of_line)
+{
+    vg_ring *q = NULL;
+    cr_assert_eq(vg_ring_new(sizeof(rec32), 64, &q), 0);
+    size_t (*claim_ext)(vg_ring *, size_t, void **) = vg_ring_claim;
+    size_t (*peek_ext)(vg_ring *, size_t, void **) = vg_ring_peek;
+    void (*publish_ext)(vg_ring *, size_t) = vg_ring_publish;
+    void (*release_ext)(vg_ring *, size_t) = vg_ring_release;
+    uint64_t next_in = 0, next_out = 0;
+    char *base = NULL;
+    for (int round = 0; round < 2000; round++) {
+        size_t want = 1 + (size_t)round % 20; /* 1..20: both sides of the limit */
+        int ext = round / 20 % 2;             /* direct (inline) or through a pointer */
+        size_t to_wrap = 64 - next_in % 64;
+        void *slots = NULL;
+        size_t n = ext ? claim_ext(q, want, &slots) : vg_ring_claim(q, want, &slots);
+        cr_assert_eq(n, want < to_wrap ? want : to_wrap);
+        if (!base)
+            base = slots; /* slot 0 */
+        cr_assert_eq(slots, base + (next_in % 64) * sizeof(rec32));
+        for (size_t i = 0; i < n; i++)
+            ((rec32 *)slots)[i].seq = next_in + i;
+        if (ext)
+            publish_ext(q, n);
+        else
+            vg_ring_publish(q, n);
+        next_in += n;
+        void *got = NULL;
+        size_t m = ext ? peek_ext(q, 20, &got) : vg_ring_peek(q, 20, &got);
+        cr_assert_eq(m, n); /* everything published, up to the wrap point */
+        cr_assert_eq(got, slots);
+        for (size_t i = 0; i < m; i++)
+            cr_assert_eq(((rec32 *)got)[i].seq, next_out + i);
+        if (ext)
+            release_ext(q, m);
+        else
+            vg_ring_release(q, m);
+        next_out += m;
+        cr_assert_eq(vg_ring_depth(q), 0);
+    }
+    vg_ring_free(&q);
+}
