@@ -53,6 +53,16 @@ int vg_ring_new(size_t record_size, size_t capacity, vg_ring **ret);
  * Thread: any, after both sides have stopped using it. */
 void vg_ring_free(vg_ring **rp);
 
+/* Wake-up protocol. By default (when the kernel has membarrier(2)) a publish or release
+ * costs the hot side a compiler barrier only, and a side about to sleep pays a membarrier,
+ * which interrupts every CPU running a thread of this process: the fastest choice while the
+ * consumer is mostly busy (batch throughput, bench_ring). vg_ring_set_low_latency() makes
+ * both sides use full barriers instead (an atomic exchange per publish or release, no
+ * membarrier): better where the sides sleep between most records, as in an engine waiting
+ * for the next reading, because no sleep then disturbs the other threads (lower wake-up
+ * latency end to end, bench/RESULTS.md). Thread: before the ring is shared. */
+void vg_ring_set_low_latency(vg_ring *r);
+
 size_t vg_ring_capacity(const vg_ring *r);
 size_t vg_ring_record_size(const vg_ring *r);
 

@@ -160,6 +160,11 @@ void vg_ring_free(vg_ring **rp)
     *rp = NULL;
 }
 
+void vg_ring_set_low_latency(vg_ring *r)
+{
+    r->asym = 0; /* store_and_check_waiter() and the waiters then use seq_cst operations */
+}
+
 size_t vg_ring_capacity(const vg_ring *r)
 {
     return (size_t)r->mask + 1;
