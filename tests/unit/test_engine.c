@@ -188,25 +188,33 @@ static void on_event(void *ctx, const vg_alert_event *ev)
     }
 }
 
-Test(engine, help_press_comes_out_as_a_medical_event_line)
+/* Runs an engine with cfg through one medical press of help point h1, now, and stops it. */
+static void run_help_press(const vg_engine_cfg *cfg)
 {
-    char ev[300], msg[128];
-    vg_engine_cfg cfg;
     vg_engine *e;
-    struct seen seen = {0};
+    char msg[128];
     int64_t now = vg_wall_ns();
 
-    snprintf(ev, sizeof(ev), "%s/events.jsonl", dir);
-    cfg_local(&cfg, ev, NULL);
-    cfg.on_event = on_event;
-    cfg.on_event_ctx = &seen;
-    cr_assert_eq(vg_engine_new(&cfg, &e), 0);
+    cr_assert_eq(vg_engine_new(cfg, &e), 0);
     cr_assert_eq(vg_engine_start(e), 0);
     int n = snprintf(msg, sizeof(msg), "{\"v\":1,\"ts\":%lld,\"type\":\"medical\"}",
                      (long long)(now / VG_NS_PER_S));
     cr_assert_eq(vg_engine_submit(e, "vigil/testvenue/help/h1", msg, (size_t)n, now), 0);
     vg_engine_stop(e);
     vg_engine_free(&e);
+}
+
+Test(engine, help_press_comes_out_as_a_medical_event_line)
+{
+    char ev[300];
+    vg_engine_cfg cfg;
+    struct seen seen = {0};
+
+    snprintf(ev, sizeof(ev), "%s/events.jsonl", dir);
+    cfg_local(&cfg, ev, NULL);
+    cfg.on_event = on_event;
+    cfg.on_event_ctx = &seen;
+    run_help_press(&cfg);
     cr_assert_eq(seen.help_medical, 1);
     cr_assert_str_eq(seen.zone, "z1");
     cr_assert_eq(seen.feed, VG_FEED_MEDICAL);
@@ -887,22 +895,13 @@ static void on_help_id(void *ctx, const vg_alert_event *ev)
 static uint64_t help_alert_id_of_a_run(void)
 {
     vg_engine_cfg cfg;
-    vg_engine *e;
     uint64_t id = 0;
-    char msg[128];
-    int64_t now = vg_wall_ns();
 
     cfg_local(&cfg, NULL, NULL);
     cfg.archive_dir = dir;
     cfg.on_event = on_help_id;
     cfg.on_event_ctx = &id;
-    cr_assert_eq(vg_engine_new(&cfg, &e), 0);
-    cr_assert_eq(vg_engine_start(e), 0);
-    int n = snprintf(msg, sizeof(msg), "{\"v\":1,\"ts\":%lld,\"type\":\"medical\"}",
-                     (long long)(now / VG_NS_PER_S));
-    cr_assert_eq(vg_engine_submit(e, "vigil/testvenue/help/h1", msg, (size_t)n, now), 0);
-    vg_engine_stop(e);
-    vg_engine_free(&e);
+    run_help_press(&cfg);
     return id;
 }
 
