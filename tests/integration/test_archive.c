@@ -31,6 +31,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "archive_fixture.h"
 #include "vigil/archive.h"
 #include "vigil/common.h"
 
@@ -38,92 +39,23 @@
 #define T0 (INT64_C(1779456000) * S)
 #define MAX_EV 4096
 
-static const char *model_text =
-    "venue = { id = \"t\"; name = \"T\"; default_profile = \"default\"; };\n"
-    "profiles = ( { id = \"default\"; } );\n"
-    "zones = (\n"
-    "  { id = \"conc\"; type = \"moving\"; area_m2 = 100; capacity = 400;\n"
-    "    neighbours = [ \"hall\" ]; },\n"
-    "  { id = \"hall\"; type = \"standing\"; area_m2 = 1000; capacity = 4000;\n"
-    "    neighbours = [ \"conc\" ]; }\n"
-    ");\n"
-    "lines = ( { id = \"door\"; width_m = 2.0; from = \"conc\"; to = \"hall\"; } );\n"
-    "cameras = (\n"
-    "  { id = \"cam-c\"; period_s = 1; zones = ( { zone = \"conc\"; coverage = 1.0; } ); },\n"
-    "  { id = \"cam-h\"; period_s = 1; zones = ( { zone = \"hall\"; coverage = 1.0; } ); }\n"
-    ");\n"
-    "sensors = (\n"
-    "  { id = \"co2\"; kind = \"co2\"; zone = \"conc\"; min = 300; max = 10000; period_s = 10; }\n"
-    ");\n"
-    "help_points = ( { id = \"hp\"; zone = \"conc\"; } );\n";
-
-static char dir[128];
-static char model_path[192];
+/* The fixture's directory and model (archive_fixture.h), by their short names. */
+static const char *const dir = af_dir;
 static vg_model *model;
 
 static void setup(void)
 {
-    vg_model_error err;
-    FILE *f;
-
-    snprintf(dir, sizeof(dir), "%s/vg-itest-archive-XXXXXX",
-             getenv("VG_TEST_TMPDIR") ? getenv("VG_TEST_TMPDIR") : "/tmp");
-    cr_assert_not_null(mkdtemp(dir));
-    snprintf(model_path, sizeof(model_path), "%s/venue.cfg", dir);
-    f = fopen(model_path, "w");
-    cr_assert_not_null(f);
-    fputs(model_text, f);
-    fclose(f);
-    cr_assert_eq(vg_model_load(model_path, &model, &err), 0, "%s:%d: %s: %s", err.file,
-                 err.line, err.key, err.message);
-}
-
-static void rm_rf(const char *path)
-{
-    DIR *d = opendir(path);
-    struct dirent *e;
-    char p[512];
-
-    if (!d)
-        return;
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
-        if (e->d_type == DT_DIR)
-            rm_rf(p);
-        else
-            unlink(p);
-    }
-    closedir(d);
-    rmdir(path);
+    archive_fixture_setup(getenv("VG_TEST_TMPDIR"), "vg-itest-archive");
+    model = af_model;
 }
 
 static void teardown(void)
 {
-    vg_model_free(&model);
-    rm_rf(dir);
+    archive_fixture_teardown();
+    model = NULL;
 }
 
 TestSuite(archive, .init = setup, .fini = teardown, .timeout = 120);
-
-/* Archive files of a directory in creation order (the name carries the file index). */
-static int list_archives(const char *d, char names[][512], int cap)
-{
-    struct dirent **list;
-    int n = scandir(d, &list, NULL, alphasort), k = 0;
-
-    for (int i = 0; i < n; i++) {
-        size_t len = strlen(list[i]->d_name);
-
-        if (len > 3 && !strcmp(list[i]->d_name + len - 3, ".h5") && k < cap)
-            snprintf(names[k++], 512, "%s/%s", d, list[i]->d_name);
-        free(list[i]);
-    }
-    if (n > 0)
-        free(list);
-    return k;
-}
 
 static vg_reading reading(enum vg_reading_type type, uint32_t source, uint32_t zone,
                           int64_t t_ns, double v)

@@ -1,4 +1,5 @@
-/* Unit tests of the HDF5 archive on a small venue written to a temp dir at setup:
+/* Unit tests of the HDF5 archive on the fixture venue (tests/archive_fixture.h), written to a
+ * temp dir at setup:
  *
  *   conc  moving,   100 m², camera cam-c (coverage 1.0)
  *   hall  standing, 1000 m², camera cam-h
@@ -18,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "archive_fixture.h"
 #include "vigil/alert.h"
 #include "vigil/archive.h"
 #include "vigil/common.h"
@@ -26,91 +28,24 @@
 #define S INT64_C(1000000000)
 #define T0 (INT64_C(1779456000) * S)
 
-static const char *model_text =
-    "# test venue\n"
-    "venue = { id = \"t\"; name = \"T\"; default_profile = \"default\"; };\n"
-    "profiles = ( { id = \"default\"; } );\n"
-    "zones = (\n"
-    "  { id = \"conc\"; type = \"moving\"; area_m2 = 100; capacity = 400;\n"
-    "    neighbours = [ \"hall\" ]; },\n"
-    "  { id = \"hall\"; type = \"standing\"; area_m2 = 1000; capacity = 4000;\n"
-    "    neighbours = [ \"conc\" ]; }\n"
-    ");\n"
-    "lines = ( { id = \"door\"; width_m = 2.0; from = \"conc\"; to = \"hall\"; } );\n"
-    "cameras = (\n"
-    "  { id = \"cam-c\"; period_s = 1; zones = ( { zone = \"conc\"; coverage = 1.0; } ); },\n"
-    "  { id = \"cam-h\"; period_s = 1; zones = ( { zone = \"hall\"; coverage = 1.0; } ); }\n"
-    ");\n"
-    "sensors = (\n"
-    "  { id = \"co2\"; kind = \"co2\"; zone = \"conc\"; min = 300; max = 10000; period_s = 10; }\n"
-    ");\n"
-    "help_points = ( { id = \"hp\"; zone = \"conc\"; } );\n";
-
-static char dir[128];
-static char model_path[192];
+/* The fixture's directory, model file and model (archive_fixture.h), by their short names. */
+static const char *const dir = af_dir;
+static const char *const model_path = af_model_path;
 static vg_model *model;
 
 static void setup(void)
 {
-    vg_model_error err;
-    FILE *f;
-
-    snprintf(dir, sizeof(dir), "/tmp/vg-test-archive-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    snprintf(model_path, sizeof(model_path), "%s/venue.cfg", dir);
-    f = fopen(model_path, "w");
-    cr_assert_not_null(f);
-    fputs(model_text, f);
-    fclose(f);
-    cr_assert_eq(vg_model_load(model_path, &model, &err), 0, "%s:%d: %s: %s", err.file,
-                 err.line, err.key, err.message);
-}
-
-static void rm_rf(const char *path)
-{
-    DIR *d = opendir(path);
-    struct dirent *e;
-    char p[512];
-
-    if (!d)
-        return;
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
-        if (e->d_type == DT_DIR)
-            rm_rf(p);
-        else
-            unlink(p);
-    }
-    closedir(d);
-    rmdir(path);
+    archive_fixture_setup(NULL, "vg-test-archive");
+    model = af_model;
 }
 
 static void teardown(void)
 {
-    vg_model_free(&model);
-    rm_rf(dir);
+    archive_fixture_teardown();
+    model = NULL;
 }
 
 TestSuite(archive, .init = setup, .fini = teardown, .timeout = 60);
-
-/* Archive files in dir (name order = creation order within a second; sorted). */
-static int list_archives(const char *d, char names[][512], int cap)
-{
-    struct dirent **list;
-    int n = scandir(d, &list, NULL, alphasort), k = 0;
-
-    for (int i = 0; i < n; i++) {
-        size_t len = strlen(list[i]->d_name);
-
-        if (len > 3 && !strcmp(list[i]->d_name + len - 3, ".h5") && k < cap)
-            snprintf(names[k++], 512, "%s/%s", d, list[i]->d_name);
-        free(list[i]);
-    }
-    free(list);
-    return k;
-}
 
 static vg_reading sensor_reading(int64_t t_ns, double v, uint32_t tag)
 {
@@ -435,8 +370,8 @@ Test(archive, records_read_back_in_archive_order)
     cr_assert_eq(vg_archive_reader_read(rd, VG_ARCHIVE_REC_MODEL, 0, 1, &ev_back), -EINVAL);
 
     cr_assert_eq(vg_archive_reader_model_text(rd, 0, &text, &len), 0);
-    cr_assert_eq(len, strlen(model_text));
-    cr_assert_str_eq(text, model_text);
+    cr_assert_eq(len, strlen(archive_fixture_model));
+    cr_assert_str_eq(text, archive_fixture_model);
     free(text);
     cr_assert_eq(vg_archive_reader_model_text(rd, 1, &text, &len), -ENOENT);
     vg_archive_reader_free(&rd);
