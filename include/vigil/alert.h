@@ -272,8 +272,16 @@ enum vg_alert_input_type {
     VG_ALERT_IN_EVENT = 1, /* u.event: an analysis alert event */
     VG_ALERT_IN_TICK,      /* t_ns: event time advanced (runs the timed rules) */
     VG_ALERT_IN_METRICS,   /* u.metrics: latest zone metrics (kept for snapshot/metrics) */
-    VG_ALERT_IN_MODEL,     /* u.model: switch to this model (vg_alert_core_set_model()) */
+    VG_ALERT_IN_MODEL,     /* u.reload: switch to this model (vg_alert_core_set_model()) */
 };
+
+/* A model switch and who asked for it, for the reload's audit record. */
+typedef struct vg_alert_reload {
+    const vg_model *model; /* borrowed until vg_alert_model_in_use() returns it */
+    int64_t wall_ns;       /* when it was asked for; 0 for a system reload */
+    char operator_id[VG_ALERT_OPERATOR_MAX]; /* "": a system reload (audited as "system") */
+    char comment[VG_ALERT_COMMENT_MAX];
+} vg_alert_reload;
 
 /* The ring record the vg-alert thread consumes (fixed size, POD). */
 typedef struct vg_alert_input {
@@ -283,7 +291,7 @@ typedef struct vg_alert_input {
     union {
         vg_alert_event event;
         vg_alert_zone_metric metrics[VG_ALERT_METRICS_PER_INPUT];
-        const vg_model *model; /* borrowed until vg_alert_model_in_use() returns it */
+        vg_alert_reload reload;
     } u;
 } vg_alert_input;
 
@@ -317,11 +325,13 @@ typedef struct vg_alert_cfg {
     vg_ring *audit;
     /* Optional hooks, called on the vg-alert thread with hook_ctx. status_fn adds engine
      * counters to the status reply: json_object is a cJSON object (cJSON *) to add members
-     * to. reload_fn reloads the model from path (NULL: the current file); it returns 0 and
-     * later pushes a VG_ALERT_IN_MODEL record, or a negative errno with a message in err. */
+     * to. reload_fn reloads the model from path (NULL: the current file) on behalf of who
+     * (the request's operator and comment; NULL: none given); it returns 0 and later pushes
+     * a VG_ALERT_IN_MODEL record carrying who, or a negative errno with a message in err. */
     void *hook_ctx;
     void (*status_fn)(void *hook_ctx, void *json_object);
-    int (*reload_fn)(void *hook_ctx, const char *path, char *err, size_t err_len);
+    int (*reload_fn)(void *hook_ctx, const char *path, const vg_alert_actor *who, char *err,
+                     size_t err_len);
 } vg_alert_cfg;
 
 /* Fills the defaults (endpoints, heartbeat, hwm, policy; no keys, no audit, no hooks).

@@ -172,6 +172,11 @@ int vg_engine_submit(vg_engine *e, const char *topic, const void *payload, size_
  * Thread: any (the vg-alert thread for the control socket, main for SIGHUP). Allocates. */
 int vg_engine_reload(vg_engine *e, const char *path, char *err, size_t err_len);
 
+/* As vg_engine_reload(), on behalf of who (copied; NULL or an empty operator_id: audited as
+ * "system"): the reload's audit record carries its operator, comment and wall time. */
+int vg_engine_reload_as(vg_engine *e, const char *path, const vg_alert_actor *who, char *err,
+                        size_t err_len);
+
 /* Snapshot of every counter. Thread: any. */
 void vg_engine_stats_get(const vg_engine *e, vg_engine_stats *ret);
 

@@ -292,12 +292,19 @@ static void apply_input(vg_alert *a, const vg_alert_input *in)
         }
         a->metrics_t_ns = in->t_ns;
         break;
-    case VG_ALERT_IN_MODEL:
-        if (in->u.model && vg_alert_core_set_model(a->core, in->u.model, NULL) == 0) {
-            resize_metrics(a, in->u.model);
-            atomic_store_explicit(&a->model, in->u.model, memory_order_release);
+    case VG_ALERT_IN_MODEL: {
+        const vg_alert_reload *rl = &in->u.reload;
+        vg_alert_actor who = {
+            .operator_id = rl->operator_id[0] ? rl->operator_id : "system",
+            .comment = rl->comment,
+            .wall_ns = rl->wall_ns,
+        };
+        if (rl->model && vg_alert_core_set_model(a->core, rl->model, &who) == 0) {
+            resize_metrics(a, rl->model);
+            atomic_store_explicit(&a->model, rl->model, memory_order_release);
         }
         break;
+    }
     default:
         break;
     }
@@ -557,7 +564,17 @@ static cJSON *do_reload(vg_alert *a, const cJSON *req)
 
     if (!a->cfg.reload_fn)
         return reply_error("reload is not available in this program");
-    r = a->cfg.reload_fn(a->cfg.hook_ctx, get_str(req, "path"), err, sizeof(err));
+    const cJSON *op = cJSON_GetObjectItemCaseSensitive(req, "operator");
+    if (op && (!cJSON_IsString(op) || !op->valuestring[0]))
+        return reply_error("'operator' must be a non-empty string");
+    /* The operator is optional here (the command predates it): without one the audit
+     * record names "system", as for SIGHUP. */
+    vg_alert_actor who = {
+        .operator_id = get_str(req, "operator"),
+        .comment = get_str(req, "comment"),
+        .wall_ns = vg_wall_ns(),
+    };
+    r = a->cfg.reload_fn(a->cfg.hook_ctx, get_str(req, "path"), &who, err, sizeof(err));
     if (r < 0)
         return reply_error("reload: %s", err[0] ? err : vg_strerror(r));
     cJSON *rep = cJSON_CreateObject();

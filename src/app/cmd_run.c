@@ -486,7 +486,9 @@ int vg_cmd_run(int argc, char **argv)
         } else if (sig == SIGHUP) {
             char err[512];
             /* The engine logs the new counts once its threads have switched. */
-            if (vg_engine_reload(engine, NULL, err, sizeof(err)) < 0)
+            vg_alert_actor who = {.operator_id = "system", .comment = "SIGHUP",
+                                  .wall_ns = vg_wall_ns()};
+            if (vg_engine_reload_as(engine, NULL, &who, err, sizeof(err)) < 0)
                 vg_error("run: SIGHUP: reload refused, the running model stays: %s", err);
             else
                 vg_info("run: SIGHUP: reloading the model");

@@ -92,6 +92,7 @@ struct vg_engine {
     atomic_int reloading;          /* 1 from an accepted reload until vg-analysis switched */
     atomic_int running;            /* 1 between start and stop: reloads are accepted */
     const vg_model *latest;        /* newest model accepted (reload flag owner) */
+    vg_alert_reload reload_by;     /* who asked for e->pending (reload flag owner) */
     char *model_path;              /* the file to reload when no path is given */
     _Atomic(const vg_model *) pending; /* the model the next marker switches to */
     _Atomic(const vg_model *) in_force; /* vg-analysis: the model it runs now */
@@ -643,7 +644,8 @@ static void switch_model(vg_engine *e)
         memset(&in, 0, sizeof(in));
         in.type = VG_ALERT_IN_MODEL;
         in.t_ns = e->last_tick_t;
-        in.u.model = m;
+        in.u.reload = e->reload_by; /* written before e->pending's release store */
+        in.u.reload.model = m;
         push_wait(e->rings[R_ALERTS], &in);
     }
     if (e->archive) {
@@ -881,6 +883,12 @@ static void *archive_main(void *arg)
 
 int vg_engine_reload(vg_engine *e, const char *path, char *err, size_t err_len)
 {
+    return vg_engine_reload_as(e, path, NULL, err, err_len);
+}
+
+int vg_engine_reload_as(vg_engine *e, const char *path, const vg_alert_actor *who, char *err,
+                        size_t err_len)
+{
     char scratch[16];
     vg_model *m = NULL;
     vg_model_error merr;
@@ -936,6 +944,14 @@ int vg_engine_reload(vg_engine *e, const char *path, char *err, size_t err_len)
     if (!list)
         goto out;
     e->models = list;
+    memset(&e->reload_by, 0, sizeof(e->reload_by));
+    if (who) {
+        e->reload_by.wall_ns = who->wall_ns;
+        snprintf(e->reload_by.operator_id, sizeof(e->reload_by.operator_id), "%s",
+                 who->operator_id ? who->operator_id : "");
+        snprintf(e->reload_by.comment, sizeof(e->reload_by.comment), "%s",
+                 who->comment ? who->comment : "");
+    }
     atomic_store_explicit(&e->pending, m, memory_order_release);
     if ((r = vg_ingest_set_model(e->ingest, m)) < 0) {
         atomic_store_explicit(&e->pending, NULL, memory_order_relaxed);
@@ -957,9 +973,10 @@ out:
 
 /* ---- vg-alert hooks ---- */
 
-static int alert_reload(void *ctx, const char *path, char *err, size_t err_len)
+static int alert_reload(void *ctx, const char *path, const vg_alert_actor *who, char *err,
+                        size_t err_len)
 {
-    return vg_engine_reload(ctx, path, err, err_len);
+    return vg_engine_reload_as(ctx, path, who, err, err_len);
 }
 
 /* The control socket's status reply: engine counters (runs on vg-alert: atomics only). */

@@ -10,8 +10,10 @@
  *   alert is published "removed"; bad, foreign-venue and missing files are refused and the
  *   engine goes on with the old model.
  * - bad usage and a bad model exit with status 2. */
+#include "vigil/archive.h"
 #include "vigil/common.h"
 
+#include "../archive_fixture.h"
 #include "itest_util.h"
 
 #include <arpa/inet.h>
@@ -28,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -522,7 +525,11 @@ Test(engine, reload_keeps_alerts_adds_and_removes_sensors_and_refuses_bad_models
     write_variant("other.cfg", "id = \"testvenue\"", "id = \"elsewhere\"");
     write_variant("bad.cfg", "help_points = (", "help_points = ( oops");
     snprintf(model_path, sizeof(model_path), "%s/venue.cfg", tmp);
-    pid_t pid = vigil_start("reload.log", "vg-it-engine-reload", mport, NULL);
+    char arch[600];
+    snprintf(arch, sizeof(arch), "%s/arch", tmp);
+    cr_assert_eq(mkdir(arch, 0755), 0);
+    const char *const with_archive[] = {"--archive", arch, NULL};
+    pid_t pid = vigil_start("reload.log", "vg-it-engine-reload", mport, with_archive);
     cr_assert_eq(wait_metric(mport, "vigil_mqtt_connected", 1, 15000), 1);
     nap_ms(200);
     logged_endpoint("reload.log", "feeds ", feeds, sizeof(feeds));
@@ -546,9 +553,14 @@ Test(engine, reload_keeps_alerts_adds_and_removes_sensors_and_refuses_bad_models
     cr_assert_eq(wait_metric(mport, UNKNOWN_SENSOR, 1, 5000), 1, "t9 is not in the model");
     cr_assert_eq(metric(scrape(mport), "vigil_messages_total"), 3, "frigate: not subscribed");
 
-    /* 1. The file gains t9 (first: every sensor index moves); reload it, no path. */
+    /* 1. The file gains t9 (first: every sensor index moves); reload it, no path, on behalf
+     * of an operator (an operator that is not a string is refused first). */
     write_variant("venue.cfg", "sensors = (\n", "sensors = (\n" T9 S1);
-    cJSON *r = ctl(req, "{\"cmd\":\"reload\"}");
+    cJSON *r = ctl(req, "{\"cmd\":\"reload\",\"operator\":7}");
+    cr_assert_not(is_ok(r));
+    cr_assert_str_eq(jstr(r, "error"), "'operator' must be a non-empty string");
+    cJSON_Delete(r);
+    r = ctl(req, "{\"cmd\":\"reload\",\"operator\":\"eng4\",\"comment\":\"t9 added\"}");
     cr_assert(is_ok(r), "%s", jstr(r, "error"));
     cJSON_Delete(r);
     wait_reloads(req, 1);
@@ -637,4 +649,28 @@ Test(engine, reload_keeps_alerts_adds_and_removes_sensors_and_refuses_bad_models
     cr_assert_eq(vigil_wait(pid, 10000), 0);
     cr_assert_eq(file_has("reload.log", "engine: model in force"), 2);
     cr_assert_eq(file_has("reload.log", "run: SIGHUP: reloading"), 1);
+
+    /* The audit trail names who reloaded: the operator's request, then SIGHUP. */
+    char h5[4][512];
+    vg_archive_reader *ar;
+    vg_archive_info info;
+    cr_assert_eq(list_archives(arch, h5, 4), 1);
+    cr_assert_eq(vg_archive_reader_open(h5[0], &ar), 0);
+    cr_assert_eq(vg_archive_reader_info(ar, &info), 0);
+    size_t na = (size_t)info.count[VG_ARCHIVE_REC_ACTION];
+    vg_archive_action *acts = calloc(na + 1, sizeof(*acts));
+    cr_assert_eq(vg_archive_reader_read(ar, VG_ARCHIVE_REC_ACTION, 0, na, acts), 0);
+    vg_archive_reader_free(&ar);
+    const vg_archive_action *rl[2] = {NULL, NULL};
+    int n_rl = 0;
+    for (size_t i = 0; i < na; i++)
+        if (strcmp(acts[i].action, "reload") == 0 && n_rl < 2)
+            rl[n_rl++] = &acts[i];
+    cr_assert_eq(n_rl, 2, "two reloads audited");
+    cr_assert_str_eq(rl[0]->operator_id, "eng4");
+    cr_assert_str_eq(rl[0]->comment, "t9 added");
+    cr_assert_gt(rl[0]->wall_ns, 0, "the request's wall time");
+    cr_assert_str_eq(rl[1]->operator_id, "system");
+    cr_assert_str_eq(rl[1]->comment, "SIGHUP");
+    free(acts);
 }

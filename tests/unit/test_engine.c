@@ -770,7 +770,8 @@ Test(engine, reload_switches_every_thread_at_one_point_and_refuses_bad_models)
     cr_assert_eq(wait_lines(ev, "\"source\":\"s1\"", 1), 1, "smoke alert on s1");
 
     /* add t9 (accepted once the switch is through); a second reload waits for the first */
-    cr_assert_eq(vg_engine_reload(e, plus, err, sizeof(err)), 0, "%s", err);
+    vg_alert_actor who = {.operator_id = "eng2", .comment = "t9 added", .wall_ns = 42};
+    cr_assert_eq(vg_engine_reload_as(e, plus, &who, err, sizeof(err)), 0, "%s", err);
     cr_assert_str_eq(err, "");
     cr_assert_eq(vg_engine_reload(e, plus, err, sizeof(err)), -EBUSY);
     cr_assert_not_null(strstr(err, "in progress"), "%s", err);
@@ -834,10 +835,18 @@ Test(engine, reload_switches_every_thread_at_one_point_and_refuses_bad_models)
     size_t na = (size_t)info.count[VG_ARCHIVE_REC_ACTION];
     vg_archive_action *acts = calloc(na + 1, sizeof(*acts));
     cr_assert_eq(vg_archive_reader_read(r, VG_ARCHIVE_REC_ACTION, 0, na, acts), 0);
-    int reloads = 0;
-    for (size_t i = 0; i < na; i++)
-        reloads += strcmp(acts[i].action, "reload") == 0;
+    int reloads = 0, by_eng2 = 0, by_system = 0;
+    for (size_t i = 0; i < na; i++) {
+        if (strcmp(acts[i].action, "reload") != 0)
+            continue;
+        reloads++;
+        by_eng2 += !strcmp(acts[i].operator_id, "eng2") && !strcmp(acts[i].comment, "t9 added") &&
+                   acts[i].wall_ns == 42;
+        by_system += !strcmp(acts[i].operator_id, "system") && acts[i].wall_ns == 0;
+    }
     free(acts);
+    cr_assert_eq(by_eng2, 1, "the first reload names its operator");
+    cr_assert_eq(by_system, 2, "the others were system reloads");
     vg_archive_reader_free(&r);
     cr_assert_eq(reloads, 3, "every reload is in the audit trail (%d of %zu actions)", reloads,
                  na);
