@@ -155,7 +155,10 @@ int vg_archive_push_alert(vg_ring *ring, const vg_alert_event *ev);
 int vg_archive_push_reject(vg_ring *ring, const vg_archive_reject *rj);
 int vg_archive_push_action(vg_ring *ring, const vg_archive_action *act);
 int vg_archive_push_incident(vg_ring *ring, const vg_archive_incident *inc);
-/* A new model in force from event time t_ns (after a reload). Copies the text (malloc) and
+/* A new model in force from event time t_ns (after a reload: the last tick's time). Push it
+ * on the ring that carries the readings and ticks, right after vg_analysis_reload() and
+ * before the next reading or tick: the archive records its place among them as the switch
+ * position replay uses (docs/archive.md "/models"). Copies the text and path (malloc) and
  * hands the copy to the archive thread, which frees it. -ENOMEM when the copy fails. */
 int vg_archive_push_model(vg_ring *ring, int64_t t_ns, const vg_model *m);
 
@@ -278,6 +281,8 @@ typedef struct vg_archive_info {
     int64_t last_tick_ns;
     uint64_t lost;           /* producer-side losses at the last tick (0: complete) */
     uint64_t count[VG_ARCHIVE_REC_END]; /* records per dataset, by enum vg_archive_rec */
+    int switch_positions;    /* 1: /models rows say where each reload took effect; 0: a file
+                              * written before they did (its reloads cannot be replayed) */
     vg_analysis_cfg analysis; /* settings of the live core (sink NULL) */
 } vg_archive_info;
 
@@ -296,22 +301,60 @@ int vg_archive_reader_model_text(vg_archive_reader *r, size_t idx, char **ret_te
  * returns, or -ENOENT when the file has no model. Thread: the reader's. */
 int vg_archive_reader_load_model(vg_archive_reader *r, vg_model **ret, vg_model_error *ret_err);
 
+/* The same for the idx-th model (0: the first; vg_archive_info.count[VG_ARCHIVE_REC_MODEL]
+ * rows). -ENOENT when there is no such row. Thread: the reader's. */
+int vg_archive_reader_load_model_at(vg_archive_reader *r, size_t idx, vg_model **ret,
+                                    vg_model_error *ret_err);
+
+/* One /models row: a venue model that came into force, and at which point of the input
+ * stream. The live core switched after `reading_index` readings and `tick_index` ticks of
+ * this file: before the next reading when the next tick comes later, else before that tick
+ * (t_ns alone cannot say: readings and ticks share times, readings come out of order). */
+typedef struct vg_archive_model {
+    int64_t t_ns;           /* event time of the last tick before the switch (INT64_MIN:
+                             * in force from the start of the file) */
+    uint64_t digest;        /* vg_model_digest() of the live model */
+    uint64_t length;        /* bytes of its text (vg_archive_reader_model_text()) */
+    uint64_t reading_index; /* readings of this file before the switch (0 for row 0) */
+    uint64_t tick_index;    /* ticks of this file before the switch (0 for row 0) */
+    int positioned;         /* 0: a reload in a file written before switch positions were
+                             * archived (where the core switched is unknown) */
+    char version[64];
+    char path[192];
+} vg_archive_model;
+
+/* Fills *ret with the idx-th /models row. Returns 0; -EINVAL; -ENOENT (no such row);
+ * -ERANGE when its position is not a point of this file's input stream (past its readings
+ * or ticks, before the previous switch, or not between the ticks around it: a damaged
+ * file; *ret is filled). Thread: the reader's. */
+int vg_archive_reader_model(vg_archive_reader *r, size_t idx, vg_archive_model *ret);
+
+/* on = 1: vg_archive_reader_next() also gives the model switches recorded in the file, as
+ * inputs of type VG_ARCHIVE_REC_MODEL (model: the row, t_ns: its t_ns), each at exactly the
+ * point of the stream where the live core switched (rows that are not positioned are not
+ * given). on = 0 (the default): readings and ticks only. Returns 0; -EINVAL; -ERANGE when
+ * a row's position is not in the stream (vg_archive_reader_model() says which; nothing
+ * changes). Thread: the reader's. */
+int vg_archive_reader_switches(vg_archive_reader *r, int on);
+
 /* One input of the core, in archive order. */
 typedef struct vg_archive_input {
-    uint8_t type;       /* VG_ARCHIVE_REC_READING or VG_ARCHIVE_REC_TICK */
+    uint8_t type;       /* VG_ARCHIVE_REC_READING, VG_ARCHIVE_REC_TICK, or (see
+                         * vg_archive_reader_switches()) VG_ARCHIVE_REC_MODEL */
     uint8_t reject;     /* READING: what the live push returned (enum vg_reject) */
     uint16_t reserved;
-    uint32_t reserved2;
+    uint32_t model;     /* MODEL: the /models row now in force (vg_archive_reader_model()) */
     int64_t t_ns;       /* TICK: the tick time; READING: the reading's event time */
     uint64_t lost;      /* TICK: producer-side losses so far */
     vg_reading reading; /* READING */
 } vg_archive_input;
 
-/* The next reading or tick, in the order the live core received them.
+/* The next reading or tick (or model switch), in the order the live core received them.
  * Returns 1 and *ret, 0 at the end, -EIO (read failure), -EINVAL. Thread: the reader's. */
 int vg_archive_reader_next(vg_archive_reader *r, vg_archive_input *ret);
 
-/* Back to the first input. Returns 0 or -EINVAL. Thread: the reader's. */
+/* Back to the first input (and the first switch). Returns 0 or -EINVAL. Thread: the
+ * reader's. */
 int vg_archive_reader_rewind(vg_archive_reader *r);
 
 /* Reads n records of a dataset from index start into out, an array of:
@@ -323,8 +366,10 @@ int vg_archive_reader_read(vg_archive_reader *r, enum vg_archive_rec type, uint6
                            size_t n, void *out);
 
 /* Runs every input of r through a (readings pushed, ticks ticked), so a's sink sees what
- * the live core emitted. ret_readings (may be NULL): readings pushed. Returns 0, -EIO, or
- * -EINVAL (also when the archive's ticks go backwards for a). Thread: a's owner. */
+ * the live core emitted. a keeps its model throughout: recorded model switches are not
+ * applied (vigil tune grades against one model; `vigil replay` switches, see
+ * vg_archive_reader_switches()). ret_readings (may be NULL): readings pushed. Returns 0,
+ * -EIO, or -EINVAL (also when the archive's ticks go backwards for a). Thread: a's owner. */
 int vg_archive_replay(vg_archive_reader *r, vg_analysis *a, uint64_t *ret_readings);
 
 /* The first alert id for a new run that archives into dir, so that ids never repeat across

@@ -1,6 +1,8 @@
 /* vigil replay: runs HDF5 archives through the analysis core again and prints the alerts as
- * JSON lines. With the archived model and settings the output is the live alert stream,
- * byte for byte (--verify checks it against the alerts the archive recorded). */
+ * JSON lines. With the archived models and settings the output is the live alert stream,
+ * byte for byte (--verify checks it against the alerts the archive recorded): a reload
+ * archived in the run switches the replay's core (and alert layer) at the same point of the
+ * input stream as it switched the live one. */
 #include "cmd.h"
 
 #include "vigil/alert.h"
@@ -24,7 +26,8 @@ static void usage(FILE *f)
             "Runs archives (in the order given: a rotated run's files oldest first) through the\n"
             "analysis core and prints each alert event as a JSON line on stdout.\n"
             "\n"
-            "  --model FILE      grade against this venue model instead of the archived one\n"
+            "  --model FILE      grade against this venue model instead of the archived ones\n"
+            "                    (one model for the whole replay: archived reloads are ignored)\n"
             "  --speed N|max     N event seconds per wall second (default max: as fast as possible)\n"
             "  --publish EP      also publish through the alert layer on a ZeroMQ PUB socket bound\n"
             "                    at EP (feeds as `vigil run`; control socket on a free port);\n"
@@ -37,7 +40,10 @@ static void usage(FILE *f)
 }
 
 struct replay {
-    const vg_model *model;
+    const vg_model *model;     /* in force now: names ids in the JSON lines */
+    uint64_t digest;           /* the archived digest of that model (0: --model) */
+    vg_model **models;         /* loaded from the archives; freed after the alert thread */
+    size_t n_models;
     vg_ring *pub;              /* --publish: vg_alert_input records to the vg-alert thread */
     vg_alert_input *packed;    /* scratch for metrics */
     size_t packed_cap;
@@ -104,6 +110,114 @@ static void on_alert(void *ctx, const vg_alert_event *ev)
     }
 }
 
+/* Switches the core (and the alert side) to the file's idx-th model, as the live engine did
+ * at this point of the stream. Returns 0, or -1 after saying why. */
+static int switch_model(struct replay *rp, vg_analysis *an, vg_archive_reader *rd,
+                        const char *file, size_t idx, int64_t last_tick)
+{
+    vg_archive_model mi;
+    vg_model_error err;
+    vg_model *m = NULL, **list;
+    int r;
+
+    memset(&mi, 0, sizeof(mi));
+    vg_archive_reader_model(rd, idx, &mi);
+    list = realloc(rp->models, (rp->n_models + 1) * sizeof(*list));
+    if (!list) {
+        fprintf(stderr, "vigil replay: %s: model %zu: %s\n", file, idx, vg_strerror(-ENOMEM));
+        return -1;
+    }
+    rp->models = list;
+    r = vg_archive_reader_load_model_at(rd, idx, &m, &err);
+    if (r < 0) {
+        if (r == -EINVAL)
+            fprintf(stderr, "vigil replay: %s: archived model %zu (%s, after reading %llu, "
+                            "tick %llu) does not load: %s:%d: %s: %s\n",
+                    file, idx, mi.path[0] ? mi.path : "-", (unsigned long long)mi.reading_index,
+                    (unsigned long long)mi.tick_index, err.file, err.line, err.key, err.message);
+        else
+            fprintf(stderr, "vigil replay: %s: archived model %zu: %s\n", file, idx,
+                    vg_strerror(r));
+        return -1;
+    }
+    r = vg_analysis_reload(an, m);
+    if (r < 0) {
+        fprintf(stderr, "vigil replay: %s: switching to model %zu: %s\n", file, idx,
+                vg_strerror(r));
+        vg_model_free(&m);
+        return -1;
+    }
+    rp->models[rp->n_models++] = m;
+    if (rp->pub) {
+        size_t cap = vg_model_zone_count(m) / VG_ALERT_METRICS_PER_INPUT + 1;
+        vg_alert_input in;
+
+        if (cap > rp->packed_cap) {
+            vg_alert_input *nb = realloc(rp->packed, cap * sizeof(*nb));
+
+            if (!nb) {
+                fprintf(stderr, "vigil replay: %s: model %zu: %s\n", file, idx,
+                        vg_strerror(-ENOMEM));
+                return -1;
+            }
+            rp->packed = nb;
+            rp->packed_cap = cap;
+        }
+        /* After the events before the switch, as the engine does; the model outlives the
+         * alert thread (freed at the end). */
+        memset(&in, 0, sizeof(in));
+        in.type = VG_ALERT_IN_MODEL;
+        in.t_ns = last_tick;
+        in.u.reload.model = m;
+        pub_push(rp, &in);
+    }
+    rp->model = m;
+    rp->digest = mi.digest;
+    fprintf(stderr, "vigil replay: %s: model %zu in force (%s%s%s) after reading %llu, tick %llu\n",
+            file, idx, mi.path[0] ? mi.path : "-", mi.version[0] ? ", version " : "", mi.version,
+            (unsigned long long)mi.reading_index, (unsigned long long)mi.tick_index);
+    return 0;
+}
+
+/* Checks the file's model rows before replaying it: with switch_models, every reload must
+ * have a position in the file's stream (else the file is refused); files written before
+ * positions were archived replay with one model, as they always did. Returns 0 or -1. */
+static int prepare_switches(vg_archive_reader *rd, const char *file, const vg_archive_info *info,
+                            int switch_models)
+{
+    size_t n = (size_t)info->count[VG_ARCHIVE_REC_MODEL];
+    vg_archive_model mi;
+
+    if (n < 2)
+        return 0;
+    if (!switch_models) {
+        fprintf(stderr, "vigil replay: %s: %zu archived reload(s) not applied (--model)\n", file,
+                n - 1);
+        return 0;
+    }
+    if (!info->switch_positions) {
+        fprintf(stderr, "vigil replay: %s: written before reload points were archived: its "
+                        "%zu reload(s) are not applied (one model, as before)\n", file, n - 1);
+        return 0;
+    }
+    if (vg_archive_reader_switches(rd, 1) == 0)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if (vg_archive_reader_model(rd, i, &mi) == -ERANGE) {
+            fprintf(stderr, "vigil replay: %s: archived model %zu switches after reading %llu, "
+                            "tick %llu: not a point of this file (%llu readings, %llu ticks); "
+                            "the file is damaged (--model FILE replays it with one model)\n",
+                    file, i, (unsigned long long)mi.reading_index,
+                    (unsigned long long)mi.tick_index,
+                    (unsigned long long)info->count[VG_ARCHIVE_REC_READING],
+                    (unsigned long long)info->count[VG_ARCHIVE_REC_TICK]);
+            return -1;
+        }
+    }
+    fprintf(stderr, "vigil replay: %s: cannot read its models\n", file);
+    return -1;
+}
+
 static void sleep_until_mono(int64_t t)
 {
     struct timespec ts = {(time_t)(t / VG_NS_PER_S), (long)(t % VG_NS_PER_S)};
@@ -128,7 +242,7 @@ int vg_cmd_replay(int argc, char **argv)
     vg_alert *pub = NULL;
     vg_analysis_cfg acfg;
     uint64_t readings = 0, ticks = 0, lost = 0;
-    int64_t t0_wall = vg_mono_ns(), first_tick = INT64_MIN;
+    int64_t t0_wall = vg_mono_ns(), first_tick = INT64_MIN, last_tick = INT64_MIN;
     int c, rc = 1;
 
     memset(&rp, 0, sizeof(rp));
@@ -178,21 +292,29 @@ int vg_cmd_replay(int argc, char **argv)
         if (info.after_fault)
             fprintf(stderr, "vigil replay: %s: written after an archive fault lost records; "
                             "the replay may differ from the live run there\n", argv[i]);
+        if (prepare_switches(rd, argv[i], &info, !model_path) < 0) {
+            vg_archive_reader_free(&rd);
+            goto out;
+        }
         if (!an) {
             if (model_path)
                 r = vg_model_load(model_path, &model, &err);
             else
                 r = vg_archive_reader_load_model(rd, &model, &err);
             if (r < 0) {
+                const char *what = model_path ? model_path : argv[i];
+
                 if (r == -EINVAL)
-                    fprintf(stderr, "vigil replay: %s:%d: %s: %s\n", err.file, err.line, err.key,
-                            err.message);
+                    fprintf(stderr, "vigil replay: %s: %s does not load: %s:%d: %s: %s\n",
+                            what, model_path ? "the model" : "archived model 0", err.file,
+                            err.line, err.key, err.message);
                 else
-                    fprintf(stderr, "vigil replay: model: %s\n", vg_strerror(r));
+                    fprintf(stderr, "vigil replay: %s: model: %s\n", what, vg_strerror(r));
                 vg_archive_reader_free(&rd);
                 goto out;
             }
             rp.model = model;
+            rp.digest = model_path ? 0 : info.model_digest;
             acfg = info.analysis;
             acfg.sink.ctx = &rp;
             acfg.sink.on_alert = on_alert;
@@ -230,6 +352,13 @@ int vg_cmd_replay(int argc, char **argv)
                 vg_archive_reader_free(&rd);
                 goto out;
             }
+        } else if (!model_path && info.switch_positions && info.count[VG_ARCHIVE_REC_MODEL] &&
+                   info.model_digest != rp.digest &&
+                   switch_model(&rp, an, rd, argv[i], 0, last_tick) < 0) {
+            /* A file that starts with another model than the previous one ended with (its
+             * switch was lost to an archive fault): it is in force from its start. */
+            vg_archive_reader_free(&rd);
+            goto out;
         }
         if (rp.verify) {
             /* Alerts of this file not yet matched carry over as missing. */
@@ -249,6 +378,13 @@ int vg_cmd_replay(int argc, char **argv)
             if (in.type == VG_ARCHIVE_REC_READING) {
                 vg_analysis_push(an, &in.reading);
                 readings++;
+                continue;
+            }
+            if (in.type == VG_ARCHIVE_REC_MODEL) {
+                if (switch_model(&rp, an, rd, argv[i], in.model, last_tick) < 0) {
+                    r = -ECANCELED;
+                    break;
+                }
                 continue;
             }
             if (speed > 0) {
@@ -271,13 +407,14 @@ int vg_cmd_replay(int argc, char **argv)
                 pub_push(&rp, &tin);
             }
             ticks++;
+            last_tick = in.t_ns;
             lost = in.lost;
             if (!rp.quiet)
                 fflush(stdout);
         }
         vg_archive_reader_free(&rd);
         if (r < 0) {
-            if (r != -EINVAL)
+            if (r != -EINVAL && r != -ECANCELED)
                 fprintf(stderr, "vigil replay: %s: %s\n", argv[i], vg_strerror(r));
             goto out;
         }
@@ -318,5 +455,8 @@ out:
     free(rp.want);
     vg_analysis_free(&an);
     vg_model_free(&model);
+    for (size_t i = 0; i < rp.n_models; i++)
+        vg_model_free(&rp.models[i]);
+    free(rp.models);
     return rc;
 }

@@ -45,7 +45,8 @@ _Static_assert(8 + sizeof(vg_archive_reject) <= VG_ARCHIVE_MAX_SLOTS * VG_ARCHIV
 struct model_msg {
     int64_t t_ns;
     uint64_t digest;
-    char *text; /* malloc'd; the archive thread frees it */
+    char *text; /* malloc'd, then the model's path from text + len + 1; the archive thread
+                 * frees it */
     size_t len;
     char version[24];
 };
@@ -192,8 +193,8 @@ int vg_archive_push_incident(vg_ring *ring, const vg_archive_incident *inc)
 int vg_archive_push_model(vg_ring *ring, int64_t t_ns, const vg_model *m)
 {
     struct model_msg msg;
-    const char *text;
-    size_t len = 0;
+    const char *text, *path;
+    size_t len = 0, plen;
     int r;
 
     if (!ring_ok(ring) || !m)
@@ -204,11 +205,14 @@ int vg_archive_push_model(vg_ring *ring, int64_t t_ns, const vg_model *m)
     msg.digest = vg_model_digest(m);
     snprintf(msg.version, sizeof(msg.version), "%s", vg_model_version(m));
     msg.len = len;
-    msg.text = malloc(len + 1);
+    path = vg_model_path(m) ? vg_model_path(m) : "";
+    plen = strlen(path);
+    msg.text = malloc(len + 1 + plen + 1);
     if (!msg.text)
         return -ENOMEM;
     memcpy(msg.text, text ? text : "", len);
     msg.text[len] = '\0';
+    memcpy(msg.text + len + 1, path, plen + 1);
     r = push_rec(ring, VG_ARCHIVE_REC_MODEL, 0, &msg, sizeof(msg));
     if (r < 0)
         free(msg.text);
@@ -423,6 +427,9 @@ static int write_model_row(vg_archive *a, int64_t t_ns)
     row.length = a->model_len;
     snprintf(row.version, sizeof(row.version), "%s", a->model_version);
     snprintf(row.path, sizeof(row.path), "%s", a->model_path);
+    /* The switch position: the producer pushed the model between these inputs. */
+    row.reading_index = a->rows[VG__DS_READINGS] + a->buf[VG__DS_READINGS].n;
+    row.tick_index = a->rows[VG__DS_TICKS] + a->buf[VG__DS_TICKS].n;
     r = append_rows(a, VG__DS_MODEL_TEXT, a->model_text, a->model_len);
     if (r == 0)
         r = append_rows(a, VG__DS_MODELS, &row, 1);
@@ -686,12 +693,15 @@ static void handle_model(vg_archive *a, const struct model_msg *m)
     a->model_len = m->len;
     a->model_digest = m->digest;
     snprintf(a->model_version, sizeof(a->model_version), "%s", m->version);
+    snprintf(a->model_path, sizeof(a->model_path), "%s", m->text + m->len + 1);
     if (a->file < 0) {
         a->st.dropped++;
         return;
     }
-    /* The text goes straight to its dataset so the row can point at it. */
-    if (write_buffer(a, VG__DS_MODELS) < 0)
+    /* The text goes straight to its dataset so the row can point at it. Everything before
+     * the switch is written and flushed first, so that a file cut by a crash never holds a
+     * row whose position lies past its readings and ticks (reloads are rare). */
+    if (flush_file(a) < 0 || a->file < 0)
         return;
     {
         int r = write_model_row(a, m->t_ns);

@@ -151,6 +151,31 @@ static void reading_fields(struct tb *b, size_t base)
     add(b, "tag", base + offsetof(vg_reading, tag), H5T_NATIVE_UINT32);
 }
 
+static void model_fields(struct tb *b, int positions)
+{
+    F(b, vg__row_model, t_ns, H5T_NATIVE_INT64);
+    F(b, vg__row_model, digest, H5T_NATIVE_UINT64);
+    F(b, vg__row_model, offset, H5T_NATIVE_UINT64);
+    F(b, vg__row_model, length, H5T_NATIVE_UINT64);
+    F(b, vg__row_model, version, keep(b, str_type(64)));
+    F(b, vg__row_model, path, keep(b, str_type(192)));
+    if (positions) {
+        F(b, vg__row_model, reading_index, H5T_NATIVE_UINT64);
+        F(b, vg__row_model, tick_index, H5T_NATIVE_UINT64);
+    }
+}
+
+hid_t vg__archive_models_type(int positions)
+{
+    struct tb b = {0};
+
+    b.t = H5Tcreate(H5T_COMPOUND, sizeof(vg__row_model));
+    if (b.t < 0)
+        return -1;
+    model_fields(&b, positions);
+    return finish(&b);
+}
+
 hid_t vg__archive_type(enum vg__ds d)
 {
     struct tb b = {0};
@@ -282,12 +307,7 @@ hid_t vg__archive_type(enum vg__ds d)
         F(&b, vg_archive_incident, note, keep(&b, str_type(96)));
         break;
     case VG__DS_MODELS:
-        F(&b, vg__row_model, t_ns, H5T_NATIVE_INT64);
-        F(&b, vg__row_model, digest, H5T_NATIVE_UINT64);
-        F(&b, vg__row_model, offset, H5T_NATIVE_UINT64);
-        F(&b, vg__row_model, length, H5T_NATIVE_UINT64);
-        F(&b, vg__row_model, version, keep(&b, str_type(64)));
-        F(&b, vg__row_model, path, keep(&b, str_type(192)));
+        model_fields(&b, 1);
         break;
     default:
         b.bad = 1;

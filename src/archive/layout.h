@@ -50,6 +50,8 @@ typedef struct vg__row_alert {
     uint64_t reading_index; /* readings of this file before the event */
 } vg__row_alert;
 
+/* The switch position (reading_index, tick_index) came later than the other fields: files
+ * written before it have rows without them (the reader checks, vg__archive_models_type()). */
 typedef struct vg__row_model {
     int64_t t_ns;       /* in force from (INT64_MIN: from the start of the file) */
     uint64_t digest;
@@ -57,6 +59,8 @@ typedef struct vg__row_model {
     uint64_t length;
     char version[64];
     char path[192];
+    uint64_t reading_index; /* readings of this file before the switch */
+    uint64_t tick_index;    /* ticks of this file before the switch */
 } vg__row_model;
 
 /* Dataset name, row size, default chunk rows (0: cfg.chunk_records). */
@@ -70,6 +74,11 @@ extern const vg__ds_desc vg__ds[VG__DS_COUNT];
 
 /* Builds the HDF5 type of a dataset's rows (close with H5Tclose). Returns < 0 on failure. */
 hid_t vg__archive_type(enum vg__ds d);
+
+/* The /models row type with (positions 1) or without (0: files written before switch
+ * positions were recorded) reading_index and tick_index; the memory layout is
+ * vg__row_model either way. Close with H5Tclose; < 0 on failure. */
+hid_t vg__archive_models_type(int positions);
 
 /* Dataset of a record type, or -1. */
 int vg__archive_ds_of(enum vg_archive_rec type);

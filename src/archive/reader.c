@@ -31,6 +31,12 @@ struct vg_archive_reader {
     uint64_t tstart;
     size_t tn;
     uint64_t next_reading, next_tick;
+
+    /* /models rows; positions 0: written before switch positions were recorded */
+    vg__row_model *models;
+    int positions;
+    int switches;      /* vg_archive_reader_switches(): next() gives MODEL inputs */
+    size_t next_model; /* the next row whose switch next() gives */
 };
 
 static int read_rows(vg_archive_reader *r, enum vg__ds d, uint64_t start, size_t n, void *out)
@@ -129,6 +135,7 @@ void vg_archive_reader_free(vg_archive_reader **rp)
         H5Fclose(r->file);
     free(r->rbuf);
     free(r->tbuf);
+    free(r->models);
     free(r);
     *rp = NULL;
 }
@@ -197,12 +204,24 @@ int vg_archive_reader_open(const char *path, vg_archive_reader **ret)
         rc = -EPROTO;
         goto fail;
     }
-    for (int d = 0; d < VG__DS_COUNT; d++) {
+    /* Last dataset first: the writer flushes readings and ticks before a /models row, so a
+     * row this reader sees in a file being written never points past the readings and
+     * ticks it sees. */
+    for (int d = VG__DS_COUNT - 1; d >= 0; d--) {
         hid_t sp;
         hsize_t dims = 0;
 
         r->dset[d] = H5Dopen2(r->file, vg__ds[d].name, H5P_DEFAULT);
-        r->type[d] = vg__archive_type((enum vg__ds)d);
+        if (d == VG__DS_MODELS && r->dset[d] >= 0) {
+            hid_t ft = H5Dget_type(r->dset[d]);
+
+            r->positions = ft >= 0 && H5Tget_member_index(ft, "tick_index") >= 0;
+            if (ft >= 0)
+                H5Tclose(ft);
+            r->type[d] = vg__archive_models_type(r->positions);
+        } else {
+            r->type[d] = vg__archive_type((enum vg__ds)d);
+        }
         if (r->dset[d] < 0 || r->type[d] < 0) {
             rc = r->dset[d] < 0 ? -EPROTO : -EIO;
             goto fail;
@@ -236,17 +255,27 @@ int vg_archive_reader_open(const char *path, vg_archive_reader **ret)
             r->info.lost = last.lost;
         }
     }
-    if (r->count[VG__DS_MODELS]) {
-        vg__row_model m;
-
-        if (read_rows(r, VG__DS_MODELS, 0, 1, &m) == 0) {
-            r->info.model_digest = m.digest;
-            snprintf(r->info.model_version, sizeof(r->info.model_version), "%.*s",
-                     (int)sizeof(m.version), m.version);
-            snprintf(r->info.model_path, sizeof(r->info.model_path), "%.*s",
-                     (int)sizeof(m.path), m.path);
-        }
+    r->models = calloc(r->count[VG__DS_MODELS] + 1, sizeof(*r->models));
+    if (!r->models) {
+        rc = -ENOMEM;
+        goto fail;
     }
+    /* Files without positions leave them 0 (calloc): the reader reports them unpositioned. */
+    if (read_rows(r, VG__DS_MODELS, 0, (size_t)r->count[VG__DS_MODELS], r->models) < 0) {
+        rc = -EIO;
+        goto fail;
+    }
+    if (r->count[VG__DS_MODELS]) {
+        const vg__row_model *m = &r->models[0];
+
+        r->info.model_digest = m->digest;
+        snprintf(r->info.model_version, sizeof(r->info.model_version), "%.*s",
+                 (int)sizeof(m->version), m->version);
+        snprintf(r->info.model_path, sizeof(r->info.model_path), "%.*s",
+                 (int)sizeof(m->path), m->path);
+    }
+    r->info.switch_positions = r->positions;
+    r->next_model = 1;
     *ret = r;
     return 0;
 fail:
@@ -293,24 +322,90 @@ int vg_archive_reader_model_text(vg_archive_reader *r, size_t idx, char **ret_te
     return 0;
 }
 
+/* Is row idx's switch a point of this file's input stream? After the previous switch, within
+ * the file, and between the ticks around it. */
+static int check_position(vg_archive_reader *r, size_t idx)
+{
+    const vg__row_model *m = &r->models[idx];
+    uint64_t prev_r, prev_t; /* the previous switch (row 0: the start) */
+    vg__row_tick t;
+
+    if (idx == 0 || !r->positions)
+        return 0;
+    prev_r = idx > 1 ? r->models[idx - 1].reading_index : 0;
+    prev_t = idx > 1 ? r->models[idx - 1].tick_index : 0;
+    if (m->reading_index > r->count[VG__DS_READINGS] || m->tick_index > r->count[VG__DS_TICKS] ||
+        m->reading_index < prev_r || m->tick_index < prev_t)
+        return -ERANGE;
+    if (m->tick_index > 0 && (read_rows(r, VG__DS_TICKS, m->tick_index - 1, 1, &t) < 0 ||
+                              t.reading_index > m->reading_index))
+        return -ERANGE;
+    if (m->tick_index < r->count[VG__DS_TICKS] &&
+        (read_rows(r, VG__DS_TICKS, m->tick_index, 1, &t) < 0 ||
+         t.reading_index < m->reading_index))
+        return -ERANGE;
+    return 0;
+}
+
+int vg_archive_reader_model(vg_archive_reader *r, size_t idx, vg_archive_model *ret)
+{
+    const vg__row_model *m;
+
+    if (!r || !ret)
+        return -EINVAL;
+    if (idx >= r->count[VG__DS_MODELS])
+        return -ENOENT;
+    m = &r->models[idx];
+    memset(ret, 0, sizeof(*ret));
+    ret->t_ns = m->t_ns;
+    ret->digest = m->digest;
+    ret->length = m->length;
+    ret->positioned = idx == 0 || r->positions;
+    ret->reading_index = idx == 0 ? 0 : m->reading_index;
+    ret->tick_index = idx == 0 ? 0 : m->tick_index;
+    snprintf(ret->version, sizeof(ret->version), "%.*s", (int)sizeof(m->version), m->version);
+    snprintf(ret->path, sizeof(ret->path), "%.*s", (int)sizeof(m->path), m->path);
+    return check_position(r, idx);
+}
+
+int vg_archive_reader_switches(vg_archive_reader *r, int on)
+{
+    if (!r)
+        return -EINVAL;
+    if (on)
+        for (size_t i = 1; i < r->count[VG__DS_MODELS]; i++)
+            if (check_position(r, i) < 0)
+                return -ERANGE;
+    r->switches = on != 0;
+    return 0;
+}
+
 int vg_archive_reader_load_model(vg_archive_reader *r, vg_model **ret, vg_model_error *ret_err)
 {
-    char *text = NULL, tmpl[PATH_MAX];
+    return vg_archive_reader_load_model_at(r, 0, ret, ret_err);
+}
+
+int vg_archive_reader_load_model_at(vg_archive_reader *r, size_t idx, vg_model **ret,
+                                    vg_model_error *ret_err)
+{
+    char *text = NULL, tmpl[PATH_MAX], mpath[sizeof(r->models->path) + 1];
     const char *slash;
     size_t len = 0;
     int fd, rc;
 
     if (!r || !ret)
         return -EINVAL;
-    rc = vg_archive_reader_model_text(r, 0, &text, &len);
+    rc = vg_archive_reader_model_text(r, idx, &text, &len);
     if (rc < 0)
         return rc;
+    snprintf(mpath, sizeof(mpath), "%.*s", (int)sizeof(r->models[idx].path),
+             r->models[idx].path);
     /* Beside the original file when possible, so its @include paths still resolve. */
-    slash = strrchr(r->info.model_path, '/');
+    slash = strrchr(mpath, '/');
     fd = -1;
-    if (slash && (size_t)(slash - r->info.model_path) < sizeof(tmpl) - 32) {
-        snprintf(tmpl, sizeof(tmpl), "%.*s/.vigil-replay-XXXXXX.cfg",
-                 (int)(slash - r->info.model_path), r->info.model_path);
+    if (slash && (size_t)(slash - mpath) < sizeof(tmpl) - 32) {
+        snprintf(tmpl, sizeof(tmpl), "%.*s/.vigil-replay-XXXXXX.cfg", (int)(slash - mpath),
+                 mpath);
         fd = mkstemps(tmpl, 4);
     }
     if (fd < 0) {
@@ -343,6 +438,7 @@ int vg_archive_reader_rewind(vg_archive_reader *r)
     if (!r)
         return -EINVAL;
     r->next_reading = r->next_tick = 0;
+    r->next_model = 1;
     r->rn = r->tn = 0;
     r->rstart = r->tstart = 0;
     return 0;
@@ -374,6 +470,18 @@ int vg_archive_reader_next(vg_archive_reader *r, vg_archive_input *ret)
 
     if (!r || !ret)
         return -EINVAL;
+    /* A switch comes before the input at its position. */
+    if (r->switches && r->positions && r->next_model < r->count[VG__DS_MODELS] &&
+        r->models[r->next_model].reading_index == r->next_reading &&
+        r->models[r->next_model].tick_index == r->next_tick) {
+        const vg__row_model *m = &r->models[r->next_model];
+
+        memset(ret, 0, sizeof(*ret));
+        ret->type = VG_ARCHIVE_REC_MODEL;
+        ret->model = (uint32_t)r->next_model++;
+        ret->t_ns = m->t_ns;
+        return 1;
+    }
     if (r->next_tick < r->count[VG__DS_TICKS]) {
         if (r->next_tick < r->tstart || r->next_tick >= r->tstart + r->tn) {
             rc = load_block(r, VG__DS_TICKS, r->next_tick);
@@ -472,7 +580,7 @@ int vg_archive_replay(vg_archive_reader *r, vg_analysis *a, uint64_t *ret_readin
         if (in.type == VG_ARCHIVE_REC_READING) {
             vg_analysis_push(a, &in.reading);
             n++;
-        } else if (vg_analysis_tick(a, in.t_ns) < 0) {
+        } else if (in.type == VG_ARCHIVE_REC_TICK && vg_analysis_tick(a, in.t_ns) < 0) {
             return -EINVAL;
         }
     }

@@ -14,7 +14,11 @@
  * - a removed directory: the next file cannot be created; once the directory is back the
  *   archive resumes there.
  * - tuning: `vigil tune` over the scripted archives measures lead times per setting.
- * - `vigil replay --publish`: a real ZeroMQ SUB socket receives the replayed alerts. */
+ * - `vigil replay --publish`: a real ZeroMQ SUB socket receives the replayed alerts.
+ * - reloads: the real engine (event clock, archive) reloads a model that removes a zone,
+ *   renumbers cameras and sensors and lowers a threshold; `vigil replay --verify` and the
+ *   library switch models where the live core did and give the live stream exactly (the
+ *   first model alone does not), also through --publish's alert layer. */
 #include <criterion/criterion.h>
 
 #include <dirent.h>
@@ -34,6 +38,7 @@
 #include "archive_fixture.h"
 #include "vigil/archive.h"
 #include "vigil/common.h"
+#include "vigil/engine.h"
 
 #define S INT64_C(1000000000)
 #define T0 (INT64_C(1779456000) * S)
@@ -775,6 +780,387 @@ Test(archive, replay_publishes_on_zeromq)
     }
     cr_assert_eq(pclose(p), 0);
     cr_assert(seen, "no density alert for conc on the security feed");
+    zmq_close(sub);
+    zmq_ctx_term(ctx);
+}
+
+/* ---------------------------------------------------------------- replay across a reload */
+
+/* The first model: three zones, three cameras; the temperature sensor tmp (index 0) warns
+ * from 30 °C. */
+static const char *const reload_model_a =
+    "venue = { id = \"t\"; name = \"T\"; default_profile = \"default\"; };\n"
+    "profiles = ( { id = \"default\"; } );\n"
+    "zones = (\n"
+    "  { id = \"conc\"; type = \"moving\"; area_m2 = 100; capacity = 400; },\n"
+    "  { id = \"annex\"; type = \"moving\"; area_m2 = 100; capacity = 400; },\n"
+    "  { id = \"hall\"; type = \"standing\"; area_m2 = 1000; capacity = 4000; }\n"
+    ");\n"
+    "cameras = (\n"
+    "  { id = \"cam-c\"; period_s = 1; zones = ( { zone = \"conc\"; coverage = 1.0; } ); },\n"
+    "  { id = \"cam-a\"; period_s = 1; zones = ( { zone = \"annex\"; coverage = 1.0; } ); },\n"
+    "  { id = \"cam-h\"; period_s = 1; zones = ( { zone = \"hall\"; coverage = 1.0; } ); }\n"
+    ");\n"
+    "sensors = (\n"
+    "  { id = \"tmp\"; kind = \"temperature\"; zone = \"hall\"; min = -30; max = 60;\n"
+    "    period_s = 600; limit = { warning = 30.0; deadband = 0.5; on_delay_s = 0; }; },\n"
+    "  { id = \"co2\"; kind = \"co2\"; zone = \"conc\"; min = 300; max = 10000;\n"
+    "    period_s = 600; }\n"
+    ");\n";
+
+/* The reload: annex and its camera removed (hall and cam-h move from index 2 to 1), a
+ * smoke sensor first (tmp moves from index 0 to 2), and tmp warns from 20 °C. */
+static const char *const reload_model_b =
+    "venue = { id = \"t\"; name = \"T\"; default_profile = \"default\"; };\n"
+    "profiles = ( { id = \"default\"; } );\n"
+    "zones = (\n"
+    "  { id = \"conc\"; type = \"moving\"; area_m2 = 100; capacity = 400; },\n"
+    "  { id = \"hall\"; type = \"standing\"; area_m2 = 1000; capacity = 4000; }\n"
+    ");\n"
+    "cameras = (\n"
+    "  { id = \"cam-c\"; period_s = 1; zones = ( { zone = \"conc\"; coverage = 1.0; } ); },\n"
+    "  { id = \"cam-h\"; period_s = 1; zones = ( { zone = \"hall\"; coverage = 1.0; } ); }\n"
+    ");\n"
+    "sensors = (\n"
+    "  { id = \"smk\"; kind = \"smoke\"; zone = \"hall\"; min = 0; max = 1; period_s = 600; },\n"
+    "  { id = \"co2\"; kind = \"co2\"; zone = \"conc\"; min = 300; max = 10000;\n"
+    "    period_s = 600; },\n"
+    "  { id = \"tmp\"; kind = \"temperature\"; zone = \"hall\"; min = -30; max = 60;\n"
+    "    period_s = 600; limit = { warning = 20.0; deadband = 0.5; on_delay_s = 0; }; }\n"
+    ");\n";
+
+static int count_lines(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    char line[8192];
+    int n = 0;
+
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        n += !needle || strstr(line, needle) != NULL;
+    fclose(f);
+    return n;
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    cr_assert_not_null(f, "%s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void submit(vg_engine *e, const char *topic, int64_t t, const char *tail)
+{
+    char msg[256];
+    int n = snprintf(msg, sizeof(msg), "{\"v\":1,\"ts\":%lld,%s}", (long long)(t / S), tail);
+
+    cr_assert_eq(vg_engine_submit(e, topic, msg, (size_t)n, vg_wall_ns()), 0);
+}
+
+struct reload_run {
+    char arch[256];       /* the archive directory */
+    char a_path[256];     /* the first model's file */
+    char h5[512];         /* the one archive file */
+    uint64_t live_events; /* event lines the live engine wrote */
+};
+
+/* vigil run's engine on the event clock, archiving into dir/arch: 100 s under model A
+ * (conc at 3.5 p/m² raises a density warning; tmp at 25 °C is fine), a reload to model B,
+ * 100 s more (conc at 4.5 p/m² goes critical; tmp at 25 °C now warns). */
+static void run_with_reload(struct reload_run *run)
+{
+    char b_path[256], events[256], err[512];
+    int64_t day0 = (vg_wall_ns() / S - 86400) * S;
+    vg_model *ma;
+    vg_model_error merr;
+    vg_engine_cfg cfg;
+    vg_engine *e;
+    vg_engine_stats st;
+    char names[4][512];
+
+    memset(run, 0, sizeof(*run));
+    snprintf(run->arch, sizeof(run->arch), "%s/arch", dir);
+    cr_assert_eq(mkdir(run->arch, 0755), 0);
+    snprintf(run->a_path, sizeof(run->a_path), "%s/a.cfg", dir);
+    snprintf(b_path, sizeof(b_path), "%s/b.cfg", dir);
+    snprintf(events, sizeof(events), "%s/events.jsonl", dir);
+    write_text(run->a_path, reload_model_a);
+    write_text(b_path, reload_model_b);
+    cr_assert_eq(vg_model_load(run->a_path, &ma, &merr), 0, "%s:%d: %s", merr.file, merr.line,
+                 merr.message);
+
+    vg_engine_cfg_default(&cfg);
+    cfg.model = ma;
+    cfg.use_broker = 0;
+    cfg.event_clock = 1;
+    cfg.tick_ns = S;
+    cfg.startup_grace_ns = 0;
+    cfg.events_path = events;
+    cfg.archive_dir = run->arch;
+    cr_assert_eq(vg_engine_new(&cfg, &e), 0);
+    cr_assert_eq(vg_engine_start(e), 0);
+    for (int s = 0; s < 200; s++) {
+        int64_t t = day0 + s * S;
+
+        if (s == 100) {
+            cr_assert_eq(vg_engine_reload(e, b_path, err, sizeof(err)), 0, "%s", err);
+        }
+        submit(e, "vigil/t/count/cam-c", t, s < 100 ? "\"counts\":{\"conc\":350}"
+                                                    : "\"counts\":{\"conc\":450}");
+        if (s < 100)
+            submit(e, "vigil/t/count/cam-a", t, "\"counts\":{\"annex\":50}");
+        submit(e, "vigil/t/count/cam-h", t, "\"counts\":{\"hall\":800}");
+        if (s % 10 == 0)
+            submit(e, "vigil/t/sensor/tmp", t, "\"value\":25");
+    }
+    vg_engine_stop(e);
+    vg_engine_stats_get(e, &st);
+    vg_engine_free(&e);
+    vg_model_free(&ma);
+    cr_assert_eq(st.reloads, 1);
+    cr_assert_eq(st.archive_full, 0);
+    run->live_events = (uint64_t)count_lines(events, NULL);
+    cr_assert_eq(list_archives(run->arch, names, 4), 1);
+    snprintf(run->h5, sizeof(run->h5), "%s", names[0]);
+}
+
+/* Alert events a replay produced, each with the model in force when it came. */
+struct graded {
+    vg_alert_event *ev;
+    const vg_model **model;
+    size_t n, cap;
+    const vg_model *now;
+};
+
+static void graded_alert(void *ctx, const vg_alert_event *ev)
+{
+    struct graded *g = ctx;
+
+    cr_assert_lt(g->n, g->cap);
+    g->ev[g->n] = *ev;
+    g->model[g->n++] = g->now;
+}
+
+/* Replays h5 through the library: switches 1 applies the archived reloads where the live
+ * core did, 0 grades everything with the first model (the replay before reloads were
+ * positioned). Returns how many events differ from the archived /alerts (each pair printed
+ * with the model in force at the replayed event), counting missing and extra ones. The
+ * models are freed: g->model[] is only compared, never read, afterwards. */
+static size_t library_replay(const char *h5, int switches, struct graded *g)
+{
+    vg_archive_reader *rd;
+    vg_archive_info info;
+    vg_archive_input in;
+    vg_analysis *an;
+    vg_model *models[8];
+    vg_model_error err;
+    vg_alert_event *want;
+    size_t nmodels = 0, differ = 0;
+    int rc;
+
+    cr_assert_eq(vg_archive_reader_open(h5, &rd), 0);
+    vg_archive_reader_info(rd, &info);
+    cr_assert_eq(vg_archive_reader_load_model(rd, &models[nmodels++], &err), 0, "%s",
+                 err.message);
+    memset(g, 0, sizeof(*g));
+    g->cap = 4096;
+    g->ev = calloc(g->cap, sizeof(*g->ev));
+    g->model = calloc(g->cap, sizeof(*g->model));
+    g->now = models[0];
+    info.analysis.sink.ctx = g;
+    info.analysis.sink.on_alert = graded_alert;
+    cr_assert_eq(vg_analysis_new(models[0], &info.analysis, &an), 0);
+    cr_assert_eq(vg_archive_reader_switches(rd, switches), 0);
+    while ((rc = vg_archive_reader_next(rd, &in)) == 1) {
+        if (in.type == VG_ARCHIVE_REC_READING) {
+            vg_analysis_push(an, &in.reading);
+        } else if (in.type == VG_ARCHIVE_REC_TICK) {
+            cr_assert_eq(vg_analysis_tick(an, in.t_ns), 0);
+        } else {
+            cr_assert(switches, "no switches unless asked for");
+            cr_assert_lt(nmodels, 8);
+            cr_assert_eq(vg_archive_reader_load_model_at(rd, in.model, &models[nmodels], &err),
+                         0, "%s", err.message);
+            cr_assert_eq(vg_analysis_reload(an, models[nmodels]), 0);
+            g->now = models[nmodels++];
+        }
+    }
+    cr_assert_eq(rc, 0);
+
+    want = calloc(info.count[VG_ARCHIVE_REC_ALERT] + 1, sizeof(*want));
+    cr_assert_eq(vg_archive_reader_read(rd, VG_ARCHIVE_REC_ALERT, 0,
+                                        info.count[VG_ARCHIVE_REC_ALERT], want), 0);
+    for (size_t i = 0; i < g->n || i < info.count[VG_ARCHIVE_REC_ALERT]; i++) {
+        char a[1024], b[1024];
+
+        if (i >= g->n || i >= info.count[VG_ARCHIVE_REC_ALERT]) {
+            differ++;
+            continue;
+        }
+        vg_archive_alert_json(g->model[i], &g->ev[i], a, sizeof(a));
+        vg_archive_alert_json(g->model[i], &want[i], b, sizeof(b));
+        differ += strcmp(a, b) != 0;
+    }
+    free(want);
+    vg_analysis_free(&an);
+    for (size_t i = 0; i < nmodels; i++)
+        vg_model_free(&models[i]);
+    g->now = NULL;
+    vg_archive_reader_free(&rd);
+    return differ;
+}
+
+static void graded_free(struct graded *g)
+{
+    free(g->ev);
+    free(g->model);
+    memset(g, 0, sizeof(*g));
+}
+
+/* Runs `vigil replay ARGS` with stdout to out_path and stderr to err_path; returns the exit
+ * status (-1 when it did not exit). */
+static int run_replay(const char *args, const char *out_path, const char *err_path)
+{
+    char cmd[2048];
+    int st;
+
+    snprintf(cmd, sizeof(cmd), "%s replay %s >%s 2>%s", getenv("VG_VIGIL"), args, out_path,
+             err_path);
+    st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The live engine reloads a model that removes a zone, renumbers cameras and sensors and
+ * lowers a threshold; alerts after it come from the new model only. The archive records
+ * where the core switched (after 310 readings and 100 ticks: the /models t_ns, the last
+ * tick's time, is shared by readings on both sides of it), and the replay switches there:
+ * `vigil replay --verify` and the library both give the live stream exactly. Graded with
+ * the first model only (how replay worked before), the same archive differs. */
+Test(archive, replay_switches_models_where_the_live_core_did)
+{
+    struct reload_run run;
+    struct graded g;
+    vg_archive_reader *rd;
+    vg_archive_info info;
+    vg_archive_model mi;
+    vg_archive_input tick, rdg;
+    char args[1024], out[300], errp[300];
+    size_t post_tmp = 0, post = 0;
+
+    run_with_reload(&run);
+
+    /* where the switch is */
+    cr_assert_eq(vg_archive_reader_open(run.h5, &rd), 0);
+    vg_archive_reader_info(rd, &info);
+    cr_assert_eq(info.count[VG_ARCHIVE_REC_MODEL], 2);
+    cr_assert_eq(vg_archive_reader_model(rd, 0, &mi), 0);
+    cr_assert_eq(mi.t_ns, INT64_MIN);
+    cr_assert_eq(mi.reading_index, 0);
+    cr_assert_eq(vg_archive_reader_model(rd, 1, &mi), 0);
+    cr_assert(mi.positioned);
+    cr_assert_eq(mi.reading_index, 100 * 3 + 10, "readings before the reload: %llu",
+                 (unsigned long long)mi.reading_index);
+    cr_assert_eq(mi.tick_index, 100, "ticks before the reload: %llu",
+                 (unsigned long long)mi.tick_index);
+    cr_assert_not_null(strstr(mi.path, "b.cfg"), "%s", mi.path);
+    /* t_ns alone is ambiguous: the last tick before the switch has it, and so does the
+     * reading just before the switch, which came after that tick */
+    cr_assert_eq(vg_archive_reader_read(rd, VG_ARCHIVE_REC_TICK, 99, 1, &tick), 0);
+    cr_assert_eq(vg_archive_reader_read(rd, VG_ARCHIVE_REC_READING, mi.reading_index - 1, 1,
+                                        &rdg), 0);
+    cr_assert_eq(mi.t_ns, tick.t_ns);
+    cr_assert_eq(rdg.t_ns, mi.t_ns);
+    vg_archive_reader_free(&rd);
+
+    /* the library: identical with the switch, different without */
+    cr_assert_eq(library_replay(run.h5, 1, &g), 0, "replay with the archived switch differs");
+    cr_assert_eq(g.n, info.count[VG_ARCHIVE_REC_ALERT]);
+    cr_assert_eq(g.n, run.live_events, "the archive holds every live event");
+    for (size_t i = 0; i < g.n; i++) {
+        if (g.model[i] == g.model[0])
+            continue;
+        post++;
+        post_tmp += g.ev[i].kind == VG_ALERT_SENSOR_LIMIT && g.ev[i].source == 2;
+    }
+    cr_assert_geq(post_tmp, 1, "tmp's warning under the new threshold (index 2)");
+    cr_assert_geq(post, 2, "and the critical density after the reload");
+    graded_free(&g);
+    cr_assert_gt(library_replay(run.h5, 0, &g), 0, "first model only: must differ");
+    for (size_t i = 0; i < g.n; i++)
+        cr_assert(g.ev[i].kind != VG_ALERT_SENSOR_LIMIT, "no tmp warning under model A");
+    graded_free(&g);
+
+    /* the program */
+    snprintf(out, sizeof(out), "%s/replay.out", dir);
+    snprintf(errp, sizeof(errp), "%s/replay.err", dir);
+    snprintf(args, sizeof(args), "--verify %s", run.h5);
+    cr_assert_eq(run_replay(args, out, errp), 0, "vigil replay --verify across the reload");
+    cr_assert_eq(count_lines(out, NULL), (int)run.live_events);
+    cr_assert_geq(count_lines(out, "\"source\":\"tmp\""), 1);
+    cr_assert_eq(count_lines(errp, "identical to the live run"), 1);
+    cr_assert_eq(count_lines(errp, "model 1 in force"), 1);
+    /* --model keeps its meaning: one model throughout, here the first: differences */
+    snprintf(args, sizeof(args), "--verify --quiet --model %s %s", run.a_path, run.h5);
+    cr_assert_eq(run_replay(args, out, errp), 1, "graded with the first model only");
+    cr_assert_eq(count_lines(errp, "reload(s) not applied (--model)"), 1);
+}
+
+/* With --publish the alert layer switches too: tmp's warning after the reload is about
+ * hall, zone 1 of the new model (zone 1 of the first model is annex), on the technical feed.
+ * The SUB socket connects first (see replay_publishes_on_zeromq). */
+Test(archive, replay_publish_switches_the_alert_layer_too)
+{
+    struct reload_run run;
+    char cmd[2048], ep[64], topic[256], body[4096];
+    void *ctx, *sub, *probe;
+    int port, seen = 0, timeout_ms = 500;
+    char last[64];
+    size_t ll = sizeof(last);
+    int64_t deadline;
+    FILE *p;
+
+    run_with_reload(&run);
+    ctx = zmq_ctx_new();
+    probe = zmq_socket(ctx, ZMQ_PUB);
+    cr_assert_eq(zmq_bind(probe, "tcp://127.0.0.1:*"), 0);
+    cr_assert_eq(zmq_getsockopt(probe, ZMQ_LAST_ENDPOINT, last, &ll), 0);
+    port = atoi(strrchr(last, ':') + 1);
+    zmq_close(probe);
+    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port);
+    sub = zmq_socket(ctx, ZMQ_SUB);
+    cr_assert_eq(zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "technical.", 10), 0);
+    cr_assert_eq(zmq_setsockopt(sub, ZMQ_RCVTIMEO, &timeout_ms, sizeof(timeout_ms)), 0);
+    cr_assert_eq(zmq_connect(sub, ep), 0);
+    snprintf(cmd, sizeof(cmd), "%s replay --quiet --publish %s %s 2>/dev/null",
+             getenv("VG_VIGIL"), ep, run.h5);
+    p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    deadline = vg_mono_ns() + 30 * S;
+    while (!seen && vg_mono_ns() < deadline) {
+        int n = zmq_recv(sub, topic, sizeof(topic) - 1, 0), more = 0;
+        size_t ml = sizeof(more);
+
+        if (n < 0)
+            continue;
+        topic[n < (int)sizeof(topic) - 1 ? n : (int)sizeof(topic) - 1] = '\0';
+        zmq_getsockopt(sub, ZMQ_RCVMORE, &more, &ml);
+        if (!more)
+            continue;
+        n = zmq_recv(sub, body, sizeof(body) - 1, 0);
+        if (n < 0)
+            continue;
+        body[n < (int)sizeof(body) - 1 ? n : (int)sizeof(body) - 1] = '\0';
+        if (strstr(body, "\"sensor_limit\"")) {
+            cr_assert_str_eq(topic, "technical.warning.hall", "%s", body);
+            cr_assert_not_null(strstr(body, "\"source\":\"tmp\""), "%s", body);
+            seen = 1;
+        }
+    }
+    cr_assert_eq(pclose(p), 0);
+    cr_assert(seen, "no tmp warning on the technical feed");
     zmq_close(sub);
     zmq_ctx_term(ctx);
 }
