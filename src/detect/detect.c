@@ -35,6 +35,9 @@
  *  6. Daily recurrence: a report at the same time of day (within 30 minutes) as earlier
  *     alarm-level reports, 20 hours or more ago, loses 2 ln(1 + how many): a nightly job
  *     is the stream's normal, not a new event each night.
+ *     Recurring event types: a report whose last L readings, z-normalised, have the shape
+ *     of one of the last VG_DET_NTYPE alarm-level reports (and a size within a factor 2)
+ *     loses ln(1 + how many match): a stream's usual kind of burst or spike, at any time.
  *  7. score = S / (S + VG_DET_S0), in [0,1): 0.5 at the surprise that alarms at the default
  *     sensitivity.
  * The first VG_DET_WARMUP readings only learn (score 0); the first 2L are not calibrated.
@@ -60,6 +63,7 @@
 #define VG_DET_NREC 16    /* remembered alarm times (daily recurrence) */
 #define VG_DET_WARMUP 150 /* readings that only learn */
 #define VG_DET_SLOW 16    /* readings per block of the slow shape search */
+#define VG_DET_NTYPE 8    /* remembered alarm shapes (recurring event types) */
 
 /* Tuned once on NAB's development subset (docs/detector.md), the same for every stream. */
 #define VG_DET_A_SLOW 0.002     /* long-run level and spread (resolution floor) */
@@ -78,6 +82,8 @@
 #define VG_DET_REC_GAIN 2.0     /* nats off per ln(1 + earlier alarms at this time of day) */
 #define VG_DET_REC_TOL_S 1800   /* "same time of day": within this many seconds */
 #define VG_DET_SLOW_OFF 1.5     /* slow-shape surprise (nats) that adds nothing */
+#define VG_DET_TYPE_DIST 0.15   /* same event type: mean |difference| of the z-scores */
+#define VG_DET_TYPE_GAIN 1.0    /* nats off per ln(1 + matching earlier alarm shapes) */
 #define VG_DET_S0 5.8           /* surprise (nats) at the default threshold; score 0.5 */
 
 /* Decaying histogram of one measure's past values. Instead of decaying every bin at each
@@ -121,6 +127,10 @@ struct vg_detector {
     uint32_t rec_next;   /* next slot of rec_t */
     uint32_t rec_used;
     int64_t rec_t[VG_DET_NREC]; /* event times of recent alarm-level reports */
+    uint32_t type_next;  /* next slot of type_shape */
+    uint32_t type_used;
+    float type_size[VG_DET_NTYPE];             /* standard deviation of each window */
+    float type_shape[VG_DET_NTYPE][VG_DET_L];  /* z-scores of recent alarm-level reports */
     struct vg_det_calib cal[3]; /* jump, shape, slow shape */
     uint8_t ctx[VG_DET_NCTX];   /* how often each three-reading context occurred (halved) */
     struct vg_det_shape fine;   /* over readings */
@@ -303,6 +313,45 @@ static int same_time_of_day(const vg_detector *d, int64_t t_ns)
     return cnt;
 }
 
+/* How many remembered alarm shapes the last L readings match: the same z-normalised shape
+ * (mean absolute difference of the z-scores below VG_DET_TYPE_DIST) at a size within a
+ * factor 2. With remember set, the window then joins the memory (the oldest leaves). A
+ * window flatter than the resolution floor has no shape: it matches nothing and is not
+ * remembered. */
+static int same_event_type(vg_detector *d, double floor, int remember)
+{
+    const float *w = &d->fine.buf[d->fine.head + VG_DET_W - (VG_DET_L - 1)]; /* oldest first */
+    float z[VG_DET_L];
+    double mu = 0.0, var = 0.0;
+    int cnt = 0;
+
+    for (int i = 0; i < VG_DET_L; i++)
+        mu += w[i];
+    mu /= VG_DET_L;
+    for (int i = 0; i < VG_DET_L; i++)
+        var += (w[i] - mu) * (w[i] - mu);
+    const double sd = sqrt(var / VG_DET_L);
+    if (!(sd > floor))
+        return 0;
+    for (int i = 0; i < VG_DET_L; i++)
+        z[i] = (float)((w[i] - mu) / sd);
+    for (uint32_t j = 0; j < d->type_used; j++) {
+        double dist = 0.0;
+        for (int i = 0; i < VG_DET_L; i++)
+            dist += fabsf(z[i] - d->type_shape[j][i]);
+        cnt += dist < VG_DET_TYPE_DIST * VG_DET_L && sd <= 2.0 * d->type_size[j] &&
+               d->type_size[j] <= 2.0 * sd;
+    }
+    if (remember) {
+        memcpy(d->type_shape[d->type_next], z, sizeof(z));
+        d->type_size[d->type_next] = (float)sd;
+        d->type_next = (d->type_next + 1) % VG_DET_NTYPE;
+        if (d->type_used < VG_DET_NTYPE)
+            d->type_used++;
+    }
+    return cnt;
+}
+
 double vg_detector_update(vg_detector *d, int64_t t_ns, double x)
 {
     if (!isfinite(x))
@@ -367,6 +416,7 @@ double vg_detector_update(vg_detector *d, int64_t t_ns, double x)
     if (out > 0.0) {
         const double s_in = out;
         out -= VG_DET_REC_GAIN * log1p(same_time_of_day(d, t_ns));
+        out -= VG_DET_TYPE_GAIN * log1p(same_event_type(d, floor, s_in >= VG_DET_REC_LEVEL));
         if (out < 0.0)
             out = 0.0;
         if (s_in >= VG_DET_REC_LEVEL) {

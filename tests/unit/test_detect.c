@@ -429,6 +429,45 @@ Test(detect, one_event_alarms_once)
     vg_detector_free(&d);
 }
 
+/* Feeds nsp spikes of height h, each after gap readings of 10 +- 0.1 noise at 1 Hz, then
+ * gap more readings, and returns the score of one final spike of height last. */
+static double after_spikes(uint64_t seed, double h, int nsp, int gap, double last)
+{
+    vg_detector *d = make();
+    int64_t t = 0;
+    rng_state = seed;
+    for (int k = 0; k <= nsp; k++) {
+        for (int i = 0; i < gap; i++, t += 1000000000)
+            vg_detector_update(d, t, 10.0 + 0.1 * gauss());
+        if (k < nsp)
+            vg_detector_update(d, t, 10.0 + h);
+        t += 1000000000;
+    }
+    const double s = vg_detector_update(d, t, 10.0 + last);
+    vg_detector_free(&d);
+    return s;
+}
+
+Test(detect, a_recurring_kind_of_spike_weighs_less_than_a_new_kind)
+{
+    /* Same noise, twelve earlier spikes. Before a +4 spike, one stream's earlier spikes
+     * were +4 too (its usual kind of event), the other's were +9 (more than twice the size:
+     * another kind). In both, every earlier spike is at least as large as the last one, so
+     * calibration alone ranks the last spike about the same (without the event-type memory:
+     * a mean difference of 0.006, the wrong way round in 3 of these 10 seeds). With it, the
+     * usual kind loses ln(1 + matches) and must rank lower in every seed. At 1 Hz the daily-recurrence rule
+     * plays no part. */
+    double sum = 0.0;
+    for (uint64_t seed = 1; seed <= 10; seed++) {
+        const double usual = after_spikes(seed, 4.0, 12, 500, 4.0);
+        const double other = after_spikes(seed, 9.0, 12, 500, 4.0);
+        cr_assert_gt(other, usual, "seed %d: after +9 spikes %g, after +4 spikes %g", (int)seed,
+                     other, usual);
+        sum += other - usual;
+    }
+    cr_assert_gt(sum / 10, 0.03, "mean difference %g", sum / 10);
+}
+
 /* --- vigil detect --------------------------------------------------------------------- */
 
 static char tmpdir[256];
