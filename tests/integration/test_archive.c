@@ -724,36 +724,57 @@ Test(archive, tune_reports_lead_time_per_setting)
  * waits a second for subscribers, replays the scripted archives and publishes through the
  * alert layer: the subscriber sees the concourse's density alert on the security feed
  * (topic security.<grade>.conc, JSON naming the kind). */
+/* A SUB socket for `vigil replay --publish`, subscribed to prefix and connected to a free
+ * loopback port (a throwaway PUB socket bound to :* picks it), whose endpoint goes to ep. */
+static void *replay_subscriber(void *ctx, const char *prefix, char *ep, size_t cap)
+{
+    void *probe = zmq_socket(ctx, ZMQ_PUB), *sub;
+    char last[64];
+    size_t ll = sizeof(last);
+    int timeout_ms = 500;
+
+    cr_assert_eq(zmq_bind(probe, "tcp://127.0.0.1:*"), 0);
+    cr_assert_eq(zmq_getsockopt(probe, ZMQ_LAST_ENDPOINT, last, &ll), 0);
+    snprintf(ep, cap, "tcp://127.0.0.1:%d", atoi(strrchr(last, ':') + 1));
+    zmq_close(probe);
+    sub = zmq_socket(ctx, ZMQ_SUB);
+    cr_assert_eq(zmq_setsockopt(sub, ZMQ_SUBSCRIBE, prefix, strlen(prefix)), 0);
+    cr_assert_eq(zmq_setsockopt(sub, ZMQ_RCVTIMEO, &timeout_ms, sizeof(timeout_ms)), 0);
+    cr_assert_eq(zmq_connect(sub, ep), 0);
+    return sub;
+}
+
+/* One alert message (topic, body; NUL-terminated, cut to fit). Returns 1, or 0 on timeout
+ * or a message that is not topic + body. */
+static int recv_alert(void *sub, char *topic, size_t tcap, char *body, size_t bcap)
+{
+    int more = 0, n = zmq_recv(sub, topic, tcap - 1, 0);
+    size_t ml = sizeof(more);
+
+    if (n < 0)
+        return 0;
+    topic[(size_t)n < tcap - 1 ? (size_t)n : tcap - 1] = '\0';
+    zmq_getsockopt(sub, ZMQ_RCVMORE, &more, &ml);
+    if (!more || (n = zmq_recv(sub, body, bcap - 1, 0)) < 0)
+        return 0;
+    body[(size_t)n < bcap - 1 ? (size_t)n : bcap - 1] = '\0';
+    return 1;
+}
+
 Test(archive, replay_publishes_on_zeromq)
 {
     static struct live l;
     char names[16][512], cmd[4096], ep[64], topic[256], body[4096];
     void *ctx, *sub;
-    int nfiles, len, port, seen = 0, timeout_ms = 500;
+    int nfiles, len, seen = 0;
     int64_t deadline;
     FILE *p;
 
     write_scenario(&l);
     nfiles = list_archives(dir, names, 16);
     cr_assert_eq(nfiles, 4);
-    /* a free port: bind a throwaway socket to :* and take its number */
     ctx = zmq_ctx_new();
-    {
-        void *probe = zmq_socket(ctx, ZMQ_PUB);
-        char last[64];
-        size_t ll = sizeof(last);
-
-        cr_assert_eq(zmq_bind(probe, "tcp://127.0.0.1:*"), 0);
-        cr_assert_eq(zmq_getsockopt(probe, ZMQ_LAST_ENDPOINT, last, &ll), 0);
-        port = atoi(strrchr(last, ':') + 1);
-        zmq_close(probe);
-    }
-    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port);
-    sub = zmq_socket(ctx, ZMQ_SUB);
-    cr_assert_eq(zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "security.", 9), 0);
-    cr_assert_eq(zmq_setsockopt(sub, ZMQ_RCVTIMEO, &timeout_ms, sizeof(timeout_ms)), 0);
-    cr_assert_eq(zmq_connect(sub, ep), 0);
-
+    sub = replay_subscriber(ctx, "security.", ep, sizeof(ep));
     len = snprintf(cmd, sizeof(cmd), "%s replay --quiet --publish %s", getenv("VG_VIGIL"), ep);
     for (int i = 0; i < nfiles; i++)
         len += snprintf(cmd + len, sizeof(cmd) - (size_t)len, " %s", names[i]);
@@ -761,23 +782,10 @@ Test(archive, replay_publishes_on_zeromq)
     p = popen(cmd, "r");
     cr_assert_not_null(p);
     deadline = vg_mono_ns() + 30 * S;
-    while (!seen && vg_mono_ns() < deadline) {
-        int n = zmq_recv(sub, topic, sizeof(topic) - 1, 0), more = 0;
-        size_t ml = sizeof(more);
-
-        if (n < 0)
-            continue;
-        topic[n < (int)sizeof(topic) - 1 ? n : (int)sizeof(topic) - 1] = '\0';
-        zmq_getsockopt(sub, ZMQ_RCVMORE, &more, &ml);
-        if (!more)
-            continue;
-        n = zmq_recv(sub, body, sizeof(body) - 1, 0);
-        if (n < 0)
-            continue;
-        body[n < (int)sizeof(body) - 1 ? n : (int)sizeof(body) - 1] = '\0';
-        if (strstr(topic, ".conc") && strstr(body, "\"density\""))
+    while (!seen && vg_mono_ns() < deadline)
+        if (recv_alert(sub, topic, sizeof(topic), body, sizeof(body)) && strstr(topic, ".conc") &&
+            strstr(body, "\"density\""))
             seen = 1;
-    }
     cr_assert_eq(pclose(p), 0);
     cr_assert(seen, "no density alert for conc on the security feed");
     zmq_close(sub);
@@ -1115,49 +1123,26 @@ Test(archive, replay_publish_switches_the_alert_layer_too)
 {
     struct reload_run run;
     char cmd[2048], ep[64], topic[256], body[4096];
-    void *ctx, *sub, *probe;
-    int port, seen = 0, timeout_ms = 500;
-    char last[64];
-    size_t ll = sizeof(last);
+    void *ctx, *sub;
+    int seen = 0;
     int64_t deadline;
     FILE *p;
 
     run_with_reload(&run);
     ctx = zmq_ctx_new();
-    probe = zmq_socket(ctx, ZMQ_PUB);
-    cr_assert_eq(zmq_bind(probe, "tcp://127.0.0.1:*"), 0);
-    cr_assert_eq(zmq_getsockopt(probe, ZMQ_LAST_ENDPOINT, last, &ll), 0);
-    port = atoi(strrchr(last, ':') + 1);
-    zmq_close(probe);
-    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port);
-    sub = zmq_socket(ctx, ZMQ_SUB);
-    cr_assert_eq(zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "technical.", 10), 0);
-    cr_assert_eq(zmq_setsockopt(sub, ZMQ_RCVTIMEO, &timeout_ms, sizeof(timeout_ms)), 0);
-    cr_assert_eq(zmq_connect(sub, ep), 0);
+    sub = replay_subscriber(ctx, "technical.", ep, sizeof(ep));
     snprintf(cmd, sizeof(cmd), "%s replay --quiet --publish %s %s 2>/dev/null",
              getenv("VG_VIGIL"), ep, run.h5);
     p = popen(cmd, "r");
     cr_assert_not_null(p);
     deadline = vg_mono_ns() + 30 * S;
     while (!seen && vg_mono_ns() < deadline) {
-        int n = zmq_recv(sub, topic, sizeof(topic) - 1, 0), more = 0;
-        size_t ml = sizeof(more);
-
-        if (n < 0)
+        if (!recv_alert(sub, topic, sizeof(topic), body, sizeof(body)) ||
+            !strstr(body, "\"sensor_limit\""))
             continue;
-        topic[n < (int)sizeof(topic) - 1 ? n : (int)sizeof(topic) - 1] = '\0';
-        zmq_getsockopt(sub, ZMQ_RCVMORE, &more, &ml);
-        if (!more)
-            continue;
-        n = zmq_recv(sub, body, sizeof(body) - 1, 0);
-        if (n < 0)
-            continue;
-        body[n < (int)sizeof(body) - 1 ? n : (int)sizeof(body) - 1] = '\0';
-        if (strstr(body, "\"sensor_limit\"")) {
-            cr_assert_str_eq(topic, "technical.warning.hall", "%s", body);
-            cr_assert_not_null(strstr(body, "\"source\":\"tmp\""), "%s", body);
-            seen = 1;
-        }
+        cr_assert_str_eq(topic, "technical.warning.hall", "%s", body);
+        cr_assert_not_null(strstr(body, "\"source\":\"tmp\""), "%s", body);
+        seen = 1;
     }
     cr_assert_eq(pclose(p), 0);
     cr_assert(seen, "no tmp warning on the technical feed");

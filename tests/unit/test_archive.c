@@ -815,6 +815,23 @@ Test(archive, next_alert_id_continues_after_the_newest_archive)
 /* The fixture without its help point: the reloaded model of the tests below. */
 static char reload_path[256];
 
+/* Writes that model to reload_path and loads it. */
+static vg_model *load_reload_model(void)
+{
+    const char *hp = strstr(archive_fixture_model, "help_points");
+    vg_model_error err;
+    vg_model *m;
+    FILE *f;
+
+    snprintf(reload_path, sizeof(reload_path), "%s/b.cfg", dir);
+    f = fopen(reload_path, "w");
+    cr_assert_not_null(f);
+    fwrite(archive_fixture_model, 1, (size_t)(hp - archive_fixture_model), f);
+    fclose(f);
+    cr_assert_eq(vg_model_load(reload_path, &m, &err), 0, "%s", err.message);
+    return m;
+}
+
 /* As the engine does: the model's t_ns is the last tick's time. */
 static int push_model1_v(vg_ring *r, const void *p) { return vg_archive_push_model(r, T0 + S, p); }
 static int push_model2_v(vg_ring *r, const void *p)
@@ -836,20 +853,12 @@ static void reload_archive(char *path, size_t cap)
     vg_archive_record s[8];
     vg_archive_stats st;
     vg_model *b;
-    vg_model_error err;
-    const char *hp = strstr(archive_fixture_model, "help_points");
     const void *script[8];
     int (*push[8])(vg_ring *, const void *);
     vg_reading r[4];
     int64_t t1 = T0 + S, t2 = T0 + 2 * S;
-    FILE *f;
 
-    snprintf(reload_path, sizeof(reload_path), "%s/b.cfg", dir);
-    f = fopen(reload_path, "w");
-    cr_assert_not_null(f);
-    fwrite(archive_fixture_model, 1, (size_t)(hp - archive_fixture_model), f);
-    fclose(f);
-    cr_assert_eq(vg_model_load(reload_path, &b, &err), 0, "%s", err.message);
+    b = load_reload_model();
     for (int i = 0; i < 4; i++)
         r[i] = sensor_reading(T0 + (i < 2 ? 0 : 2 * S) + i * 100000000, 400 + i, (uint32_t)i);
     script[0] = &r[0], push[0] = push_reading_v;
@@ -1165,18 +1174,10 @@ Test(archive, switches_survive_rotation_and_file_boundaries)
     vg_archive_info info;
     vg_archive_model mi;
     vg_model *b;
-    vg_model_error err;
     char path0[512], path1[512], plain[512], args[1200];
-    const char *hp = strstr(archive_fixture_model, "help_points");
     int64_t ticks[4] = {T0, T0 + 10 * S, T0 + 60 * S, T0 + 70 * S};
-    FILE *f;
 
-    snprintf(reload_path, sizeof(reload_path), "%s/b.cfg", dir);
-    f = fopen(reload_path, "w");
-    cr_assert_not_null(f);
-    fwrite(archive_fixture_model, 1, (size_t)(hp - archive_fixture_model), f);
-    fclose(f);
-    cr_assert_eq(vg_model_load(reload_path, &b, &err), 0, "%s", err.message);
+    b = load_reload_model();
     vg_archive_cfg_default(&c);
     c.rotate_ns = 60 * S;
     a = new_archive(&c);
