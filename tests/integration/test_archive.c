@@ -1030,13 +1030,14 @@ static void graded_free(struct graded *g)
 
 /* Runs `vigil replay ARGS` with stdout to out_path and stderr to err_path; returns the exit
  * status (-1 when it did not exit). */
-static int run_replay(const char *args, const char *out_path, const char *err_path)
+static int run_vigil(const char *cmd_name, const char *args, const char *out_path,
+                     const char *err_path)
 {
     char cmd[2048];
     int st;
 
-    snprintf(cmd, sizeof(cmd), "%s replay %s >%s 2>%s", getenv("VG_VIGIL"), args, out_path,
-             err_path);
+    snprintf(cmd, sizeof(cmd), "%s %s %s >%s 2>%s", getenv("VG_VIGIL"), cmd_name, args,
+             out_path, err_path);
     st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
@@ -1105,14 +1106,14 @@ Test(archive, replay_switches_models_where_the_live_core_did)
     snprintf(out, sizeof(out), "%s/replay.out", dir);
     snprintf(errp, sizeof(errp), "%s/replay.err", dir);
     snprintf(args, sizeof(args), "--verify %s", run.h5);
-    cr_assert_eq(run_replay(args, out, errp), 0, "vigil replay --verify across the reload");
+    cr_assert_eq(run_vigil("replay", args, out, errp), 0, "vigil replay --verify across the reload");
     cr_assert_eq(count_lines(out, NULL), (int)run.live_events);
     cr_assert_geq(count_lines(out, "\"source\":\"tmp\""), 1);
     cr_assert_eq(count_lines(errp, "identical to the live run"), 1);
     cr_assert_eq(count_lines(errp, "model 1 in force"), 1);
     /* --model keeps its meaning: one model throughout, here the first: differences */
     snprintf(args, sizeof(args), "--verify --quiet --model %s %s", run.a_path, run.h5);
-    cr_assert_eq(run_replay(args, out, errp), 1, "graded with the first model only");
+    cr_assert_eq(run_vigil("replay", args, out, errp), 1, "graded with the first model only");
     cr_assert_eq(count_lines(errp, "reload(s) not applied (--model)"), 1);
 }
 
@@ -1148,4 +1149,31 @@ Test(archive, replay_publish_switches_the_alert_layer_too)
     cr_assert(seen, "no tmp warning on the technical feed");
     zmq_close(sub);
     zmq_ctx_term(ctx);
+}
+
+/* `vigil tune` grades every reading with one model: it refuses an archive whose reload
+ * renumbered the venue (the readings after it carry the new indices), and a --model that
+ * numbers the objects otherwise than the archive's model. */
+Test(archive, tune_refuses_models_that_number_the_venue_otherwise)
+{
+    struct reload_run run;
+    char out[300], errp[300], args[1400], b_path[300];
+
+    run_with_reload(&run);
+    snprintf(out, sizeof(out), "%s/tune.out", dir);
+    snprintf(errp, sizeof(errp), "%s/tune.err", dir);
+    snprintf(args, sizeof(args),
+             "%s --vary profiles.default.density.moving.warning=2.5:3.0:0.5", run.h5);
+    cr_assert_eq(run_vigil("tune", args, out, errp), 1);
+    cr_assert_eq(count_lines(errp, "the reload after reading 310 (model 1, "), 1);
+    cr_assert_eq(count_lines(errp, "renumbered the zones; one model cannot grade both parts"), 1);
+    cr_assert_eq(count_lines(out, NULL), 0, "no table");
+
+    snprintf(b_path, sizeof(b_path), "%s/b.cfg", dir);
+    snprintf(args, sizeof(args),
+             "%s --model %s --vary profiles.default.density.moving.warning=2.5:3.0:0.5", run.h5,
+             b_path);
+    cr_assert_eq(run_vigil("tune", args, out, errp), 1);
+    cr_assert_eq(count_lines(errp, "b.cfg numbers its zones differently from the file's model"),
+                 1);
 }
