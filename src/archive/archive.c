@@ -45,10 +45,9 @@ _Static_assert(8 + sizeof(vg_archive_reject) <= VG_ARCHIVE_MAX_SLOTS * VG_ARCHIV
 struct model_msg {
     int64_t t_ns;
     uint64_t digest;
-    char *text; /* malloc'd, then the model's path from text + len + 1; the archive thread
-                 * frees it */
+    char *text; /* malloc'd: the text, then NUL, the model's path, NUL, its version, NUL
+                 * (too long for the slot); the archive thread frees it */
     size_t len;
-    char version[24];
 };
 _Static_assert(8 + sizeof(struct model_msg) <= VG_ARCHIVE_SLOT_SIZE, "model msg fits");
 
@@ -193,8 +192,8 @@ int vg_archive_push_incident(vg_ring *ring, const vg_archive_incident *inc)
 int vg_archive_push_model(vg_ring *ring, int64_t t_ns, const vg_model *m)
 {
     struct model_msg msg;
-    const char *text, *path;
-    size_t len = 0, plen;
+    const char *text, *path, *version;
+    size_t len = 0, plen, vlen;
     int r;
 
     if (!ring_ok(ring) || !m)
@@ -203,16 +202,18 @@ int vg_archive_push_model(vg_ring *ring, int64_t t_ns, const vg_model *m)
     memset(&msg, 0, sizeof(msg));
     msg.t_ns = t_ns;
     msg.digest = vg_model_digest(m);
-    snprintf(msg.version, sizeof(msg.version), "%s", vg_model_version(m));
     msg.len = len;
     path = vg_model_path(m) ? vg_model_path(m) : "";
     plen = strlen(path);
-    msg.text = malloc(len + 1 + plen + 1);
+    version = vg_model_version(m) ? vg_model_version(m) : "";
+    vlen = strlen(version);
+    msg.text = malloc(len + 1 + plen + 1 + vlen + 1);
     if (!msg.text)
         return -ENOMEM;
     memcpy(msg.text, text ? text : "", len);
     msg.text[len] = '\0';
     memcpy(msg.text + len + 1, path, plen + 1);
+    memcpy(msg.text + len + 1 + plen + 1, version, vlen + 1);
     r = push_rec(ring, VG_ARCHIVE_REC_MODEL, 0, &msg, sizeof(msg));
     if (r < 0)
         free(msg.text);
@@ -692,8 +693,9 @@ static void handle_model(vg_archive *a, const struct model_msg *m)
     a->model_text = m->text;
     a->model_len = m->len;
     a->model_digest = m->digest;
-    snprintf(a->model_version, sizeof(a->model_version), "%s", m->version);
-    snprintf(a->model_path, sizeof(a->model_path), "%s", m->text + m->len + 1);
+    const char *path = m->text + m->len + 1;
+    snprintf(a->model_version, sizeof(a->model_version), "%s", path + strlen(path) + 1);
+    snprintf(a->model_path, sizeof(a->model_path), "%s", path);
     if (a->file < 0) {
         a->st.dropped++;
         return;

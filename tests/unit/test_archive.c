@@ -815,10 +815,14 @@ Test(archive, next_alert_id_continues_after_the_newest_archive)
 /* The fixture without its help point: the reloaded model of the tests below. */
 static char reload_path[256];
 
-/* Writes that model to reload_path and loads it. */
+/* Longer than the 24 bytes a ring slot could hold: the row must keep all of it. */
+#define RELOAD_VERSION "2026.11.23-without-the-help-point-hp"
+
+/* Writes that model (with version RELOAD_VERSION) to reload_path and loads it. */
 static vg_model *load_reload_model(void)
 {
     const char *hp = strstr(archive_fixture_model, "help_points");
+    const char *cut = strstr(archive_fixture_model, "name = \"T\";") + strlen("name = \"T\";");
     vg_model_error err;
     vg_model *m;
     FILE *f;
@@ -826,7 +830,9 @@ static vg_model *load_reload_model(void)
     snprintf(reload_path, sizeof(reload_path), "%s/b.cfg", dir);
     f = fopen(reload_path, "w");
     cr_assert_not_null(f);
-    fwrite(archive_fixture_model, 1, (size_t)(hp - archive_fixture_model), f);
+    fwrite(archive_fixture_model, 1, (size_t)(cut - archive_fixture_model), f);
+    fputs(" version = \"" RELOAD_VERSION "\";", f);
+    fwrite(cut, 1, (size_t)(hp - cut), f);
     fclose(f);
     cr_assert_eq(vg_model_load(reload_path, &m, &err), 0, "%s", err.message);
     return m;
@@ -912,6 +918,7 @@ Test(archive, switches_come_at_the_recorded_point_of_the_stream)
     cr_assert_eq(mi.tick_index, 1);
     cr_assert_eq(mi.t_ns, T0 + S);
     cr_assert_str_eq(mi.path, reload_path, "the reloaded file's path: %s", mi.path);
+    cr_assert_str_eq(mi.version, RELOAD_VERSION, "the whole version string");
     cr_assert_eq(vg_archive_reader_model(rd, 2, &mi), 0);
     cr_assert_eq(mi.reading_index, 4);
     cr_assert_eq(mi.tick_index, 2);
