@@ -18,7 +18,8 @@
  * Speed: in C, claim, publish, peek and release are inline functions (defined at the end of
  * this header, with their external definitions in ring.c), so moving one record costs no
  * call; they call into ring.c only to refresh a cached counter, for claims of 256 bytes or
- * more (which prefetch the next batch's slots), or to wake a sleeper. C++ sees ordinary
+ * more (which prefetch the next batch's slots), for releases of 256 bytes or more (which may
+ * evict the released lines from the caches), or to wake a sleeper. C++ sees ordinary
  * functions. The struct is in this header only for those inline functions: its
  * fields are private. */
 #ifndef VIGIL_RING_H
@@ -143,6 +144,7 @@ struct vg_ring {
     uint32_t mask;
     uint32_t record_size;
     uint32_t inline_max; /* claims of up to this many records stay inline */
+    uint32_t bulk_min;   /* releases of this many records or more are bulk (ring.c) */
     int asym;            /* membarrier registered: hot side uses a compiler barrier only */
 
     alignas(VG_RING_SPACING) _Atomic uint32_t head; /* written by producer only */
@@ -150,6 +152,13 @@ struct vg_ring {
 
     alignas(VG_RING_SPACING) _Atomic uint32_t tail; /* written by consumer only */
     uint32_t cons_head;                             /* consumer's copy of head */
+    /* Consumer only: whether bulk releases evict, and the lap timings that decide it. */
+    uint32_t evict;       /* 0 or 1 */
+    uint32_t lap_start;   /* tail when the current lap began */
+    uint32_t lap_skip;    /* the current lap follows a switch: not timed */
+    uint32_t laps;
+    uint64_t lap_tsc;     /* time stamp counter when the current lap began */
+    uint64_t lap_cost[2]; /* ticks per lap without / with eviction (0: not known) */
 
     alignas(VG_RING_SPACING) _Atomic uint32_t cons_waiting; /* written by consumer only */
     _Atomic uint32_t prod_waiting;                          /* written by producer only */
@@ -158,9 +167,10 @@ struct vg_ring {
     _Atomic uint32_t closed;
 };
 
-/* Out of line, in ring.c: the rest of claim and peek, and the wake-ups. */
+/* Out of line, in ring.c: the rest of claim and peek, bulk releases, and the wake-ups. */
 size_t vg_ring_claim_slow(vg_ring *r, size_t want, void **ret_slots);
 size_t vg_ring_peek_slow(vg_ring *r, size_t max, void **ret_slots);
+void vg_ring_release_bulk(vg_ring *r, uint32_t t, size_t n);
 void vg_ring_wake(_Atomic uint32_t *word);
 
 /* Stores a new value of our counter and tells whether the other side announced a sleep
@@ -228,6 +238,8 @@ VG_RING_INLINE void vg_ring_release(vg_ring *r, size_t n)
         return;
     /* Relaxed: tail is written only by this thread. */
     uint32_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    if (n >= r->bulk_min)
+        vg_ring_release_bulk(r, t, n);
     if (vg_ring_hand_over(r, &r->tail, t + (uint32_t)n, &r->prod_waiting))
         vg_ring_wake(&r->prod_wake);
 }
