@@ -91,3 +91,17 @@ int list_archives(const char *d, char names[][512], int cap)
         free(list);
     return k;
 }
+
+int count_lines(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    char line[8192];
+    int n = 0;
+
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        n += !needle || strstr(line, needle) != NULL;
+    fclose(f);
+    return n;
+}

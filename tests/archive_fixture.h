@@ -1,6 +1,6 @@
-/* The archive tests' fixture, shared by tests/unit/test_archive.c and
- * tests/integration/test_archive.c: a temporary directory holding a small venue model, and
- * the archive files written into it. */
+/* The archive tests' fixture, shared by the unit and integration tests of the archive and
+ * the engine: a temporary directory holding a small venue model, the archive files written
+ * into it, and a line counter for the JSON lines files the engine writes beside them. */
 #ifndef VIGIL_TESTS_ARCHIVE_FIXTURE_H
 #define VIGIL_TESTS_ARCHIVE_FIXTURE_H
 
@@ -26,5 +26,9 @@ void rm_rf(const char *path);
 /* The .h5 files of directory d in name order (creation order: the name carries the time and
  * the file index), as paths in names; returns how many (at most cap). */
 int list_archives(const char *d, char names[][512], int cap);
+
+/* Lines of the file at path that contain needle (NULL: every line); -1 if it cannot be
+ * opened. */
+int count_lines(const char *path, const char *needle);
 
 #endif

@@ -837,20 +837,6 @@ static const char *const reload_model_b =
     "    period_s = 600; limit = { warning = 20.0; deadband = 0.5; on_delay_s = 0; }; }\n"
     ");\n";
 
-static int count_lines(const char *path, const char *needle)
-{
-    FILE *f = fopen(path, "r");
-    char line[8192];
-    int n = 0;
-
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof(line), f))
-        n += !needle || strstr(line, needle) != NULL;
-    fclose(f);
-    return n;
-}
-
 static void write_text(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");

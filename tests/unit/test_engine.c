@@ -3,6 +3,7 @@
  * refusals land in the reject log, and every counter adds up. Also the event JSON format and
  * the metrics text, checked field by field, and vg_engine_reload(): every thread switches
  * model at the same message, bad files are refused, each reload is archived and audited. */
+#include "archive_fixture.h"
 #include "vigil/archive.h"
 #include "vigil/common.h"
 #include "vigil/engine.h"
@@ -58,20 +59,6 @@ static void cfg_local(vg_engine_cfg *cfg, const char *events, const char *reject
     cfg->startup_grace_ns = 0;
     cfg->events_path = events;
     cfg->rejects_path = rejects;
-}
-
-static int count_lines(const char *path, const char *needle)
-{
-    FILE *f = fopen(path, "r");
-    char line[8192];
-    int n = 0;
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof(line), f))
-        if (!needle || strstr(line, needle))
-            n++;
-    fclose(f);
-    return n;
 }
 
 Test(engine, new_rejects_bad_settings)
