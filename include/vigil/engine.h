@@ -21,9 +21,9 @@
  * reading offered to the core with its result, every tick, alert, metrics and refusal, and
  * the operator actions. Archive faults raise an archive_backlog alert on the technical feed
  * (engine-made: not in the archive, so replay still matches the core's stream). On the
- * wall clock a full archive ring is a counted loss (alerting never waits); on the event
- * clock the analysis thread waits for the archive (nothing is late there), so nothing is
- * lost. With an archive, alert ids continue from the newest file in archive_dir.
+ * wall clock a full archive ring is a counted loss (alerting never waits), except that a
+ * reload's model record waits up to 250 ms for room; on the event clock the analysis thread
+ * waits for the archive (nothing is late there), so nothing is lost. With an archive, alert ids continue from the newest file in archive_dir.
  *
  * Stop (vg_engine_stop()): ingest stops first (its client disconnects cleanly; unread
  * messages stay queued at the broker for the persistent session), then every ring is drained

@@ -405,6 +405,35 @@ static void h5_count(vg_engine *e, int rc)
         h5_count(e, h5_rc_);                                                                 \
     } while (0)
 
+/* How long a reload may wait for room in a full HDF5 ring on the wall clock. */
+#define MODEL_RECORD_WAIT_NS (250 * VG_NS_PER_MS)
+
+/* A lost model record is a lost switch: every later replay and tuning run of the file would
+ * apply the old model past it. Reloads are rare, so even on the wall clock this one waits
+ * for the archive, but at most MODEL_RECORD_WAIT_NS: a stalled disk may delay alerting by
+ * that much at a reload, never more. (On the event clock H5_PUSH waits without limit.) */
+static void push_model_record(vg_engine *e, int64_t t_ns, const vg_model *m)
+{
+    int64_t deadline;
+    int rc;
+
+    if (e->cfg.event_clock) {
+        H5_PUSH(e, vg_archive_push_model(e->rings[R_HDF5], t_ns, m));
+        return;
+    }
+    deadline = vg_mono_ns() + MODEL_RECORD_WAIT_NS;
+    while ((rc = vg_archive_push_model(e->rings[R_HDF5], t_ns, m)) == -EAGAIN) {
+        const int64_t left = deadline - vg_mono_ns();
+        if (left <= 0 || vg_ring_wait_writable(e->rings[R_HDF5], VG_ARCHIVE_MAX_SLOTS, left) < 0)
+            break;
+    }
+    if (rc < 0)
+        vg_warn("engine: the archive could not take the model record of this reload (%s): "
+                "replays of this file will not see the switch",
+                vg_strerror(rc));
+    h5_count(e, rc);
+}
+
 /* Alerts are never dropped: wait for the consumer (a closed ring means it is gone). */
 static void push_wait(vg_ring *r, const void *rec)
 {
@@ -652,7 +681,7 @@ static void switch_model(vg_engine *e)
         int64_t t = e->last_tick_t;
         if (t == INT64_MIN)
             t = atomic_load_explicit(&e->event_now, memory_order_relaxed);
-        H5_PUSH(e, vg_archive_push_model(e->rings[R_HDF5], t == INT64_MIN ? vg_wall_ns() : t, m));
+        push_model_record(e, t == INT64_MIN ? vg_wall_ns() : t, m);
     }
     atomic_store_explicit(&e->in_force, m, memory_order_release);
     /* Free for the next reload before the count moves: whoever sees it move may reload. */

@@ -839,6 +839,56 @@ Test(engine, reload_switches_every_thread_at_one_point_and_refuses_bad_models)
                  na);
 }
 
+/* On the wall clock a full HDF5 ring loses readings (counted) rather than hold alerting up.
+ * A reload's model record is different: without it, every replay and tuning run of the file
+ * applies the old model past the switch. The engine waits (briefly) for the archive there. */
+Test(engine, wall_clock_reload_reaches_the_archive_even_when_its_ring_is_full)
+{
+    char base[600], plus[600], err[512], arch[300], h5[600];
+    vg_model *m0;
+    vg_model_error merr;
+    vg_engine_cfg cfg;
+    vg_engine *e;
+    vg_engine_stats st;
+
+    write_variant(base, sizeof(base), "base.cfg", "sensors = (\n", "sensors = (\n" S1);
+    write_variant(plus, sizeof(plus), "plus.cfg", "sensors = (\n", "sensors = (\n" T9 S1);
+    snprintf(arch, sizeof(arch), "%s/arch", dir);
+    cr_assert_eq(mkdir(arch, 0755), 0);
+    cr_assert_eq(vg_model_load(base, &m0, &merr), 0, "%s", merr.message);
+    cfg_local(&cfg, NULL, NULL);
+    cfg.model = m0;
+    cfg.model_path = base;
+    cfg.archive_dir = arch;
+    cfg.hdf5_ring = 16; /* far less than the burst below */
+    cr_assert_eq(vg_engine_new(&cfg, &e), 0);
+    cr_assert_eq(vg_engine_start(e), 0);
+    for (int round = 1; round <= 3; round++) {
+        /* A burst the archive cannot keep up with, then a reload at its end. */
+        for (int i = 0; i < 3000; i++)
+            submit_now(e, "vigil/testvenue/count/cam3", "\"counts\":{\"z3\":20}");
+        cr_assert_eq(vg_engine_reload(e, round % 2 ? plus : base, err, sizeof(err)), 0, "%s",
+                     err);
+        submit_now(e, "vigil/testvenue/count/cam3", "\"counts\":{\"z3\":21}");
+        wait_reloads(e, (uint64_t)round);
+    }
+    vg_engine_stop(e);
+    vg_engine_stats_get(e, &st);
+    vg_engine_free(&e);
+    vg_model_free(&m0);
+    cr_assert_gt(st.archive_full, 0, "the ring did overflow (readings lost, counted)");
+
+    vg_archive_reader *r;
+    vg_archive_info info;
+    cr_assert_eq(find_h5(arch, h5, sizeof(h5)), 0);
+    cr_assert_eq(vg_archive_reader_open(h5, &r), 0);
+    cr_assert_eq(vg_archive_reader_info(r, &info), 0);
+    uint64_t models = info.count[VG_ARCHIVE_REC_MODEL];
+    vg_archive_reader_free(&r);
+    cr_assert_eq(models, 4, "the first model and three reloads (%llu lost records)",
+                 (unsigned long long)st.archive_full);
+}
+
 /* ---- the archive on the event clock; alert ids across runs ---- */
 
 Test(engine, event_clock_waits_for_a_slow_archive_instead_of_losing_records)
