@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <mosquitto.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,15 +31,22 @@ static void teardown(void)
 TestSuite(broker, .init = setup, .fini = teardown, .timeout = 60);
 
 struct rx {
-    atomic_int n;
+    atomic_int n;        /* deliveries, duplicates included */
+    atomic_int distinct; /* different "msg-<i>" payloads, i < 128 */
     atomic_int subscribed;
+    atomic_bool seen[128];
     char last[64];
 };
 
 static void on_msg(struct mosquitto *m, void *obj, const struct mosquitto_message *msg)
 {
     struct rx *rx = obj;
+    int i;
+
     snprintf(rx->last, sizeof(rx->last), "%.*s", msg->payloadlen, (const char *)msg->payload);
+    if (sscanf(rx->last, "msg-%d", &i) == 1 && i >= 0 && i < 128 &&
+        !atomic_exchange(&rx->seen[i], true))
+        atomic_fetch_add(&rx->distinct, 1);
     atomic_fetch_add(&rx->n, 1);
 }
 
@@ -126,9 +134,13 @@ Test(broker, persistent_session_gets_what_was_queued_while_away)
     cr_assert_eq(wait_for(&acked, 50, 10000), 50, "the broker took all 50 (PUBACK)");
     done(pub);
 
+    /* QoS 1 is at least once: after a reconnect the broker may deliver some again (seen
+     * here in 2 of 120 runs; Vigil's core refuses such copies as duplicates). What
+     * must hold is that every one of the 50 arrives. */
     struct rx rx2 = {0};
     sub = client("vg-test-persist", 0, &rx2);
-    cr_assert_eq(wait_for(&rx2.n, 50, 10000), 50);
-    cr_assert_str_eq(rx2.last, "msg-49");
+    int got = wait_for(&rx2.distinct, 50, 10000);
+    cr_assert_eq(got, 50, "%d of the 50 queued messages arrived (%d deliveries)", got,
+                 atomic_load(&rx2.n));
     done(sub);
 }
