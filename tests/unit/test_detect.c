@@ -423,11 +423,11 @@ static int poisson(double lambda)
 
 Test(detect, bursty_counts_alarm_only_on_bursts_and_not_on_most)
 {
-    /* A count stream (people through a gate, messages per interval): Poisson counts on a
+    /* A count stream (noise events or vibration peaks per interval): Poisson counts on a
      * daily rhythm, plus bursts in 1 % of the intervals whose sizes are heavy-tailed
-     * (Pareto 1.5, a group arriving together). Ordinary Poisson fluctuation must not alarm,
-     * and a stream that bursts every 100 readings must not alarm on most of its bursts:
-     * only the unusually large ones. docs/detector.md has the measured rates. */
+     * (Pareto 1.5). Ordinary Poisson fluctuation must not alarm, and a stream that bursts
+     * every 100 readings must not alarm on most of its bursts: only the unusually large
+     * ones. docs/detector.md has the measured rates. */
     enum { N = 15000 };
     static unsigned char burst[N];
     vg_detector *d = make();
