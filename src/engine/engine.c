@@ -427,10 +427,18 @@ static void push_model_record(vg_engine *e, int64_t t_ns, const vg_model *m)
         if (left <= 0 || vg_ring_wait_writable(e->rings[R_HDF5], VG_ARCHIVE_MAX_SLOTS, left) < 0)
             break;
     }
-    if (rc < 0)
+    if (rc < 0) {
+        char why[64];
+
+        if (rc == -EAGAIN)
+            snprintf(why, sizeof(why), "its ring stayed full for %lld ms",
+                     (long long)(MODEL_RECORD_WAIT_NS / VG_NS_PER_MS));
+        else
+            snprintf(why, sizeof(why), "%s", vg_strerror(rc));
         vg_warn("engine: the archive could not take the model record of this reload (%s): "
                 "replays of this file will not see the switch",
-                vg_strerror(rc));
+                why);
+    }
     h5_count(e, rc);
 }
 
