@@ -435,9 +435,9 @@ static void push_model_record(vg_engine *e, int64_t t_ns, const vg_model *m)
                      (long long)(MODEL_RECORD_WAIT_NS / VG_NS_PER_MS));
         else
             snprintf(why, sizeof(why), "%s", vg_strerror(rc));
-        vg_warn("engine: the archive could not take the model record of this reload (%s): "
-                "replays of this file will not see the switch",
-                why);
+        vg_warn("engine: the archive could not take the model record of the reload of %s "
+                "(%s): replays of this file will not see the switch",
+                vg_model_path(m) ? vg_model_path(m) : "-", why);
     }
     h5_count(e, rc);
 }
