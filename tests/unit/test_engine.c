@@ -679,6 +679,22 @@ static void write_variant(char *path, size_t cap, const char *name, const char *
 #define S1 "  { id = \"s1\"; kind = \"smoke\"; zone = \"z1\"; min = 0.0; max = 1.0; period_s = 600.0; },\n"
 #define T9 "  { id = \"t9\"; kind = \"smoke\"; zone = \"z3\"; min = 0.0; max = 1.0; period_s = 600.0; },\n"
 
+/* The two models the reload tests switch between, and an empty archive directory. base.cfg
+ * adds s1 and is returned loaded; plus.cfg adds t9 before it, so every sensor index moves
+ * and a thread on the wrong model would misname. Each buffer holds 600 bytes. */
+static vg_model *reload_variants(char *base, char *plus, char *arch)
+{
+    vg_model *m = NULL;
+    vg_model_error merr;
+
+    write_variant(base, 600, "base.cfg", "sensors = (\n", "sensors = (\n" S1);
+    write_variant(plus, 600, "plus.cfg", "sensors = (\n", "sensors = (\n" T9 S1);
+    snprintf(arch, 600, "%s/arch", dir);
+    cr_assert_eq(mkdir(arch, 0755), 0);
+    cr_assert_eq(vg_model_load(base, &m, &merr), 0, "%s", merr.message);
+    return m;
+}
+
 static void submit_now(vg_engine *e, const char *topic, const char *fmt_tail)
 {
     char msg[160];
@@ -720,23 +736,16 @@ static uint64_t unknown_sensor(vg_engine *e)
 Test(engine, reload_switches_every_thread_at_one_point_and_refuses_bad_models)
 {
     char base[600], plus[600], minus[600], other[600], bad[600], missing[600];
-    char ev[300], err[512], arch[300];
-    vg_model *m0;
-    vg_model_error merr;
+    char ev[300], err[512], arch[600];
+    vg_model *m0 = reload_variants(base, plus, arch);
     vg_engine_cfg cfg;
     vg_engine *e;
     vg_engine_stats st;
 
-    write_variant(base, sizeof(base), "base.cfg", "sensors = (\n", "sensors = (\n" S1);
-    /* t9 first: every sensor index moves, so a thread on the wrong model would misname */
-    write_variant(plus, sizeof(plus), "plus.cfg", "sensors = (\n", "sensors = (\n" T9 S1);
     write_variant(minus, sizeof(minus), "minus.cfg", "sensors = (\n", "sensors = (\n" T9);
     write_variant(other, sizeof(other), "other.cfg", "id = \"testvenue\"", "id = \"elsewhere\"");
     write_variant(bad, sizeof(bad), "bad.cfg", "help_points = (", "help_points = ( oops");
     snprintf(missing, sizeof(missing), "%s/missing.cfg", dir);
-    snprintf(arch, sizeof(arch), "%s/arch", dir);
-    cr_assert_eq(mkdir(arch, 0755), 0);
-    cr_assert_eq(vg_model_load(base, &m0, &merr), 0, "%s", merr.message);
 
     snprintf(ev, sizeof(ev), "%s/events.jsonl", dir);
     cfg_local(&cfg, ev, NULL);
@@ -844,18 +853,12 @@ Test(engine, reload_switches_every_thread_at_one_point_and_refuses_bad_models)
  * applies the old model past the switch. The engine waits (briefly) for the archive there. */
 Test(engine, wall_clock_reload_reaches_the_archive_even_when_its_ring_is_full)
 {
-    char base[600], plus[600], err[512], arch[300], h5[600];
-    vg_model *m0;
-    vg_model_error merr;
+    char base[600], plus[600], err[512], arch[600], h5[600];
+    vg_model *m0 = reload_variants(base, plus, arch);
     vg_engine_cfg cfg;
     vg_engine *e;
     vg_engine_stats st;
 
-    write_variant(base, sizeof(base), "base.cfg", "sensors = (\n", "sensors = (\n" S1);
-    write_variant(plus, sizeof(plus), "plus.cfg", "sensors = (\n", "sensors = (\n" T9 S1);
-    snprintf(arch, sizeof(arch), "%s/arch", dir);
-    cr_assert_eq(mkdir(arch, 0755), 0);
-    cr_assert_eq(vg_model_load(base, &m0, &merr), 0, "%s", merr.message);
     cfg_local(&cfg, NULL, NULL);
     cfg.model = m0;
     cfg.model_path = base;
