@@ -540,6 +540,18 @@ static int find_h5(const char *d, char *ret, size_t cap)
     return 0;
 }
 
+/* Opens the archive file in d (its path into path) and reads its summary into *info. */
+static vg_archive_reader *open_archive(const char *d, char *path, size_t cap,
+                                       vg_archive_info *info)
+{
+    vg_archive_reader *r = NULL;
+
+    cr_assert_eq(find_h5(d, path, cap), 0, "no archive file in %s", d);
+    cr_assert_eq(vg_archive_reader_open(path, &r), 0, "%s", path);
+    cr_assert_eq(vg_archive_reader_info(r, info), 0, "%s", path);
+    return r;
+}
+
 Test(engine, archive_holds_every_reading_and_tick_and_replay_verifies)
 {
     vg_engine_cfg cfg;
@@ -569,12 +581,9 @@ Test(engine, archive_holds_every_reading_and_tick_and_replay_verifies)
     cr_assert_eq(st.archive_full, 0);
     cr_assert_eq(st.archive_faults, 0);
     cr_assert_geq(g.density_raised, 1);
-    cr_assert_eq(find_h5(dir, path, sizeof(path)), 0, "no archive file in %s", dir);
 
-    vg_archive_reader *r;
     vg_archive_info info;
-    cr_assert_eq(vg_archive_reader_open(path, &r), 0);
-    cr_assert_eq(vg_archive_reader_info(r, &info), 0);
+    vg_archive_reader *r = open_archive(dir, path, sizeof(path), &info);
     cr_assert_eq(info.count[VG_ARCHIVE_REC_READING], 91, "every reading offered, refused too");
     cr_assert_eq(info.count[VG_ARCHIVE_REC_TICK], st.ticks);
     cr_assert_eq(info.count[VG_ARCHIVE_REC_ALERT], st.events);
@@ -819,11 +828,8 @@ Test(engine, reload_switches_every_thread_at_one_point_and_refuses_bad_models)
 
     /* the archive: a model row per reload, and each reload is an audit record */
     char h5[600];
-    vg_archive_reader *r;
     vg_archive_info info;
-    cr_assert_eq(find_h5(arch, h5, sizeof(h5)), 0);
-    cr_assert_eq(vg_archive_reader_open(h5, &r), 0);
-    cr_assert_eq(vg_archive_reader_info(r, &info), 0);
+    vg_archive_reader *r = open_archive(arch, h5, sizeof(h5), &info);
     uint64_t models = info.count[VG_ARCHIVE_REC_MODEL];
     if (models != 4)
         vg_archive_reader_free(&r);
@@ -881,11 +887,8 @@ Test(engine, wall_clock_reload_reaches_the_archive_even_when_its_ring_is_full)
     vg_model_free(&m0);
     cr_assert_gt(st.archive_full, 0, "the ring did overflow (readings lost, counted)");
 
-    vg_archive_reader *r;
     vg_archive_info info;
-    cr_assert_eq(find_h5(arch, h5, sizeof(h5)), 0);
-    cr_assert_eq(vg_archive_reader_open(h5, &r), 0);
-    cr_assert_eq(vg_archive_reader_info(r, &info), 0);
+    vg_archive_reader *r = open_archive(arch, h5, sizeof(h5), &info);
     uint64_t models = info.count[VG_ARCHIVE_REC_MODEL];
     vg_archive_reader_free(&r);
     cr_assert_eq(models, 4, "the first model and three reloads (%llu lost records)",
@@ -922,11 +925,8 @@ Test(engine, event_clock_waits_for_a_slow_archive_instead_of_losing_records)
     vg_engine_free(&e);
     cr_assert_eq(st.archive_full, 0, "nothing lost: the analysis thread waited");
     cr_assert_eq(st.technical_alerts, 0, "so no archive_backlog alert either");
-    cr_assert_eq(find_h5(dir, path, sizeof(path)), 0);
-    vg_archive_reader *r;
     vg_archive_info info;
-    cr_assert_eq(vg_archive_reader_open(path, &r), 0);
-    cr_assert_eq(vg_archive_reader_info(r, &info), 0);
+    vg_archive_reader *r = open_archive(dir, path, sizeof(path), &info);
     cr_assert_eq(info.count[VG_ARCHIVE_REC_READING], N);
     cr_assert_eq(info.count[VG_ARCHIVE_REC_TICK], st.ticks);
     cr_assert_eq(info.count[VG_ARCHIVE_REC_METRICS], st.ticks * 3);
