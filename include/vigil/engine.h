@@ -23,7 +23,8 @@
  * (engine-made: not in the archive, so replay still matches the core's stream). On the
  * wall clock a full archive ring is a counted loss (alerting never waits), except that a
  * reload's model record waits up to 250 ms for room; on the event clock the analysis thread
- * waits for the archive (nothing is late there), so nothing is lost. With an archive, alert ids continue from the newest file in archive_dir.
+ * waits for the archive (nothing is late there), so nothing is lost. With an archive, alert
+ * ids continue from the newest file in archive_dir.
  *
  * Stop (vg_engine_stop()): ingest stops first (its client disconnects cleanly; unread
  * messages stay queued at the broker for the persistent session), then every ring is drained
