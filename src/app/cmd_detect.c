@@ -198,8 +198,8 @@ static int is_blank(const char *s)
 }
 
 /* Scores one CSV stream into out. Returns 0, or -1 after printing an error. */
-static int detect_stream(FILE *in, const char *name, FILE *out, const vg_detector_cfg *cfg,
-                         struct file_stats *st)
+static int detect_stream(FILE *in, const char *name, FILE *out, const char *out_name,
+                         const vg_detector_cfg *cfg, struct file_stats *st)
 {
     char *line = NULL, *fields[MAX_FIELDS];
     size_t cap = 0;
@@ -319,7 +319,8 @@ static int detect_stream(FILE *in, const char *name, FILE *out, const vg_detecto
     r = 0;
     goto out;
 out_write:
-    fprintf(stderr, "vigil detect: %s: write error: %s\n", name, strerror(errno));
+    fprintf(stderr, "vigil detect: %s: write error (scores of %s): %s\n", out_name, name,
+            strerror(errno));
 out:
     free(line);
     vg_detector_free(&det);
@@ -347,7 +348,7 @@ static int detect_path(const char *path, FILE *out, const vg_detector_cfg *cfg, 
         fprintf(stderr, "vigil detect: %s: cannot open: %s\n", path, strerror(errno));
         return -1;
     }
-    int r = detect_stream(in, path, out, cfg, &st);
+    int r = detect_stream(in, path, out, "stdout", cfg, &st);
     fclose(in);
     if (r == 0)
         summary(path, &st, cfg, quiet);
@@ -507,7 +508,7 @@ static int detect_nab(const char *data, const char *results, const vg_detector_c
                 failed++;
                 continue;
             }
-            int r = detect_stream(in, in_path, out, cfg, &st);
+            int r = detect_stream(in, in_path, out, out_path, cfg, &st);
             fclose(in);
             if (fclose(out) != 0 && r == 0) {
                 fprintf(stderr, "vigil detect: %s: write error: %s\n", tmp_path,

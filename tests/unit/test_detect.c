@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -573,6 +575,11 @@ static char *slurp(const char *path)
 
 /* Runs `vigil detect ARGS...`; stdout and stderr land in *ret_out / *ret_err (malloc'd).
  * Returns the exit status. */
+/* Set by a test before run_detect: where the child's stdout goes instead of stdout.txt
+ * (/dev/full: a full disk), and a file-size limit for the child (0: none). */
+static const char *run_stdout;
+static rlim_t run_fsize;
+
 static int run_detect(char **ret_out, char **ret_err, const char *const *args)
 {
     const char *vigil = getenv("VG_VIGIL");
@@ -591,17 +598,24 @@ static int run_detect(char **ret_out, char **ret_err, const char *const *args)
     pid_t pid = fork();
     cr_assert_neq(pid, -1);
     if (pid == 0) {
-        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int o = open(run_stdout ? run_stdout : out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
             _exit(127);
+        if (run_fsize) {
+            /* Writes past the limit then fail with EFBIG, as on a full disk. */
+            const struct rlimit rl = {run_fsize, run_fsize};
+            signal(SIGXFSZ, SIG_IGN);
+            if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
+                _exit(127);
+        }
         execv(vigil, (char *const *)argv);
         _exit(127);
     }
     int st;
     cr_assert_eq(waitpid(pid, &st, 0), pid);
     cr_assert(WIFEXITED(st), "vigil detect died");
-    *ret_out = slurp(out_path);
+    *ret_out = run_stdout ? strdup("") : slurp(out_path);
     *ret_err = slurp(err_path);
     return WEXITSTATUS(st);
 }
@@ -864,6 +878,61 @@ Test(detect_cli, nab_mode_writes_one_results_file_per_input)
     cr_assert_not_null(strstr(err, "2 files"), "%s", err);
     free(a);
     free(b);
+    free(out);
+    free(err);
+}
+
+/* A full disk under stdout: while scoring (a large file) or at the final flush (a file
+ * whose scores fit in the buffer), an error and exit 1, never a silent truncation. */
+Test(detect_cli, full_disk_on_stdout_is_an_error)
+{
+    char big[512], small[512], *out, *err;
+    write_step_csv("big.csv", "\n");
+    write_file("small.csv", "timestamp,value\n2015-09-01 10:00:00,1\n");
+    path_in(big, sizeof(big), "big.csv");
+    path_in(small, sizeof(small), "small.csv");
+    run_stdout = "/dev/full";
+    const char *cases[] = {big, small};
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(run_detect(&out, &err, (const char *[]){"-q", cases[i], NULL}), 1, "%s",
+                     err);
+        cr_assert_not_null(strstr(err, "stdout: write error"), "%s: %s", cases[i], err);
+        cr_assert_not_null(strstr(err, "No space left on device"), "%s: %s", cases[i], err);
+        free(out);
+        free(err);
+    }
+}
+
+/* A results file that cannot be written (here: past a file-size limit, as on a full disk)
+ * fails that input alone: an error naming the results file, nothing half-written left
+ * behind, the other inputs still scored, exit 1. */
+Test(detect_cli, nab_mode_write_error_fails_that_file_and_leaves_nothing_behind)
+{
+    char data[512], res[512], p[600], *out, *err;
+    struct stat sb;
+    path_in(data, sizeof(data), "nab");
+    path_in(res, sizeof(res), "res");
+    cr_assert_eq(mkdir(data, 0777), 0);
+    snprintf(p, sizeof(p), "%s/cat", data);
+    cr_assert_eq(mkdir(p, 0777), 0);
+    write_step_csv("nab/cat/big.csv", "\n"); /* ~20 KB of scores */
+    write_file("nab/cat/small.csv", "timestamp,value\n2015-09-01 10:00:00,1\n");
+    run_fsize = 8192;
+    cr_assert_eq(run_detect(&out, &err, (const char *[]){"--nab-data", data, "--results", res,
+                                                         NULL}),
+                 1, "%s", err);
+    snprintf(p, sizeof(p), "%s/cat/vigil_big.csv: write error", res);
+    cr_assert_not_null(strstr(err, p), "stderr: %s", err);
+    cr_assert_not_null(strstr(err, "1 files, 1 rows (0 bad)"), "stderr: %s", err);
+    cr_assert_not_null(strstr(err, "1 files failed"), "stderr: %s", err);
+    snprintf(p, sizeof(p), "%s/cat/vigil_big.csv", res);
+    cr_assert_eq(stat(p, &sb), -1, "%s was left behind", p);
+    snprintf(p, sizeof(p), "%s/cat/vigil_big.csv.tmp", res);
+    cr_assert_eq(stat(p, &sb), -1, "%s was left behind", p);
+    snprintf(p, sizeof(p), "%s/cat/vigil_small.csv", res);
+    char *small = slurp(p);
+    cr_assert_str_eq(small, "timestamp,value,anomaly_score\n2015-09-01 10:00:00,1,0.000000000\n");
+    free(small);
     free(out);
     free(err);
 }
