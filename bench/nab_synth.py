@@ -17,8 +17,8 @@ window geometry (10 % of the file's length shared by its anomalies, centred on e
 Usage: bench/nab_synth.py OUT_DIR [SEED]     (deterministic for a given seed; stdlib only)
 Then:  vigil detect --nab-data OUT_DIR --results R and nab_score.py --nab-data OUT_DIR
        --labels OUT_DIR/windows.json --results R --detector vigil.
-OUT_DIR/anomalies.json lists each file's anomalies (row, kind). docs/detector.md has the
-scores and what they showed."""
+OUT_DIR/anomalies.json lists each file's anomalies (row, kind). docs/detector-experiments.md
+has the scores and what they showed."""
 import datetime
 import json
 import math
