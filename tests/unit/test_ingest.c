@@ -124,6 +124,130 @@ Test(ingest, corpus_payloads_get_their_documented_result)
     cr_assert_geq(cases, 40);
 }
 
+/* Mutated payloads: every corpus payload, bytes flipped, inserted, deleted, truncated or
+ * repeated, 1,000 times each, mostly under its own topic. Whatever the bytes, a message is either
+ * refused with a named reason (the per-reason counts add up) or yields readings that pass
+ * the model's own checks: no crash, nothing half-valid let through. ASan runs this too. */
+static uint64_t mut_state = 0x9e3779b97f4a7c15u;
+
+static uint32_t mut_next(uint32_t n)
+{
+    mut_state ^= mut_state << 13;
+    mut_state ^= mut_state >> 7;
+    mut_state ^= mut_state << 17;
+    return (uint32_t)(mut_state % n);
+}
+
+static size_t mutate(unsigned char *b, size_t len, size_t cap)
+{
+    static const char special[] = "{}[]\":,.-+eE0123456789\\ntfu \x00\xff\xc3";
+    const int ops = mut_next(4) ? 1 : 2 + (int)mut_next(3);
+
+    for (int k = 0; k < ops; k++) {
+        const size_t at = len ? mut_next((uint32_t)len) : 0;
+        const uint32_t op = mut_next(20);
+        switch (op < 10 ? 0 : op < 14 ? 1 : op < 16 ? 2 : op < 17 ? 3 : 4) {
+        case 0: /* replace a byte */
+            if (len)
+                b[at] = mut_next(2) ? (unsigned char)special[mut_next(sizeof(special) - 1)]
+                                    : (unsigned char)mut_next(256);
+            break;
+        case 1: /* insert a byte */
+            if (len < cap) {
+                memmove(b + at + 1, b + at, len - at);
+                b[at] = (unsigned char)special[mut_next(sizeof(special) - 1)];
+                len++;
+            }
+            break;
+        case 2: { /* delete a run */
+            const size_t n = len - at < 8 ? len - at : 1 + mut_next(8);
+            memmove(b + at, b + at + n, len - at - n);
+            len -= n;
+            break;
+        }
+        case 3: /* truncate */
+            len = at;
+            break;
+        default: { /* repeat a run */
+            const size_t n = len - at < 16 ? len - at : 1 + mut_next(16);
+            if (len + n <= cap) {
+                memmove(b + at + n, b + at, len - at);
+                len += n;
+            }
+            break;
+        }
+        }
+    }
+    return len;
+}
+
+Test(ingest, mutated_payloads_are_refused_by_name_or_yield_valid_readings)
+{
+    static const char *topics[] = {
+        "vigil/testvenue/sensor/t1", "vigil/testvenue/count/cam1",
+        "vigil/testvenue/line/l1",   "vigil/testvenue/help/h1",
+        "vigil/testvenue/batch",     "vigil/testvenue/health/cam1",
+    };
+    char p[4096], line[1024];
+    long messages = 0, accepted = 0;
+
+    path_of(p, sizeof(p), "corpus.tsv");
+    FILE *f = fopen(p, "r");
+    cr_assert_not_null(f);
+    while (fgets(line, sizeof(line), f)) {
+        char file[256], topic_rel[256], own[512], fp[4096];
+        if (line[0] == '#' || line[0] == '\n' ||
+            sscanf(line, "%255[^\t]\t%255[^\t]", file, topic_rel) != 2)
+            continue;
+        if (topic_rel[0] == '-')
+            snprintf(own, sizeof(own), "%s", topic_rel + 1);
+        else
+            snprintf(own, sizeof(own), "vigil/testvenue/%s", topic_rel);
+        path_of(fp, sizeof(fp), file);
+        FILE *pf = fopen(fp, "rb");
+        cr_assert_not_null(pf, "%s", fp);
+        char raw[8192];
+        size_t n = fread(raw, 1, sizeof(raw), pf);
+        fclose(pf);
+        size_t len0;
+        char *base = subst(raw, n, &len0);
+        unsigned char buf[4096 + 512];
+        if (len0 > 4096)
+            len0 = 4096;
+        for (int i = 0; i < 1000; i++) {
+            memcpy(buf, base, len0);
+            const size_t len = mutate(buf, len0, sizeof(buf));
+            /* Mostly the payload's own topic, so that mutants get past the routing. */
+            const char *topic =
+                mut_next(4) ? own : topics[mut_next(sizeof(topics) / sizeof(topics[0]))];
+            vg_ingest_result res;
+            cr_assert_eq(vg_ingest_parse(parser, topic, buf, len, NOW, out, 8192, &res), 0);
+            uint32_t by_reason = 0;
+            for (int k = 0; k < VG_INGEST_REJECT_SLOTS; k++)
+                by_reason += res.rejects[k];
+            cr_assert_eq(by_reason, res.n_rejected, "%s mutant %d on %s", file, i, topic);
+            if (res.n_rejected)
+                cr_assert(res.first_reason > VG_REJECT_NONE &&
+                              res.first_reason < VG_REJECT_COUNT,
+                          "%s mutant %d on %s: reason %d", file, i, topic, res.first_reason);
+            cr_assert(res.n_readings > 0 || res.n_rejected > 0,
+                      "%s mutant %d on %s: neither readings nor a refusal", file, i, topic);
+            for (uint32_t k = 0; k < res.n_readings; k++) {
+                const enum vg_reject why = vg_reading_check(model, &out[k]);
+                cr_assert_eq(why, VG_REJECT_NONE, "%s mutant %d on %s: reading %u is %s", file,
+                             i, topic, k, vg_reject_name(why));
+            }
+            accepted += res.n_readings > 0;
+            messages++;
+        }
+        free(base);
+    }
+    fclose(f);
+    cr_log_info("%ld mutated messages, %ld gave readings", messages, accepted);
+    cr_assert_geq(messages, 40000);
+    cr_assert_gt(accepted, 0); /* the mutations do not only break the syntax */
+}
+
 Test(ingest, sensor_reading_fields_and_exact_timestamp)
 {
     vg_ingest_result res = parse("vigil/testvenue/sensor/t1",
