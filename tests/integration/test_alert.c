@@ -579,6 +579,89 @@ Test(alert, ack_via_control_changes_state_and_is_published)
     cJSON_Delete(r);
 }
 
+/* Mutated control requests: valid requests with bytes replaced, inserted, deleted or cut
+ * off, 250 of them (the control socket answers within the loop's 20 ms poll, so more would
+ * only be slow). Every one gets a JSON reply with "ok", and a refusal has an error text;
+ * the requests and bad_requests counters add up, and the control socket still answers. */
+#define N_MUTANTS 250
+static uint64_t req_state = 0x853c49e6748fea9bu;
+
+static uint32_t req_next(uint32_t n)
+{
+    req_state ^= req_state << 13;
+    req_state ^= req_state >> 7;
+    req_state ^= req_state << 17;
+    return (uint32_t)(req_state % n);
+}
+
+Test(alert, mutated_control_requests_each_get_a_reply_and_are_counted)
+{
+    static const char *const valid[] = {
+        "{\"cmd\":\"ack\",\"id\":\"7\",\"operator\":\"op-anna\",\"comment\":\"steward\"}",
+        "{\"cmd\":\"shelve\",\"id\":\"7\",\"operator\":\"op\",\"duration_s\":900}",
+        "{\"cmd\":\"unshelve\",\"id\":\"7\",\"operator\":\"op\"}",
+        "{\"cmd\":\"out_of_service\",\"id\":\"7\",\"operator\":\"tech\"}",
+        "{\"cmd\":\"in_service\",\"id\":\"7\",\"operator\":\"tech\"}",
+        "{\"cmd\":\"reset\",\"id\":\"7\",\"operator\":\"op\"}",
+        "{\"cmd\":\"snapshot\",\"feed\":\"medical\"}",
+        "{\"cmd\":\"status\"}",
+    };
+    static const char special[] = "{}[]\":,0123456789-.eE\\tfnu \x00\xff";
+    char req[512], rep[1 << 16];
+    int refused = 0;
+
+    push_plaza_critical(7, T0);
+    void *r = control_client(NULL);
+    for (int i = 0; i < N_MUTANTS; i++) {
+        const char *v = valid[req_next(sizeof(valid) / sizeof(valid[0]))];
+        size_t len = strlen(v);
+        memcpy(req, v, len);
+        for (int k = req_next(3) ? 1 : 2; k > 0; k--) {
+            const size_t at = req_next((uint32_t)len);
+            switch (req_next(4)) {
+            case 0:
+                req[at] = special[req_next(sizeof(special) - 1)];
+                break;
+            case 1:
+                memmove(req + at + 1, req + at, len - at);
+                req[at] = special[req_next(sizeof(special) - 1)];
+                len++;
+                break;
+            case 2:
+                memmove(req + at, req + at + 1, len - at - 1);
+                len--;
+                break;
+            default:
+                len = at + 1;
+                break;
+            }
+        }
+        cr_assert_eq(zmq_send(r, req, len, 0), (int)len);
+        const int n = zmq_recv(r, rep, sizeof(rep) - 1, 0);
+        cr_assert_geq(n, 0, "mutant %d (%.*s): no reply", i, (int)len, req);
+        rep[n] = '\0';
+        cJSON *o = cJSON_Parse(rep);
+        cr_assert_not_null(o, "mutant %d (%.*s): reply is not JSON: %s", i, (int)len, req, rep);
+        const cJSON *okv = cJSON_GetObjectItemCaseSensitive(o, "ok");
+        cr_assert(cJSON_IsBool(okv), "mutant %d (%.*s): %s", i, (int)len, req, rep);
+        if (!cJSON_IsTrue(okv)) {
+            refused++;
+            const char *e = str(o, "error");
+            cr_assert(e && e[0], "mutant %d (%.*s): refusal without an error: %s", i, (int)len,
+                      req, rep);
+        }
+        cJSON_Delete(o);
+    }
+    cJSON *st = control(r, "{\"cmd\":\"status\"}");
+    cr_assert(ok(st));
+    const cJSON *pb = cJSON_GetObjectItemCaseSensitive(st, "publisher");
+    cr_assert_eq(num(pb, "requests"), N_MUTANTS + 1);
+    cr_assert_eq(num(pb, "bad_requests"), refused);
+    cr_assert_gt(refused, 0);
+    cr_assert_lt(refused, N_MUTANTS); /* some mutants stay valid requests */
+    cJSON_Delete(st);
+}
+
 Test(alert, unacknowledged_critical_escalates_to_supervisor_on_event_time)
 {
     char topic[128];
