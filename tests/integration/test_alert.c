@@ -662,6 +662,46 @@ Test(alert, mutated_control_requests_each_get_a_reply_and_are_counted)
     cJSON_Delete(st);
 }
 
+Test(alert, oversized_and_multi_frame_requests_are_refused_and_counted)
+{
+    void *r = control_client(NULL);
+    char rep[4096];
+
+    /* two frames: refused, and the socket stays in step for the next request */
+    const char *part = "{\"cmd\":\"status\"}";
+    cr_assert_eq(zmq_send(r, part, strlen(part), ZMQ_SNDMORE), (int)strlen(part));
+    cr_assert_eq(zmq_send(r, part, strlen(part), 0), (int)strlen(part));
+    int n = zmq_recv(r, rep, sizeof(rep) - 1, 0);
+    cr_assert_geq(n, 0);
+    rep[n] = '\0';
+    cJSON *o = cJSON_Parse(rep);
+    cr_assert(o && !ok(o), "%s", rep);
+    cr_assert_str_eq(str(o, "error"), "a request is one frame");
+    cJSON_Delete(o);
+
+    /* 64 KiB: refused without parsing */
+    const size_t big = 64 * 1024;
+    char *req = malloc(big);
+    memset(req, ' ', big);
+    memcpy(req, part, strlen(part));
+    cr_assert_eq(zmq_send(r, req, big, 0), (int)big);
+    free(req);
+    n = zmq_recv(r, rep, sizeof(rep) - 1, 0);
+    cr_assert_geq(n, 0);
+    rep[n] = '\0';
+    o = cJSON_Parse(rep);
+    cr_assert(o && !ok(o), "%s", rep);
+    cr_assert_str_eq(str(o, "error"), "request too large");
+    cJSON_Delete(o);
+
+    o = control(r, "{\"cmd\":\"status\"}");
+    cr_assert(ok(o));
+    const cJSON *pb = cJSON_GetObjectItemCaseSensitive(o, "publisher");
+    cr_assert_eq(num(pb, "requests"), 3);
+    cr_assert_eq(num(pb, "bad_requests"), 2);
+    cJSON_Delete(o);
+}
+
 Test(alert, unacknowledged_critical_escalates_to_supervisor_on_event_time)
 {
     char topic[128];
