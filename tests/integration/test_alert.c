@@ -20,6 +20,8 @@
 #include "vigil/alert.h"
 #include "vigil/common.h"
 
+#include "mutate.h"
+
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -275,16 +277,23 @@ static void *control_client(const char *server_key)
     return r;
 }
 
-static cJSON *control(void *r, const char *req)
+/* Sends one request frame (any bytes) and returns the reply, which must be JSON. */
+static cJSON *control_raw(void *r, const void *req, size_t len)
 {
-    char buf[1 << 16];
-    cr_assert_eq(zmq_send(r, req, strlen(req), 0), (int)strlen(req));
+    static char buf[1 << 16];
+    cr_assert_eq(zmq_send(r, req, len, 0), (int)len);
     int n = zmq_recv(r, buf, sizeof(buf) - 1, 0);
-    cr_assert_geq(n, 0, "no reply to %s", req);
+    cr_assert_geq(n, 0, "no reply to %.*s", (int)(len < 200 ? len : 200), (const char *)req);
     buf[n] = 0;
     cJSON *o = cJSON_Parse(buf);
-    cr_assert_not_null(o, "reply is JSON: %s", buf);
+    cr_assert_not_null(o, "reply to %.*s is not JSON: %s", (int)(len < 200 ? len : 200),
+                       (const char *)req, buf);
     return o;
+}
+
+static cJSON *control(void *r, const char *req)
+{
+    return control_raw(r, req, strlen(req));
 }
 
 static int ok(const cJSON *o)
@@ -584,16 +593,6 @@ Test(alert, ack_via_control_changes_state_and_is_published)
  * only be slow). Every one gets a JSON reply with "ok", and a refusal has an error text;
  * the requests and bad_requests counters add up, and the control socket still answers. */
 #define N_MUTANTS 250
-static uint64_t req_state = 0x853c49e6748fea9bu;
-
-static uint32_t req_next(uint32_t n)
-{
-    req_state ^= req_state << 13;
-    req_state ^= req_state >> 7;
-    req_state ^= req_state << 17;
-    return (uint32_t)(req_state % n);
-}
-
 Test(alert, mutated_control_requests_each_get_a_reply_and_are_counted)
 {
     static const char *const valid[] = {
@@ -607,48 +606,24 @@ Test(alert, mutated_control_requests_each_get_a_reply_and_are_counted)
         "{\"cmd\":\"status\"}",
     };
     static const char special[] = "{}[]\":,0123456789-.eE\\tfnu \x00\xff";
-    char req[512], rep[1 << 16];
+    vg_mut_rng rng = {0x853c49e6748fea9bu};
+    unsigned char req[512];
     int refused = 0;
 
     push_plaza_critical(7, T0);
     void *r = control_client(NULL);
     for (int i = 0; i < N_MUTANTS; i++) {
-        const char *v = valid[req_next(sizeof(valid) / sizeof(valid[0]))];
-        size_t len = strlen(v);
-        memcpy(req, v, len);
-        for (int k = req_next(3) ? 1 : 2; k > 0; k--) {
-            const size_t at = req_next((uint32_t)len);
-            switch (req_next(4)) {
-            case 0:
-                req[at] = special[req_next(sizeof(special) - 1)];
-                break;
-            case 1:
-                memmove(req + at + 1, req + at, len - at);
-                req[at] = special[req_next(sizeof(special) - 1)];
-                len++;
-                break;
-            case 2:
-                memmove(req + at, req + at + 1, len - at - 1);
-                len--;
-                break;
-            default:
-                len = at + 1;
-                break;
-            }
-        }
-        cr_assert_eq(zmq_send(r, req, len, 0), (int)len);
-        const int n = zmq_recv(r, rep, sizeof(rep) - 1, 0);
-        cr_assert_geq(n, 0, "mutant %d (%.*s): no reply", i, (int)len, req);
-        rep[n] = '\0';
-        cJSON *o = cJSON_Parse(rep);
-        cr_assert_not_null(o, "mutant %d (%.*s): reply is not JSON: %s", i, (int)len, req, rep);
+        const char *v = valid[vg_mut_next(&rng, sizeof(valid) / sizeof(valid[0]))];
+        const size_t len0 = strlen(v);
+        memcpy(req, v, len0);
+        const size_t len = vg_mut_bytes(&rng, req, len0, sizeof(req), special, sizeof(special) - 1);
+        cJSON *o = control_raw(r, req, len);
         const cJSON *okv = cJSON_GetObjectItemCaseSensitive(o, "ok");
-        cr_assert(cJSON_IsBool(okv), "mutant %d (%.*s): %s", i, (int)len, req, rep);
+        cr_assert(cJSON_IsBool(okv), "mutant %d (%.*s): no ok", i, (int)len, req);
         if (!cJSON_IsTrue(okv)) {
             refused++;
             const char *e = str(o, "error");
-            cr_assert(e && e[0], "mutant %d (%.*s): refusal without an error: %s", i, (int)len,
-                      req, rep);
+            cr_assert(e && e[0], "mutant %d (%.*s): refusal without an error", i, (int)len, req);
         }
         cJSON_Delete(o);
     }
@@ -665,17 +640,12 @@ Test(alert, mutated_control_requests_each_get_a_reply_and_are_counted)
 Test(alert, oversized_and_multi_frame_requests_are_refused_and_counted)
 {
     void *r = control_client(NULL);
-    char rep[4096];
 
     /* two frames: refused, and the socket stays in step for the next request */
     const char *part = "{\"cmd\":\"status\"}";
     cr_assert_eq(zmq_send(r, part, strlen(part), ZMQ_SNDMORE), (int)strlen(part));
-    cr_assert_eq(zmq_send(r, part, strlen(part), 0), (int)strlen(part));
-    int n = zmq_recv(r, rep, sizeof(rep) - 1, 0);
-    cr_assert_geq(n, 0);
-    rep[n] = '\0';
-    cJSON *o = cJSON_Parse(rep);
-    cr_assert(o && !ok(o), "%s", rep);
+    cJSON *o = control(r, part);
+    cr_assert_not(ok(o));
     cr_assert_str_eq(str(o, "error"), "a request is one frame");
     cJSON_Delete(o);
 
@@ -684,13 +654,9 @@ Test(alert, oversized_and_multi_frame_requests_are_refused_and_counted)
     char *req = malloc(big);
     memset(req, ' ', big);
     memcpy(req, part, strlen(part));
-    cr_assert_eq(zmq_send(r, req, big, 0), (int)big);
+    o = control_raw(r, req, big);
     free(req);
-    n = zmq_recv(r, rep, sizeof(rep) - 1, 0);
-    cr_assert_geq(n, 0);
-    rep[n] = '\0';
-    o = cJSON_Parse(rep);
-    cr_assert(o && !ok(o), "%s", rep);
+    cr_assert_not(ok(o));
     cr_assert_str_eq(str(o, "error"), "request too large");
     cJSON_Delete(o);
 

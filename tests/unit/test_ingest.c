@@ -6,9 +6,12 @@
 #include "vigil/common.h"
 #include "vigil/ingest.h"
 
+#include "mutate.h"
+
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,44 +82,69 @@ static char *subst(const char *in, size_t len, size_t *ret_len)
     return o;
 }
 
-Test(ingest, corpus_payloads_get_their_documented_result)
-{
-    char p[4096], line[1024];
-    int cases = 0;
+/* One case of corpus.tsv: its payload file, read with @NOW@ substituted (free payload),
+ * the full topic and the expected result. */
+struct corpus_case {
+    char file[256], topic[512], expect[64];
+    char *payload;
+    size_t len;
+};
 
+/* The next case of f; false at the end. */
+static bool corpus_next(FILE *f, struct corpus_case *c)
+{
+    char line[1024], topic_rel[256], fp[4096];
+
+    do {
+        if (!fgets(line, sizeof(line), f))
+            return false;
+    } while (line[0] == '#' || line[0] == '\n');
+    cr_assert_eq(sscanf(line, "%255[^\t]\t%255[^\t]\t%63s", c->file, topic_rel, c->expect), 3,
+                 "bad corpus line: %s", line);
+    if (topic_rel[0] == '-')
+        snprintf(c->topic, sizeof(c->topic), "%s", topic_rel + 1);
+    else
+        snprintf(c->topic, sizeof(c->topic), "vigil/testvenue/%s", topic_rel);
+    path_of(fp, sizeof(fp), c->file);
+    FILE *pf = fopen(fp, "rb");
+    cr_assert_not_null(pf, "%s", fp);
+    char raw[8192];
+    size_t n = fread(raw, 1, sizeof(raw), pf);
+    fclose(pf);
+    c->payload = subst(raw, n, &c->len);
+    return true;
+}
+
+static FILE *open_corpus(void)
+{
+    char p[4096];
     path_of(p, sizeof(p), "corpus.tsv");
     FILE *f = fopen(p, "r");
-    cr_assert_not_null(f);
-    while (fgets(line, sizeof(line), f)) {
-        char file[256], topic_rel[256], expect[64], topic[512], fp[4096];
-        if (line[0] == '#' || line[0] == '\n')
-            continue;
-        cr_assert_eq(sscanf(line, "%255[^\t]\t%255[^\t]\t%63s", file, topic_rel, expect), 3,
-                     "bad corpus line: %s", line);
-        if (topic_rel[0] == '-')
-            snprintf(topic, sizeof(topic), "%s", topic_rel + 1);
-        else
-            snprintf(topic, sizeof(topic), "vigil/testvenue/%s", topic_rel);
-        path_of(fp, sizeof(fp), file);
-        FILE *pf = fopen(fp, "rb");
-        cr_assert_not_null(pf, "%s", fp);
-        char raw[8192];
-        size_t n = fread(raw, 1, sizeof(raw), pf);
-        fclose(pf);
-        size_t len;
-        char *payload = subst(raw, n, &len);
+    cr_assert_not_null(f, "%s", p);
+    return f;
+}
+
+Test(ingest, corpus_payloads_get_their_documented_result)
+{
+    struct corpus_case c;
+    int cases = 0;
+
+    FILE *f = open_corpus();
+    while (corpus_next(f, &c)) {
         vg_ingest_result res;
-        cr_assert_eq(vg_ingest_parse(parser, topic, payload, len, NOW, out, 8192, &res), 0);
-        free(payload);
-        if (strncmp(expect, "ok:", 3) == 0) {
-            cr_expect_eq(res.n_rejected, 0, "%s on %s: refused as %s", file, topic,
+        cr_assert_eq(
+            vg_ingest_parse(parser, c.topic, c.payload, c.len, NOW, out, 8192, &res), 0);
+        free(c.payload);
+        if (strncmp(c.expect, "ok:", 3) == 0) {
+            cr_expect_eq(res.n_rejected, 0, "%s on %s: refused as %s", c.file, c.topic,
                          vg_reject_name(res.first_reason));
-            cr_expect_eq(res.n_readings, (uint32_t)atoi(expect + 3), "%s on %s: %u readings",
-                         file, topic, res.n_readings);
+            cr_expect_eq(res.n_readings, (uint32_t)atoi(c.expect + 3),
+                         "%s on %s: %u readings", c.file, c.topic, res.n_readings);
         } else {
-            cr_expect_eq(res.n_readings, 0, "%s on %s: yielded readings", file, topic);
-            cr_expect_eq(res.n_rejected, 1, "%s on %s", file, topic);
-            cr_expect_str_eq(vg_reject_name(res.first_reason), expect, "%s on %s", file, topic);
+            cr_expect_eq(res.n_readings, 0, "%s on %s: yielded readings", c.file, c.topic);
+            cr_expect_eq(res.n_rejected, 1, "%s on %s", c.file, c.topic);
+            cr_expect_str_eq(vg_reject_name(res.first_reason), c.expect, "%s on %s", c.file,
+                             c.topic);
         }
         cases++;
     }
@@ -124,63 +152,11 @@ Test(ingest, corpus_payloads_get_their_documented_result)
     cr_assert_geq(cases, 40);
 }
 
-/* Mutated payloads: every corpus payload, bytes flipped, inserted, deleted, truncated or
- * repeated, 1,000 times each, mostly under its own topic. Whatever the bytes, a message is either
- * refused with a named reason (the per-reason counts add up) or yields readings that pass
- * the model's own checks: no crash, nothing half-valid let through. ASan runs this too. */
-static uint64_t mut_state = 0x9e3779b97f4a7c15u;
-
-static uint32_t mut_next(uint32_t n)
-{
-    mut_state ^= mut_state << 13;
-    mut_state ^= mut_state >> 7;
-    mut_state ^= mut_state << 17;
-    return (uint32_t)(mut_state % n);
-}
-
-static size_t mutate(unsigned char *b, size_t len, size_t cap)
-{
-    static const char special[] = "{}[]\":,.-+eE0123456789\\ntfu \x00\xff\xc3";
-    const int ops = mut_next(4) ? 1 : 2 + (int)mut_next(3);
-
-    for (int k = 0; k < ops; k++) {
-        const size_t at = len ? mut_next((uint32_t)len) : 0;
-        const uint32_t op = mut_next(20);
-        switch (op < 10 ? 0 : op < 14 ? 1 : op < 16 ? 2 : op < 17 ? 3 : 4) {
-        case 0: /* replace a byte */
-            if (len)
-                b[at] = mut_next(2) ? (unsigned char)special[mut_next(sizeof(special) - 1)]
-                                    : (unsigned char)mut_next(256);
-            break;
-        case 1: /* insert a byte */
-            if (len < cap) {
-                memmove(b + at + 1, b + at, len - at);
-                b[at] = (unsigned char)special[mut_next(sizeof(special) - 1)];
-                len++;
-            }
-            break;
-        case 2: { /* delete a run */
-            const size_t n = len - at < 8 ? len - at : 1 + mut_next(8);
-            memmove(b + at, b + at + n, len - at - n);
-            len -= n;
-            break;
-        }
-        case 3: /* truncate */
-            len = at;
-            break;
-        default: { /* repeat a run */
-            const size_t n = len - at < 16 ? len - at : 1 + mut_next(16);
-            if (len + n <= cap) {
-                memmove(b + at + n, b + at, len - at);
-                len += n;
-            }
-            break;
-        }
-        }
-    }
-    return len;
-}
-
+/* Mutated payloads: every corpus payload, bytes replaced, inserted, deleted, cut off or
+ * repeated, 1,000 times each, mostly under its own topic. Whatever the bytes, a message is
+ * either refused with a named reason (the per-reason counts add up) or yields readings that
+ * pass the model's own checks: no crash, nothing half-valid let through. ASan runs this
+ * too. */
 Test(ingest, mutated_payloads_are_refused_by_name_or_yield_valid_readings)
 {
     static const char *topics[] = {
@@ -188,59 +164,44 @@ Test(ingest, mutated_payloads_are_refused_by_name_or_yield_valid_readings)
         "vigil/testvenue/line/l1",   "vigil/testvenue/help/h1",
         "vigil/testvenue/batch",     "vigil/testvenue/health/cam1",
     };
-    char p[4096], line[1024];
+    static const char special[] = "{}[]\":,.-+eE0123456789\\ntfu \x00\xff\xc3";
+    vg_mut_rng rng = {0x9e3779b97f4a7c15u};
+    struct corpus_case c;
     long messages = 0, accepted = 0;
 
-    path_of(p, sizeof(p), "corpus.tsv");
-    FILE *f = fopen(p, "r");
-    cr_assert_not_null(f);
-    while (fgets(line, sizeof(line), f)) {
-        char file[256], topic_rel[256], own[512], fp[4096];
-        if (line[0] == '#' || line[0] == '\n' ||
-            sscanf(line, "%255[^\t]\t%255[^\t]", file, topic_rel) != 2)
-            continue;
-        if (topic_rel[0] == '-')
-            snprintf(own, sizeof(own), "%s", topic_rel + 1);
-        else
-            snprintf(own, sizeof(own), "vigil/testvenue/%s", topic_rel);
-        path_of(fp, sizeof(fp), file);
-        FILE *pf = fopen(fp, "rb");
-        cr_assert_not_null(pf, "%s", fp);
-        char raw[8192];
-        size_t n = fread(raw, 1, sizeof(raw), pf);
-        fclose(pf);
-        size_t len0;
-        char *base = subst(raw, n, &len0);
+    FILE *f = open_corpus();
+    while (corpus_next(f, &c)) {
         unsigned char buf[4096 + 512];
-        if (len0 > 4096)
-            len0 = 4096;
+        const size_t len0 = c.len > 4096 ? 4096 : c.len;
         for (int i = 0; i < 1000; i++) {
-            memcpy(buf, base, len0);
-            const size_t len = mutate(buf, len0, sizeof(buf));
+            memcpy(buf, c.payload, len0);
+            const size_t len =
+                vg_mut_bytes(&rng, buf, len0, sizeof(buf), special, sizeof(special) - 1);
             /* Mostly the payload's own topic, so that mutants get past the routing. */
-            const char *topic =
-                mut_next(4) ? own : topics[mut_next(sizeof(topics) / sizeof(topics[0]))];
+            const char *topic = vg_mut_next(&rng, 4)
+                                    ? c.topic
+                                    : topics[vg_mut_next(&rng, sizeof(topics) / sizeof(*topics))];
             vg_ingest_result res;
             cr_assert_eq(vg_ingest_parse(parser, topic, buf, len, NOW, out, 8192, &res), 0);
             uint32_t by_reason = 0;
             for (int k = 0; k < VG_INGEST_REJECT_SLOTS; k++)
                 by_reason += res.rejects[k];
-            cr_assert_eq(by_reason, res.n_rejected, "%s mutant %d on %s", file, i, topic);
+            cr_assert_eq(by_reason, res.n_rejected, "%s mutant %d on %s", c.file, i, topic);
             if (res.n_rejected)
                 cr_assert(res.first_reason > VG_REJECT_NONE &&
                               res.first_reason < VG_REJECT_COUNT,
-                          "%s mutant %d on %s: reason %d", file, i, topic, res.first_reason);
+                          "%s mutant %d on %s: reason %d", c.file, i, topic, res.first_reason);
             cr_assert(res.n_readings > 0 || res.n_rejected > 0,
-                      "%s mutant %d on %s: neither readings nor a refusal", file, i, topic);
+                      "%s mutant %d on %s: neither readings nor a refusal", c.file, i, topic);
             for (uint32_t k = 0; k < res.n_readings; k++) {
                 const enum vg_reject why = vg_reading_check(model, &out[k]);
-                cr_assert_eq(why, VG_REJECT_NONE, "%s mutant %d on %s: reading %u is %s", file,
-                             i, topic, k, vg_reject_name(why));
+                cr_assert_eq(why, VG_REJECT_NONE, "%s mutant %d on %s: reading %u is %s",
+                             c.file, i, topic, k, vg_reject_name(why));
             }
             accepted += res.n_readings > 0;
             messages++;
         }
-        free(base);
+        free(c.payload);
     }
     fclose(f);
     cr_log_info("%ld mutated messages, %ld gave readings", messages, accepted);

@@ -5,6 +5,8 @@
 #include "vigil/common.h"
 #include "vigil/model.h"
 
+#include "mutate.h"
+
 #include <criterion/criterion.h>
 #include <ctype.h>
 #include <errno.h>
@@ -994,16 +996,6 @@ Test(model, check_prints_summary_and_exits_0_on_good_model)
  * or a byte changed, 2,000 times. Each either loads or fails with -EINVAL and an
  * error giving the file, the line, the key and what is wrong; none crashes (ASan runs this
  * too; tests/lsan.supp has the one leak it finds, in libconfig 1.5's parser). */
-static uint64_t mut_state = 0x2545f4914f6cdd1du;
-
-static uint32_t mut_next(uint32_t n)
-{
-    mut_state ^= mut_state << 13;
-    mut_state ^= mut_state >> 7;
-    mut_state ^= mut_state << 17;
-    return (uint32_t)(mut_state % n);
-}
-
 /* Replaces text[a, b) with rep; text has room for cap bytes. */
 static void replace_range(char *text, size_t cap, size_t a, size_t b, const char *rep)
 {
@@ -1014,16 +1006,16 @@ static void replace_range(char *text, size_t cap, size_t a, size_t b, const char
     memcpy(text + a, rep, n);
 }
 
-static void mutate_model(char *text, size_t cap)
+static void mutate_model(vg_mut_rng *rng, char *text, size_t cap)
 {
     static const char *const numbers[] = {"-1", "0", "1e308", "-1e308", "1.5", "99999999999",
                                           "\"7\"", "true", "0x7fffffff", "-0.0"};
     static const char *const strings[] = {"\"\"", "\"plaza\"", "\"nope\"", "42", "\"a\\\"b\"",
                                           "\"17:00\"", "\"2026-13-45T99:00:00Z\""};
     const size_t len = strlen(text);
-    size_t at = mut_next((uint32_t)len);
+    size_t at = vg_mut_next(rng, (uint32_t)len);
 
-    switch (mut_next(5)) {
+    switch (vg_mut_next(rng, 5)) {
     case 0: { /* the next number */
         while (at < len && !(isdigit((unsigned char)text[at]) &&
                              (at == 0 || strchr(" =[,(-", text[at - 1]))))
@@ -1032,7 +1024,8 @@ static void mutate_model(char *text, size_t cap)
         while (e < len && (isalnum((unsigned char)text[e]) || strchr(".-+", text[e])))
             e++;
         if (at < len)
-            replace_range(text, cap, at, e, numbers[mut_next(sizeof(numbers) / sizeof(numbers[0]))]);
+            replace_range(text, cap, at, e,
+                          numbers[vg_mut_next(rng, sizeof(numbers) / sizeof(numbers[0]))]);
         break;
     }
     case 1: { /* the next string */
@@ -1040,7 +1033,7 @@ static void mutate_model(char *text, size_t cap)
         const char *e = q ? strchr(q + 1, '"') : NULL;
         if (e)
             replace_range(text, cap, (size_t)(q - text), (size_t)(e - text) + 1,
-                   strings[mut_next(sizeof(strings) / sizeof(strings[0]))]);
+                   strings[vg_mut_next(rng, sizeof(strings) / sizeof(strings[0]))]);
         break;
     }
     case 2: { /* delete or repeat a line */
@@ -1050,20 +1043,21 @@ static void mutate_model(char *text, size_t cap)
         const size_t e = nl ? (size_t)(nl - text) + 1 : len;
         char line[512];
         snprintf(line, sizeof(line), "%.*s", (int)(e - at), text + at);
-        if (mut_next(2))
+        if (vg_mut_next(rng, 2))
             replace_range(text, cap, at, e, "");
         else
             replace_range(text, cap, at, at, line);
         break;
     }
     default: /* a byte */
-        text[at] = "{}()[];=,\"#@x0\n"[mut_next(15)];
+        text[at] = "{}()[];=,\"#@x0\n"[vg_mut_next(rng, 15)];
         break;
     }
 }
 
 Test(model, mutated_models_load_or_fail_with_a_located_error)
 {
+    vg_mut_rng state = {0x2545f4914f6cdd1du}, *rng = &state;
     char *orig = read_all(small_path), path[512];
     const size_t cap = strlen(orig) + 4096;
     char *text = malloc(cap);
@@ -1072,8 +1066,8 @@ Test(model, mutated_models_load_or_fail_with_a_located_error)
     snprintf(path, sizeof(path), "%s/mutant.cfg", tmpdir);
     for (int i = 0; i < 2000; i++) {
         strcpy(text, orig);
-        for (int k = mut_next(3) ? 1 : 2; k > 0; k--)
-            mutate_model(text, cap);
+        for (int k = vg_mut_next(rng, 3) ? 1 : 2; k > 0; k--)
+            mutate_model(rng, text, cap);
         FILE *f = fopen(path, "w");
         cr_assert_not_null(f);
         fputs(text, f);
