@@ -431,6 +431,7 @@ int vg_cmd_run(int argc, char **argv)
     cfg.control_secret_key = control_key;
     if (password && !cfg.ingest.username) {
         fprintf(stderr, "vigil run: a password needs --username\n");
+        status = 2;
         goto out;
     }
 

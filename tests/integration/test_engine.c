@@ -314,51 +314,100 @@ Test(engine, help_press_becomes_a_medical_event_line)
     cr_assert_eq(file_has("events.jsonl", "\"zone\":\"z1\""), 1);
 }
 
-static int run_status(const char *const *args)
+/* Runs `vigil run ARGS` (stdout dropped); returns its exit status and, with err, its
+ * stderr (free it). */
+static int run_status_err(const char *const *args, char **err)
 {
     const char *argv[32];
+    char err_path[600];
     int k = 0;
     argv[k++] = getenv("VG_VIGIL");
     argv[k++] = "run";
     for (int i = 0; args[i]; i++)
         argv[k++] = args[i];
     argv[k] = NULL;
+    snprintf(err_path, sizeof(err_path), "%s/run-stderr.txt", tmp);
     pid_t pid = fork();
     if (pid == 0) {
         int nul = open("/dev/null", O_WRONLY);
+        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(nul, 1);
-        dup2(nul, 2);
+        dup2(e, 2);
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
-    return vigil_wait(pid, 10000);
+    const int status = vigil_wait(pid, 10000);
+    if (err) {
+        FILE *f = fopen(err_path, "r");
+        cr_assert_not_null(f);
+        *err = calloc(1, 65536);
+        fread(*err, 1, 65535, f);
+        fclose(f);
+    }
+    return status;
 }
 
+static int run_status(const char *const *args)
+{
+    return run_status_err(args, NULL);
+}
+
+/* Every refusal of a bad command line or model: exit 2 with a message that names it. */
 Test(engine, bad_usage_and_bad_model_exit_2)
 {
-    const char *no_model[] = {NULL};
-    const char *bad_broker[] = {"--model", model_path, "--broker", "http://x:1", NULL};
-    const char *bad_feeds[] = {"--model", model_path, "--feeds", "tcp://nohostport", NULL};
-    const char *bad_archive[] = {"--model", model_path, "--archive", "/nonexistent/dir", NULL};
-    const char *tls_no_ca[] = {"--model", model_path, "--broker", "mqtts://127.0.0.1:8883", NULL};
-    const char *missing_model[] = {"--model", "/nonexistent.cfg", NULL};
-    const char *bad_qos[] = {"--model", model_path, "--qos", "2", NULL};
-    cr_assert_eq(run_status(no_model), 2);
-    cr_assert_eq(run_status(bad_broker), 2);
-    cr_assert_eq(run_status(bad_feeds), 2);
-    cr_assert_eq(run_status(bad_archive), 2);
-    cr_assert_eq(run_status(tls_no_ca), 2);
-    cr_assert_eq(run_status(missing_model), 2);
-    cr_assert_eq(run_status(bad_qos), 2);
-    const char *bad_clock[] = {"--model", model_path, "--clock", "sundial", NULL};
-    const char *port0_feeds[] = {"--model", model_path, "--feeds", "tcp://127.0.0.1:0", NULL};
-    const char *same_sockets[] = {"--model", model_path, "--feeds", "tcp://127.0.0.1:7001",
-                                  "--control", "tcp://127.0.0.1:7001", NULL};
-    const char *no_key[] = {"--model", model_path, "--feeds-key", "/nonexistent.key", NULL};
-    cr_assert_eq(run_status(bad_clock), 2);
-    cr_assert_eq(run_status(port0_feeds), 2, "port 0 is spelled '*'");
-    cr_assert_eq(run_status(same_sockets), 2);
-    cr_assert_eq(run_status(no_key), 2);
+    char passfile[600];
+    snprintf(passfile, sizeof(passfile), "%s/password.txt", tmp);
+    FILE *pf = fopen(passfile, "w");
+    cr_assert_not_null(pf);
+    fputs("secret\n", pf);
+    fclose(pf);
+#define M "--model", model_path
+    static const char *no_model[] = {NULL};
+    const struct {
+        const char *args[8];
+        const char *want;
+    } cases[] = {
+        {{M, "--broker", "http://x:1"}, "invalid broker"},
+        {{M, "--feeds", "tcp://nohostport"}, "invalid feeds endpoint"},
+        {{M, "--control", "udp://127.0.0.1:7"}, "invalid control endpoint"},
+        {{M, "--feeds", "tcp://127.0.0.1:7001", "--control", "tcp://127.0.0.1:7001"},
+         "--feeds and --control must differ"},
+        {{M, "--feeds", "tcp://127.0.0.1:0"}, "invalid feeds endpoint"}, /* port 0 is '*' */
+        {{M, "--archive", "/nonexistent/dir"}, "not a directory"},
+        {{M, "--broker", "mqtts://127.0.0.1:8883"}, "mqtts:// needs --cafile or --capath"},
+        {{M, "--cert", "/tmp/c.pem"}, "--cert and --key go together"},
+        {{"--model", "/nonexistent.cfg"}, "/nonexistent.cfg"},
+        {{M, "--qos", "2"}, "invalid QoS"},
+        {{M, "--client-id", ""}, "invalid client id"},
+        {{M, "--keepalive", "4"}, "invalid keepalive"},
+        {{M, "--clock", "sundial"}, "invalid clock"},
+        {{M, "--status-interval", "-1"}, "invalid status interval"},
+        {{M, "--max-payload", "10"}, "invalid max payload"},
+        {{M, "--max-age", "x"}, "invalid max age"},
+        {{M, "--max-future", "90000"}, "invalid max future"},
+        {{M, "--tick-ms", "5"}, "invalid tick period"},
+        {{M, "--grace-ms", "-1"}, "invalid grace period"},
+        {{M, "--ring", "1000"}, "invalid ring capacity"},
+        {{M, "--log-level", "loud"}, "invalid log level"},
+        {{M, "stray"}, "invalid argument 'stray'"},
+        {{M, "--metrics", "nohost"}, "invalid metrics address"},
+        {{M, "--password-file", "/nonexistent.pw"}, "--password-file /nonexistent.pw"},
+        {{M, "--password-file", passfile}, "a password needs --username"},
+        {{M, "--feeds-key", "/nonexistent.key"}, "--feeds-key /nonexistent.key"},
+        {{M, "--control-key", "/nonexistent.key"}, "--control-key /nonexistent.key"},
+    };
+#undef M
+    char *err;
+    cr_assert_eq(run_status_err(no_model, &err), 2);
+    cr_assert_not_null(strstr(err, "--model FILE is required"), "%s", err);
+    free(err);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const int st = run_status_err(cases[i].args, &err);
+        cr_expect_eq(st, 2, "%s %s: exit %d: %s", cases[i].args[2], cases[i].args[3], st, err);
+        cr_expect_not_null(strstr(err, cases[i].want), "%s %s: want \"%s\", got: %s",
+                           cases[i].args[2], cases[i].args[3], cases[i].want, err);
+        free(err);
+    }
     const char *help[] = {"--help", NULL};
     cr_assert_eq(run_status(help), 0);
 }
