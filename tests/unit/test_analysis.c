@@ -311,6 +311,8 @@ Test(analysis, reading_check_refuses_each_bad_reading_with_its_reason)
     cr_expect_eq(vg_reading_check(model, &r), VG_REJECT_NEGATIVE_COUNT);
     r = rd(VG_READING_SPEED_VAR, C_CONC, Z_CONC, T0, NAN, 0);
     cr_expect_eq(vg_reading_check(model, &r), VG_REJECT_NOT_FINITE);
+    r = rd(VG_READING_SPEED_VAR, C_CONC, Z_CONC, T0, -0.01, 0); /* as ingest refuses it */
+    cr_expect_eq(vg_reading_check(model, &r), VG_REJECT_OUT_OF_RANGE);
     r = rd(VG_READING_LINE, 3, 0, T0, 1, 1);
     cr_expect_eq(vg_reading_check(model, &r), VG_REJECT_UNKNOWN_LINE);
     r = rd(VG_READING_LINE, 0, 0, T0, 1, -2);
