@@ -288,6 +288,35 @@ Test(sim, bad_scenarios_name_file_line_and_key)
          "attendance = 100;\ningress = { from = 0; to = 300; };\negress = { from = 400; to = 900; };\n",
          6, "egress", "within the day"},
         {"name = \"bad\";\nduration = ;\n", 2, "", "syntax error"},
+        {HEAD "incidents = ( { id = \"a\"; type = \"ventilation_failure\"; zone = \"PLZ-OUTER\";\n"
+              "  start = 1; } );\n",
+         7, "incidents.a.zone", "no co2 sensor"},
+        {HEAD "incidents = ( { id = \"a\"; type = \"collapse\"; zone = \"STD-Q-G3\"; start = 1; } );\n",
+         7, "incidents.a.zone", "has no help point"},
+        {HEAD "incidents = ( { id = \"a\"; type = \"gate_closed\"; line = \"L-TKT-G3\"; start = 1;\n"
+              "  zone = \"STD-C1-N\"; } );\n",
+         8, "incidents.a.zone", "on neither side of line"},
+        {HEAD "incidents = ( { id = \"a\"; type = \"help_press\"; help_point = \"HP-C1-N\"; start = 1;\n"
+              "  duration = 0; } );\n",
+         8, "incidents.a.duration", "must be > 0"},
+        {"name = \"bad\";\nstart = \"2026-07-18T18:00:00+02:00\";\nduration = 30;\n", 3,
+         "duration", "out of range (60 s .. 7 days)"},
+        {"name = \"bad\";\nstart = \"2026-07-18T18:00:00+02:00\";\nduration = 600;\n"
+         "attendance = 100;\ningress = { from = 100; to = 300; };\negress = { from = 50; to = 600; };\n",
+         6, "egress", "before ingress"},
+        {HEAD "half_time = { from = 300; to = 400; share = 1.5; };\n", 7, "half_time.share",
+         "0..1"},
+        {HEAD "kickoff = 900;\n", 7, "kickoff", "outside the day"},
+        {HEAD "weather = 5;\n", 7, "weather", "must be a group"},
+        {HEAD "weather = { temperature = 80; };\n", 7, "weather.temperature", "plausible"},
+        {HEAD "weather = { humidity = 120; };\n", 7, "weather.humidity", "0..100"},
+        {HEAD "weather = { wbgt = 50; };\n", 7, "weather.wbgt", "plausible WBGT"},
+        {HEAD "line_period = 0.01;\n", 7, "line_period", "0.1..3600"},
+        {HEAD "entries = ( { zone = \"PLZ-OUTER\"; share = 0.5; },\n"
+              "  { zone = \"PLZ-OUTER\"; share = 0.5; } );\n",
+         8, "entries[1].zone", "listed twice"},
+        {HEAD "entries = ( { zone = \"PLZ-OUTER\"; share = 0; } );\n", 7, "entries[0].share",
+         "must be > 0"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         int code;
@@ -1131,6 +1160,76 @@ Test(sim, score_refuses_bad_alert_lines_and_truth_files)
     cr_expect_str_eq(err.key, "v");
     cr_expect_eq(vg_score_new("/nonexistent/truth", &s, &err), -ENOENT);
     cr_expect_null(s);
+}
+
+/* Runs `vigil ARGS` through the shell (stdout dropped); returns its exit status and, with
+ * err, its stderr (free it). */
+static int vigil_cli(const char *args, char **err)
+{
+    char cmd[4096], path[512];
+    snprintf(path, sizeof(path), "%s/cli-stderr.txt", tmpdir);
+    snprintf(cmd, sizeof(cmd), "'%s' %s >/dev/null 2>'%s'", getenv("VG_VIGIL"), args, path);
+    const int rc = system(cmd);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    *err = calloc(1, 65536);
+    fread(*err, 1, 65535, f);
+    fclose(f);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* vigil sim refuses a bad command line with exit 2 and a bad input file with exit 1, each
+ * with a message naming what is wrong. None of these needs a broker. */
+Test(sim, vigil_sim_refuses_bad_usage_and_bad_files)
+{
+    char base[8192], bad_scenario[600], args[8192 + 256];
+    cr_assert(getenv("VG_VIGIL"), "VG_VIGIL is set by meson test");
+    snprintf(base, sizeof(base), "sim --model '%s' --scenario '%s/models/scenarios/short.cfg'",
+             model_path, root);
+    snprintf(bad_scenario, sizeof(bad_scenario), "%s/bad-scenario.cfg", tmpdir);
+    write_file(bad_scenario, "name = \"bad\";\nstart = \"18:00\";\n");
+    const struct {
+        const char *extra; /* after base; NULL: the whole command line is in `whole` */
+        const char *whole;
+        int status;
+        const char *want;
+    } cases[] = {
+        {"--speed 0", NULL, 2, "bad speed"},
+        {"--speed fast", NULL, 2, "bad speed"},
+        {"--qos 2", NULL, 2, "bad qos"},
+        {"--max-inflight 0", NULL, 2, "bad max-inflight"},
+        {"--seed x", NULL, 2, "bad seed"},
+        {"--step-ms 5", NULL, 2, "bad step-ms"},
+        {"--log-level loud", NULL, 2, "bad log level"},
+        {"stray", NULL, 2, "bad argument 'stray'"},
+        {"--broker http://x:1", NULL, 2, "bad broker"},
+        {"--start yesterday", NULL, 2, "bad start"},
+        {"--frobnicate", NULL, 2, "frobnicate"},
+        {NULL, "sim --model /nonexistent.cfg", 2, "--model and --scenario are required"},
+        {"--no-broker --password-file /nonexistent.pw", NULL, 1, "/nonexistent.pw"},
+        {"--no-broker --dump /nonexistent/dir/dump.txt", NULL, 1, "/nonexistent/dir/dump.txt"},
+        {NULL, "sim --no-broker --model /nonexistent.cfg --scenario x.cfg", 1,
+         "/nonexistent.cfg"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *err;
+        if (cases[i].extra)
+            snprintf(args, sizeof(args), "%s %s", base, cases[i].extra);
+        else
+            snprintf(args, sizeof(args), "%s", cases[i].whole);
+        const int st = vigil_cli(args, &err);
+        cr_expect_eq(st, cases[i].status, "%s: exit %d: %s", args, st, err);
+        cr_expect_not_null(strstr(err, cases[i].want), "%s: want \"%s\", got: %s", args,
+                           cases[i].want, err);
+        free(err);
+    }
+    /* a scenario that does not load: its file, line and key */
+    char *err;
+    snprintf(args, sizeof(args), "sim --no-broker --model '%s' --scenario '%s'", model_path,
+             bad_scenario);
+    cr_expect_eq(vigil_cli(args, &err), 1, "%s", err);
+    cr_expect_not_null(strstr(err, "bad-scenario.cfg:2: start:"), "%s", err);
+    free(err);
 }
 
 /* The program: exit status and the report's lines. */
