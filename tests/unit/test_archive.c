@@ -1056,6 +1056,27 @@ Test(archive, replay_refuses_a_switch_outside_the_file)
     }
 }
 
+/* Switches come in stream order: the second reload at a point the stream had passed when
+ * the first took effect (after reading 1, before tick 0, while the first switched after
+ * reading 2, tick 1) is refused, though it lies between its own ticks. */
+Test(archive, replay_refuses_a_switch_before_the_previous_one)
+{
+    char path[512];
+    vg_archive_reader *rd;
+    vg_archive_model mi;
+
+    reload_archive(path, sizeof(path));
+    poke_models(path, 2, "reading_index", 1);
+    poke_models(path, 2, "tick_index", 0);
+    cr_assert_eq(vg_archive_reader_open(path, &rd), 0);
+    cr_assert_eq(vg_archive_reader_model(rd, 1, &mi), 0, "the first switch is intact");
+    cr_assert_eq(vg_archive_reader_model(rd, 2, &mi), -ERANGE);
+    vg_archive_reader_free(&rd);
+    cr_assert_eq(replay_cmd("", path), 1);
+    cr_assert(replay_said(path, "archived model 2", "not a point of this file"), "%s",
+              replay_err());
+}
+
 Test(archive, replay_names_the_file_when_an_archived_model_does_not_load)
 {
     char path[512];
