@@ -1077,6 +1077,75 @@ Test(archive, replay_refuses_a_switch_before_the_previous_one)
               replay_err());
 }
 
+/* vigil replay and vigil tune: bad usage exits 2, an input that cannot be used exits 1, each
+ * with a message naming what is wrong. */
+Test(archive, replay_and_tune_refuse_bad_usage_and_unusable_inputs)
+{
+    char h5[512], text[600], truth[600], base[2048];
+    reload_archive(h5, sizeof(h5));
+    snprintf(text, sizeof(text), "%s/not-an-archive.h5", dir);
+    snprintf(truth, sizeof(truth), "%s/not-truth.json", dir);
+    FILE *f = fopen(text, "w");
+    cr_assert_not_null(f);
+    fputs("timestamp,value\n", f);
+    fclose(f);
+    f = fopen(truth, "w");
+    cr_assert_not_null(f);
+    fputs("{\"hello\":1}\n", f);
+    fclose(f);
+    const char *vary = "--vary analysis.lateness_s=1:2:1";
+    const struct {
+        const char *fmt; /* %1$s: the archive, %2$s: a text file, %3$s: a JSON non-truth */
+        int status;
+        const char *want;
+    } cases[] = {
+        {"replay --speed 0 %1$s", 2, "--speed takes a positive number or max"},
+        {"replay --speed fast %1$s", 2, "--speed takes a positive number or max"},
+        {"replay --frobnicate %1$s", 2, "usage: vigil replay"},
+        {"replay", 2, "usage: vigil replay"},
+        {"replay /nonexistent.h5", 1, "/nonexistent.h5: No such file"},
+        {"replay %2$s", 1, "not a Vigil archive"},
+        {"replay --model /nonexistent.cfg %1$s", 1, "/nonexistent.cfg"},
+        {"tune %1$s", 2, "usage: vigil tune"},
+        {"tune --vary lateness %1$s", 2, "expected KEY=FROM:TO:STEP"},
+        {"tune --vary analysis.nope=1:2:1 %1$s", 2, "unknown core setting"},
+        {"tune --vary analysis.lateness_s=1:2:1 --vary analysis.lateness_s=1:2:1 "
+         "--vary analysis.lateness_s=1:2:1 --vary analysis.lateness_s=1:2:1 "
+         "--vary analysis.lateness_s=1:2:1 %1$s",
+         2, "at most 4 --vary"},
+        {"tune --vary analysis.lateness_s=1:10000:1 --vary analysis.trend_window_s=1:10:1 %1$s",
+         2, "at most 10000"},
+        {"tune VARY /nonexistent.h5", 1, "/nonexistent.h5: No such file"},
+        {"tune VARY %2$s", 1, "not a Vigil archive"},
+        {"tune VARY --model /nonexistent.cfg %1$s", 1, "base model:"},
+        {"tune VARY --truth /nonexistent.json %1$s", 1, "/nonexistent.json: No such file"},
+        {"tune VARY --truth %3$s %1$s", 1, "not a ground-truth document"},
+        {"tune VARY --csv /nonexistent/dir/out.csv %1$s", 1, "/nonexistent/dir/out.csv"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char args[4096], cmd[8192], fmt[1024], err[700];
+        const char *v = strstr(cases[i].fmt, "VARY");
+        if (v)
+            snprintf(fmt, sizeof(fmt), "%.*s%s%s", (int)(v - cases[i].fmt), cases[i].fmt, vary,
+                     v + 4);
+        else
+            snprintf(fmt, sizeof(fmt), "%s", cases[i].fmt);
+        snprintf(args, sizeof(args), fmt, h5, text, truth);
+        snprintf(err, sizeof(err), "%s/cli.err", dir);
+        snprintf(cmd, sizeof(cmd), "'%s' %s >/dev/null 2>'%s'", getenv("VG_VIGIL"), args, err);
+        const int st = system(cmd);
+        f = fopen(err, "r");
+        cr_assert_not_null(f);
+        size_t n = fread(base, 1, sizeof(base) - 1, f);
+        base[n] = '\0';
+        fclose(f);
+        cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == cases[i].status, "%s: exit %d: %s", args,
+                  WIFEXITED(st) ? WEXITSTATUS(st) : -1, base);
+        cr_expect_not_null(strstr(base, cases[i].want), "%s: want \"%s\", got: %s", args,
+                           cases[i].want, base);
+    }
+}
+
 Test(archive, replay_names_the_file_when_an_archived_model_does_not_load)
 {
     char path[512];
