@@ -641,6 +641,17 @@ static const struct bad_case bad_cases[] = {
     {"utc_offset = \"+02:00\"", "utc_offset = \"CEST\"", 7, "venue.utc_offset", "offset"},
     {"lines = (", "lines = {", 61, "syntax", "syntax error"},
     {" area_m2 = 80;", " area_m2 = 80 80;", 53, "syntax", "syntax error"},
+    {" area_m2 = 80;", " area_m2 = 80; area_m2 = 90;", 53, "syntax", "duplicate"},
+    /* plausibility limits */
+    {"width_m = 12.0", "width_m = 250", 61, "lines.gate-a-in.width_m", "at most 200 m"},
+    {"on_delay_s = 30;", "on_delay_s = 700000;", 45, "zones.plaza.overrides.density.on_delay_s",
+     "more than a week"},
+    {"zones = ( { zone = \"conc-1\"; coverage = 0.5; frigate = \"conc1\"; } )", "zones = ( )",
+     74, "cameras.cam-conc.zones", "at least one zone"},
+    {"id = \"tight\";", "id = \"tight\"; stale_factor = 0.5;", 14, "profiles.tight.stale_factor",
+     "at least 1"},
+    {"id = \"tight\";", "id = \"tight\"; chatter = { cycles = 1; };", 14,
+     "profiles.tight.chatter.cycles", "[2, 1000]"},
 };
 
 static char *apply_edit(const char *text, const char *from, const char *to)
