@@ -651,6 +651,10 @@ int vg_cmd_watch(int argc, char **argv)
         }
     }
     if (optind < argc || (w->feed && vg_feed_parse(w->feed, &fv) < 0)) {
+        if (optind < argc)
+            fprintf(stderr, "vigil watch: unexpected argument '%s'\n", argv[optind]);
+        else
+            fprintf(stderr, "vigil watch: unknown feed '%s'\n", w->feed);
         usage(stderr);
         free(w);
         return 2;

@@ -828,6 +828,44 @@ static int wait_pane(const char *session, const char *needle)
     return 0;
 }
 
+/* vigil watch refuses a bad command line with exit 2 and a message, before it connects. */
+Test(alert, vigil_watch_refuses_bad_usage)
+{
+    const struct {
+        const char *args;
+        const char *want;
+    } cases[] = {
+        {"--feed police", "unknown feed 'police'"},
+        {"--lines stray", "unexpected argument 'stray'"},
+        {"--frobnicate", "usage: vigil watch"},
+        {"--lines --server-key tooshort", "bad CURVE key"},
+        {"--lines --client-key rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7", "bad CURVE key"},
+        {"--lines --endpoint nonsense", "cannot connect"},
+    };
+    char err_path[] = "/tmp/vg-watch-err-XXXXXX", err[4096];
+    const int fd = mkstemp(err_path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char cmd[2048];
+        /* no secret key in the environment: a client key alone is half a key pair */
+        snprintf(cmd, sizeof(cmd),
+                 "env -u VIGIL_CLIENT_SECRET_KEY '%s' watch %s </dev/null >/dev/null 2>'%s'",
+                 getenv("VG_VIGIL"), cases[i].args, err_path);
+        const int st = system(cmd);
+        FILE *f = fopen(err_path, "r");
+        cr_assert_not_null(f);
+        size_t n = fread(err, 1, sizeof(err) - 1, f);
+        err[n] = '\0';
+        fclose(f);
+        cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 2, "%s: exit %d: %s", cases[i].args,
+                  WIFEXITED(st) ? WEXITSTATUS(st) : -1, err);
+        cr_expect_not_null(strstr(err, cases[i].want), "%s: want \"%s\", got: %s",
+                           cases[i].args, cases[i].want, err);
+    }
+    unlink(err_path);
+}
+
 Test(alert, vigil_watch_shows_an_alert_and_acknowledges_it_from_the_keyboard)
 {
     const char *vigil = getenv("VG_VIGIL");
