@@ -467,6 +467,94 @@ Test(count, config_errors_name_file_line_and_key)
     cr_assert(strstr(slurp(err), "none.cfg"), "stderr: %s", slurp(err));
 }
 
+/* Every configuration check, with --check (no broker, no video): exit 2 and FILE:LINE: KEY
+ * with the reason; and the command line's own errors. */
+Test(count, each_config_check_and_usage_error_exits_2_naming_it)
+{
+    static const char base[] =
+        "venue = \"itest\";\n"
+        "camera = \"c\";\n"
+        "source = \"file:/x.avi\";\n"
+        "backend = \"ffmpeg\";\n"
+        "calibration = { row_a = 235; height_a_px = 65; row_b = 575; height_b_px = 145; };\n"
+        "zones = (\n"
+        "  { id = \"left\"; area_m2 = 300.0;\n"
+        "    polygon = ( [0, 0], [560, 0], [560, 576], [0, 576] ); },\n"
+        "  { id = \"right\"; area_m2 = 150.0;\n"
+        "    polygon = ( [560, 0], [768, 0], [768, 576], [560, 576] ); }\n"
+        ");\n";
+    static const struct {
+        const char *from, *to, *want; /* want: after "FILE:" */
+    } cases[] = {
+        {"\"itest\"", "\"it/est\"", "1: venue"},
+        {"camera = \"c\"", "camera = \"\"", "2: camera"},
+        {"file:/x.avi", "ftp://x", "3: source"},
+        {"\"ffmpeg\"", "\"gstreamer\"", "4: backend"},
+        {"row_b = 575", "row_b = 240", "5: calibration.row_b: must be at least 10 rows"},
+        {"calibration = {", "calib = {", "calibration: missing"},
+        {"\"right\"", "\"left\"", "9: zones.[1].id: \"left\" is already zone 0"},
+        {"[560, 0], [768, 0], [768, 576], [560, 576]", "[560, 0], [768, 0]",
+         "10: zones.[1].polygon: must be a list of 3"},
+        {"[768, 0], [768, 576]", "[9000, 0], [768, 576]", "10: zones.[1].polygon: corner 1"},
+        {"[768, 0], [768, 576]", "[768, 0, 1], [768, 576]", "must be [x, y]"},
+    };
+    char cfg[300], err[300], want[600];
+    snprintf(cfg, sizeof(cfg), "%s/check.cfg", dir);
+    snprintf(err, sizeof(err), "%s/stderr", dir);
+    FILE *f = fopen(cfg, "w");
+    cr_assert(f);
+    fputs(base, f);
+    fclose(f);
+    cr_assert_eq(wait_exit(spawn_count_args(cfg, err, "--check"), 10000), 0,
+                 "the base is valid: %s", slurp(err));
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *at = strstr(base, cases[i].from);
+        cr_assert_not_null(at, "%s", cases[i].from);
+        f = fopen(cfg, "w");
+        cr_assert(f);
+        fprintf(f, "%.*s%s%s", (int)(at - base), base, cases[i].to, at + strlen(cases[i].from));
+        fclose(f);
+        cr_expect_eq(wait_exit(spawn_count_args(cfg, err, "--check"), 10000), 2, "%s: %s",
+                     cases[i].to, slurp(err));
+        snprintf(want, sizeof(want), "%s:%s", cfg, cases[i].want);
+        cr_expect(strstr(slurp(err), cases[i].want) && strstr(slurp(err), cfg),
+                  "%s: want \"%s\", got: %s", cases[i].to, want, slurp(err));
+    }
+    /* the command line */
+    const char *const argvs[][4] = {
+        {"--config", cfg, "--log-level", "loud"},
+        {"--frobnicate", NULL, NULL, NULL},
+        {"--check", NULL, NULL, NULL},
+    };
+    const char *const wants[] = {"unknown log level loud", "usage: vigil-count",
+                                 "usage: vigil-count"};
+    for (size_t i = 0; i < 3; i++) {
+        char *argv[6] = {(char *)count_exe()};
+        for (int k = 0; k < 4; k++)
+            argv[k + 1] = (char *)argvs[i][k];
+        posix_spawn_file_actions_t fa;
+        pid_t pid;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        cr_assert_eq(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
+        posix_spawn_file_actions_destroy(&fa);
+        cr_expect_eq(wait_exit(pid, 10000), 2, "%s", wants[i]);
+        cr_expect(strstr(slurp(err), wants[i]), "want \"%s\", got: %s", wants[i], slurp(err));
+    }
+}
+
+/* A file source that cannot be opened is a failure of this run: exit 1, after a "stopped"
+ * health message naming it. */
+Test(count, missing_video_file_exits_1)
+{
+    char cfg[300], err[300];
+    snprintf(cfg, sizeof(cfg), "%s/missing.cfg", dir);
+    snprintf(err, sizeof(err), "%s/stderr", dir);
+    write_cfg(cfg, "c", "file:/nonexistent/clip.avi", "backend = \"ffmpeg\";\n");
+    cr_assert_eq(wait_exit(spawn_count(cfg, err), 15000), 1, "%s", slurp(err));
+    cr_assert(strstr(slurp(err), "/nonexistent/clip.avi"), "%s", slurp(err));
+}
+
 Test(count, shipped_example_configs_are_valid)
 {
     const char *names[] = {"vtest.cfg", "gate3-rtsp.cfg", "concourse-v4l2.cfg"};
