@@ -291,18 +291,20 @@ Test(sim, bad_scenarios_name_file_line_and_key)
         {HEAD "incidents = ( { id = \"a\"; type = \"ventilation_failure\"; zone = \"PLZ-OUTER\";\n"
               "  start = 1; } );\n",
          7, "incidents.a.zone", "no co2 sensor"},
-        {HEAD "incidents = ( { id = \"a\"; type = \"collapse\"; zone = \"STD-Q-G3\"; start = 1; } );\n",
+        {HEAD "incidents = ( { id = \"a\"; type = \"collapse\"; zone = \"STD-Q-G3\";"
+              " start = 1; } );\n",
          7, "incidents.a.zone", "has no help point"},
         {HEAD "incidents = ( { id = \"a\"; type = \"gate_closed\"; line = \"L-TKT-G3\"; start = 1;\n"
               "  zone = \"STD-C1-N\"; } );\n",
          8, "incidents.a.zone", "on neither side of line"},
-        {HEAD "incidents = ( { id = \"a\"; type = \"help_press\"; help_point = \"HP-C1-N\"; start = 1;\n"
-              "  duration = 0; } );\n",
+        {HEAD "incidents = ( { id = \"a\"; type = \"help_press\"; help_point = \"HP-C1-N\";\n"
+              "  start = 1; duration = 0; } );\n",
          8, "incidents.a.duration", "must be > 0"},
         {"name = \"bad\";\nstart = \"2026-07-18T18:00:00+02:00\";\nduration = 30;\n", 3,
          "duration", "out of range (60 s .. 7 days)"},
         {"name = \"bad\";\nstart = \"2026-07-18T18:00:00+02:00\";\nduration = 600;\n"
-         "attendance = 100;\ningress = { from = 100; to = 300; };\negress = { from = 50; to = 600; };\n",
+         "attendance = 100;\ningress = { from = 100; to = 300; };\n"
+         "egress = { from = 50; to = 600; };\n",
          6, "egress", "before ingress"},
         {HEAD "half_time = { from = 300; to = 400; share = 1.5; };\n", 7, "half_time.share",
          "0..1"},
