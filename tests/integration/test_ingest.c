@@ -6,7 +6,9 @@
  *   between them, all arrive.
  * - a ring far smaller than the burst: the ingest thread waits (backpressure), nothing lost.
  * - the broker is killed and restarted mid-stream: the ingestor reconnects and, with QoS 1
- *   and its persistent session, every message published after the restart arrives. */
+ *   and its persistent session, every message published after the restart arrives;
+ * - the broker is down when the ingestor starts: it keeps trying and connects once the
+ *   broker is up. */
 #include "vigil/common.h"
 #include "vigil/ingest.h"
 
@@ -535,4 +537,32 @@ Test(ingest, broker_restart_mid_stream_loses_nothing_published_after_it)
     cr_assert_eq(s.messages, (uint64_t)(before + after + dup));
     if (dup)
         cr_log_info("%d redelivered duplicates (QoS 1)", dup);
+}
+
+/* Started before its broker (a host booting, a unit ordering): not an error; the ingestor
+ * retries with backoff and takes readings as soon as the broker is up. */
+Test(ingest, broker_down_at_start_is_waited_for)
+{
+    struct rig g;
+    struct pub p;
+
+    broker_kill();
+    rig_up(&g, 4096, "vg-it-early", -1, 0);
+    nap_ms(1000);
+    vg_ingest_stats s = stats(&g);
+    cr_assert_eq(s.connected, 0);
+    cr_assert_eq(s.connects, 0);
+    broker_start();
+    wait_connected(&g, 1);
+    pub_open(&p, "vg-it-pub6");
+    for (int i = 0; i < 100; i++)
+        send_sensor(&p, "t1", i, 1.0);
+    pub_close(&p);
+    wait_messages(&g, 100, 30);
+    s = stats(&g);
+    rig_down(&g);
+    cr_assert_eq(s.connects, 1);
+    cr_assert_eq(s.messages, 100);
+    for (int i = 0; i < 100; i++)
+        cr_assert_eq(g.c.seen[i], 1, "message %d", i);
 }
