@@ -1279,4 +1279,27 @@ Test(sim, vigil_score_prints_the_report_and_fails_on_a_miss)
     snprintf(cmd, sizeof(cmd), "'%s' score onlyone >/dev/null 2>&1", vigil);
     rc = system(cmd);
     cr_expect(WIFEXITED(rc) && WEXITSTATUS(rc) == 2, "usage: exit 2");
+    /* two JSON-lines files (no defined order): 2; a truth file or an alert line that cannot
+     * be read: 1, naming the file and line */
+    char args[2048], bad_alerts[600], *err;
+    snprintf(bad_alerts, sizeof(bad_alerts), "%s/bad-alerts.jsonl", tmpdir);
+    write_file(bad_alerts, "{\"v\":1,\"id\":\n");
+    const struct {
+        const char *fmt; /* %1$s: tmpdir, %2$s: the bad alerts file */
+        int status;
+        const char *want;
+    } cases[] = {
+        {"score %1$s/alerts.jsonl %1$s/alerts.jsonl %1$s/truth.json", 2,
+         "give one JSON-lines alert file"},
+        {"score %1$s/alerts.jsonl %1$s/alerts.jsonl", 1, "alerts.jsonl:"},
+        {"score %2$s %1$s/truth.json", 1, "bad-alerts.jsonl:1:"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(args, sizeof(args), cases[i].fmt, tmpdir, bad_alerts);
+        const int st = vigil_cli(args, &err);
+        cr_expect_eq(st, cases[i].status, "%s: exit %d: %s", args, st, err);
+        cr_expect_not_null(strstr(err, cases[i].want), "%s: want \"%s\", got: %s", args,
+                           cases[i].want, err);
+        free(err);
+    }
 }
