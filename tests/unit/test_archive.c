@@ -414,6 +414,17 @@ Test(archive, thread_archives_everything_pushed_in_order)
     vg_archive_cfg_default(&c);
     c.chunk_records = 1024;
     a = new_archive(&c);
+    {
+        /* a ring that cannot hold the largest record (8 slots), or of other records */
+        vg_ring *small, *wrong;
+        cr_assert_eq(vg_ring_new(VG_ARCHIVE_SLOT_SIZE, 4, &small), 0);
+        cr_assert_eq(vg_ring_new(sizeof(vg_reading), 256, &wrong), 0);
+        cr_assert_eq(vg_archive_start(a, small), -EINVAL);
+        cr_assert_eq(vg_archive_start(a, wrong), -EINVAL);
+        cr_assert_eq(vg_archive_start(NULL, small), -EINVAL);
+        vg_ring_free(&small);
+        vg_ring_free(&wrong);
+    }
     cr_assert_eq(vg_ring_new(VG_ARCHIVE_SLOT_SIZE, 256, &ring), 0);
     cr_assert_eq(vg_archive_start(a, ring), 0);
     cr_assert_eq(vg_archive_start(a, ring), -EALREADY);
