@@ -412,6 +412,43 @@ Test(engine, bad_usage_and_bad_model_exit_2)
     cr_assert_eq(run_status(help), 0);
 }
 
+/* A TCP port on 127.0.0.1 held by a listening socket (close it to free the port). */
+static int hold_port(int *ret_port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    socklen_t len = sizeof(sa);
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    cr_assert_eq(listen(fd, 1), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    *ret_port = ntohs(sa.sin_port);
+    return fd;
+}
+
+/* A feeds port or metrics address that another program holds is a run-time failure, not bad
+ * usage: exit 1 with a message that says which. */
+Test(engine, busy_feeds_port_or_metrics_address_exits_1)
+{
+    char feeds[64], metrics[64], *err;
+    int held;
+    const int fd = hold_port(&held);
+    snprintf(feeds, sizeof(feeds), "tcp://127.0.0.1:%d", held);
+    snprintf(metrics, sizeof(metrics), "127.0.0.1:%d", held);
+    const char *busy_feeds[] = {"--model", model_path, "--feeds", feeds,
+                                "--control", "tcp://127.0.0.1:*", NULL};
+    const char *busy_metrics[] = {"--model", model_path, "--feeds", "tcp://127.0.0.1:*",
+                                  "--control", "tcp://127.0.0.1:*", "--metrics", metrics, NULL};
+    cr_assert_eq(run_status_err(busy_feeds, &err), 1, "%s", err);
+    cr_assert_not_null(strstr(err, "cannot set up the engine"), "%s", err);
+    cr_assert_not_null(strstr(err, "in use"), "%s", err);
+    free(err);
+    cr_assert_eq(run_status_err(busy_metrics, &err), 1, "%s", err);
+    cr_assert_not_null(strstr(err, "is the --metrics address free?"), "%s", err);
+    free(err);
+    close(fd);
+}
+
 /* ---- reload ---- */
 
 /* tmp/name: tests/data/payloads/venue.cfg with the first `old` replaced by `repl`, and
