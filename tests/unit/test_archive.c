@@ -1089,7 +1089,7 @@ Test(archive, replay_refuses_a_switch_before_the_previous_one)
 }
 
 /* vigil replay and vigil tune: bad usage exits 2, an input that cannot be used exits 1, each
- * with a message naming what is wrong. */
+ * with a message naming what is wrong; two warnings leave the run going. */
 Test(archive, replay_and_tune_refuse_bad_usage_and_unusable_inputs)
 {
     char h5[512], text[600], truth[600], base[2048];
@@ -1106,7 +1106,8 @@ Test(archive, replay_and_tune_refuse_bad_usage_and_unusable_inputs)
     fclose(f);
     const char *vary = "--vary analysis.lateness_s=1:2:1";
     const struct {
-        const char *fmt; /* %1$s: the archive, %2$s: a text file, %3$s: a JSON non-truth */
+        const char *fmt; /* %1$s: the archive, %2$s: a text file, %3$s: a JSON non-truth,
+                          * %4$s: the fixture's model */
         int status;
         const char *want;
     } cases[] = {
@@ -1132,6 +1133,11 @@ Test(archive, replay_and_tune_refuse_bad_usage_and_unusable_inputs)
         {"tune VARY --truth /nonexistent.json %1$s", 1, "/nonexistent.json: No such file"},
         {"tune VARY --truth %3$s %1$s", 1, "not a ground-truth document"},
         {"tune VARY --csv /nonexistent/dir/out.csv %1$s", 1, "/nonexistent/dir/out.csv"},
+        /* warnings that do not stop the run */
+        {"tune VARY --csv /dev/null %1$s", 0, "no incidents in the archives (give --truth FILE)"},
+        {"replay --quiet --verify --model %4$s %1$s", 0,
+         "--verify with another model: differences are expected"},
+        {"replay --publish tcp://nohostport %1$s", 1, "--publish tcp://nohostport"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char args[4096], cmd[8192], fmt[1024], err[700];
@@ -1141,7 +1147,7 @@ Test(archive, replay_and_tune_refuse_bad_usage_and_unusable_inputs)
                      v + 4);
         else
             snprintf(fmt, sizeof(fmt), "%s", cases[i].fmt);
-        snprintf(args, sizeof(args), fmt, h5, text, truth);
+        snprintf(args, sizeof(args), fmt, h5, text, truth, model_path);
         snprintf(err, sizeof(err), "%s/cli.err", dir);
         snprintf(cmd, sizeof(cmd), "'%s' %s >/dev/null 2>'%s'", getenv("VG_VIGIL"), args, err);
         const int st = system(cmd);
