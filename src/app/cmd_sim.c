@@ -394,6 +394,7 @@ int vg_cmd_sim(int argc, char **argv)
     const char *model_path = NULL, *scenario_path = NULL, *broker = "mqtt://127.0.0.1:1883";
     const char *client_id = NULL, *user = NULL, *passfile = NULL, *cafile = NULL;
     const char *truth_path = NULL, *dump_path = NULL, *start = NULL;
+    FILE *truth = NULL;
     char host[256], password[256] = "", default_id[VG_MODEL_ID_MAX + 16];
     double speed = 1.0;
     int no_broker = 0, port = 1883, tls = 0, c, status = 1, r;
@@ -512,6 +513,12 @@ int vg_cmd_sim(int argc, char **argv)
             goto out_sync;
         }
     }
+    /* Opened now, written at the end: a path that cannot be written must not cost a
+     * simulated day first. */
+    if (truth_path && !(truth = fopen(truth_path, "w"))) {
+        vg_error("sim: ground truth %s: %s", truth_path, strerror(errno));
+        goto out_files;
+    }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     if (!no_broker) {
@@ -554,9 +561,11 @@ int vg_cmd_sim(int argc, char **argv)
     vg_info("sim: %llu messages, %llu bytes, %.1f simulated min in %.1f s", (unsigned long long)p.published,
             (unsigned long long)p.bytes, (double)(vg_sim_now_ns(sim) - sim0) / 60e9,
             (double)(vg_mono_ns() - wall0) / 1e9);
-    if (truth_path) {
-        FILE *f = fopen(truth_path, "w");
-        if (!f || vg_sim_truth_write(sim, f) < 0 || fclose(f) != 0) {
+    if (truth) {
+        const int werr = vg_sim_truth_write(sim, truth) < 0;
+        const int cerr = fclose(truth) != 0;
+        truth = NULL;
+        if (werr || cerr) {
             vg_error("sim: writing ground truth %s: %s", truth_path, strerror(errno));
             status = 1;
         }
@@ -569,6 +578,11 @@ out_mosq:
     }
     if (!no_broker)
         mosquitto_lib_cleanup();
+out_files:
+    if (truth) { /* nothing was simulated: leave no empty truth file behind */
+        fclose(truth);
+        unlink(truth_path);
+    }
     if (p.dump && p.dump != stdout)
         fclose(p.dump);
     else if (p.dump)

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1184,7 +1185,7 @@ static int vigil_cli(const char *args, char **err)
  * with a message naming what is wrong. None of these needs a broker. */
 Test(sim, vigil_sim_refuses_bad_usage_and_bad_files)
 {
-    char base[8192], bad_scenario[600], args[8192 + 256];
+    char base[8192], bad_scenario[600], args[8192 + 1024];
     cr_assert(getenv("VG_VIGIL"), "VG_VIGIL is set by meson test");
     snprintf(base, sizeof(base), "sim --model '%s' --scenario '%s/models/scenarios/short.cfg'",
              model_path, root);
@@ -1210,6 +1211,9 @@ Test(sim, vigil_sim_refuses_bad_usage_and_bad_files)
         {NULL, "sim --model /nonexistent.cfg", 2, "--model and --scenario are required"},
         {"--no-broker --password-file /nonexistent.pw", NULL, 1, "/nonexistent.pw"},
         {"--no-broker --dump /nonexistent/dir/dump.txt", NULL, 1, "/nonexistent/dir/dump.txt"},
+        /* found before the day is simulated, not after */
+        {"--no-broker --truth /nonexistent/dir/truth.json", NULL, 1,
+         "ground truth /nonexistent/dir/truth.json"},
         {NULL, "sim --no-broker --model /nonexistent.cfg --scenario x.cfg", 1,
          "/nonexistent.cfg"},
     };
@@ -1224,6 +1228,20 @@ Test(sim, vigil_sim_refuses_bad_usage_and_bad_files)
         cr_expect_not_null(strstr(err, cases[i].want), "%s: want \"%s\", got: %s", args,
                            cases[i].want, err);
         free(err);
+    }
+    /* no broker where it should be: exit 1 within 10 s, and no truth file left behind */
+    {
+        char truth[600], *e2;
+        struct stat sb;
+        snprintf(truth, sizeof(truth), "%s/never.json", tmpdir);
+        snprintf(args, sizeof(args), "%s --broker mqtt://127.0.0.1:1 --truth '%s'", base, truth);
+        const int64_t t0 = vg_mono_ns();
+        cr_expect_eq(vigil_cli(args, &e2), 1, "%s", e2);
+        cr_expect_lt(vg_mono_ns() - t0, 20 * VG_NS_PER_S);
+        cr_expect_not_null(strstr(e2, "no connection to broker 127.0.0.1:1 within 10 s"), "%s",
+                           e2);
+        cr_expect_eq(stat(truth, &sb), -1, "an empty truth file was left behind");
+        free(e2);
     }
     /* a scenario that does not load: its file, line and key */
     char *err;
