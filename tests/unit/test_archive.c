@@ -534,6 +534,45 @@ static int replay_said(const char *a, const char *b, const char *c)
     return hit;
 }
 
+/* Ticks carry the producer's count of records it could not archive (a full ring). A file
+ * with losses replays and scores, each with a warning that the live run may have had more. */
+Test(archive, replay_and_score_say_when_the_live_run_lost_records)
+{
+    vg_archive *a = new_archive(NULL);
+    vg_ring *ring;
+    vg_archive_stats st;
+    vg_reading r = sensor_reading(T0 + S / 2, 400, 0);
+    char truth[600], cmd[2048];
+
+    cr_assert_eq(vg_ring_new(VG_ARCHIVE_SLOT_SIZE, 64, &ring), 0);
+    cr_assert_eq(vg_archive_start(a, ring), 0);
+    cr_assert_eq(vg_archive_push_tick(ring, T0, 0), 0);
+    cr_assert_eq(vg_archive_push_reading(ring, &r, 0), 0);
+    cr_assert_eq(vg_archive_push_tick(ring, T0 + S, 3), 0); /* 3 records never made it */
+    cr_assert_eq(vg_archive_stop(a), 0);
+    vg_archive_get_stats(a, &st);
+    vg_archive_free(&a);
+    vg_ring_free(&ring);
+
+    cr_assert_eq(replay_cmd("--quiet", st.path), 0, "%s", replay_err());
+    cr_assert(replay_said("the live run could not archive 3 records", NULL, NULL), "%s",
+              replay_err());
+
+    snprintf(truth, sizeof(truth), "%s/truth.json", dir);
+    FILE *f = fopen(truth, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "{\"v\":1,\"start\":%lld,\"duration_s\":10,\"incidents\":[]}\n",
+            (long long)(T0 / S));
+    fclose(f);
+    snprintf(cmd, sizeof(cmd), "%s score %s %s >/dev/null 2>%s/replay.err", getenv("VG_VIGIL"),
+             st.path, truth, dir);
+    const int rc = system(cmd);
+    cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "%s", replay_err());
+    cr_assert(replay_said("the live run lost archive records; alerts may be missing", NULL,
+                          NULL),
+              "%s", replay_err());
+}
+
 Test(archive, rotation_splits_files_at_tick_boundaries)
 {
     vg_archive_cfg c;
