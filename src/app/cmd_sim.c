@@ -43,6 +43,7 @@ typedef struct pub {
     int qos;
     long max_inflight;
     FILE *dump;
+    int dump_errno; /* why writing the dump failed (a full disk), 0 while it works */
     uint64_t published;
     uint64_t bytes;
 } pub;
@@ -117,8 +118,10 @@ static int emit(void *ctx, const char *topic, const char *payload, size_t len, i
     pub *p = ctx;
     (void)t_ns;
 
-    if (p->dump && fprintf(p->dump, "%s %s\n", topic, payload) < 0)
-        return -EIO;
+    if (p->dump && fprintf(p->dump, "%s %s\n", topic, payload) < 0) {
+        p->dump_errno = errno ? errno : EIO;
+        return -p->dump_errno;
+    }
     if (p->mosq) {
         for (;;) {
             int r = wait_room(p);
@@ -544,7 +547,10 @@ int vg_cmd_sim(int argc, char **argv)
         if (r == -ECANCELED)
             break;
         if (r < 0) {
-            vg_error("sim: step: %s", vg_strerror(r));
+            if (p.dump_errno)
+                vg_error("sim: --dump %s: %s", dump_path, strerror(p.dump_errno));
+            else
+                vg_error("sim: step: %s", vg_strerror(r));
             status = 1;
             break;
         }
@@ -583,10 +589,11 @@ out_files:
         fclose(truth);
         unlink(truth_path);
     }
-    if (p.dump && p.dump != stdout)
-        fclose(p.dump);
-    else if (p.dump)
-        fflush(stdout);
+    /* The last buffered lines are written here: a full disk can show only now. */
+    if (p.dump && (p.dump != stdout ? fclose(p.dump) : fflush(stdout)) != 0 && status == 0) {
+        vg_error("sim: --dump %s: %s", dump_path, strerror(errno));
+        status = 1;
+    }
 out_sync:
     pthread_cond_destroy(&p.cond);
     pthread_mutex_destroy(&p.lock);

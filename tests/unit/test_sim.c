@@ -1211,6 +1211,8 @@ Test(sim, vigil_sim_refuses_bad_usage_and_bad_files)
         {NULL, "sim --model /nonexistent.cfg", 2, "--model and --scenario are required"},
         {"--no-broker --password-file /nonexistent.pw", NULL, 1, "/nonexistent.pw"},
         {"--no-broker --dump /nonexistent/dir/dump.txt", NULL, 1, "/nonexistent/dir/dump.txt"},
+        {"--no-broker --speed max --dump /dev/full", NULL, 1,
+         "--dump /dev/full: No space left on device"},
         /* found before the day is simulated, not after */
         {"--no-broker --truth /nonexistent/dir/truth.json", NULL, 1,
          "ground truth /nonexistent/dir/truth.json"},
