@@ -117,6 +117,8 @@ typedef struct vg_engine_stats {
     uint64_t events;                                  /* alert events written */
     uint64_t events_by[VG_FEED_COUNT][VG_GRADE_COUNT]; /* by feed and grade (clear = 0) */
     uint64_t reject_log_written; /* reject lines written to rejects_path */
+    uint64_t reject_log_lost;    /* of those, lines a failed write lost (a full disk) */
+    uint64_t events_log_lost;    /* event lines for events_path a failed write lost */
     uint64_t archive_full;       /* records the HDF5 archive rings could not take */
     uint64_t archive_faults;     /* HDF5 faults (vg_archive_stats.faults) */
     uint64_t archive_dropped;    /* records the archive consumed but could not write */

@@ -76,6 +76,15 @@ typedef struct erec {
     vg_alert_event ev;     /* EREC_EVENT */
 } erec;
 
+/* A side log (event lines, reject log) as one thread writes it: buffered, and a write or
+ * flush that fails (a full disk) loses the lines since the last good flush. */
+struct line_log {
+    const char *what;      /* "events", "reject" */
+    uint64_t pending;      /* lines buffered since the last good flush */
+    int failing;           /* 1 from a failed write until a flush works */
+    _Atomic uint64_t lost; /* lines that did not reach the file */
+};
+
 struct vg_engine {
     /* Read-only after vg_engine_new(). */
     vg_engine_cfg cfg;
@@ -84,6 +93,7 @@ struct vg_engine {
     vg_ring *rings[R_COUNT];
     FILE *events_out; /* owned by vg-publish once started */
     FILE *rejects_out; /* owned by vg-archive once started */
+    struct line_log events_log, rejects_log; /* the same owners */
     int own_events, own_rejects;
 
     vg_ingest *ingest;
@@ -135,6 +145,40 @@ static void bump(_Atomic uint64_t *c, uint64_t n)
     /* Relaxed: single writer; readers want a recent value only. */
     atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
                           memory_order_relaxed);
+}
+
+/* A side log never stops the engine: lost lines are counted, a warning says so once per
+ * failing stretch, and writing goes on when the disk has room again. */
+static void log_failed(FILE *f, struct line_log *lg)
+{
+    const int err = errno;
+
+    bump(&lg->lost, lg->pending);
+    lg->pending = 0;
+    clearerr(f);
+    if (!lg->failing)
+        vg_warn("%s log: write failed (%s); its lines are counted as lost until writes work "
+                "again", lg->what, strerror(err));
+    lg->failing = 1;
+}
+
+static void log_line(FILE *f, struct line_log *lg, const char *line, size_t len)
+{
+    lg->pending++;
+    if (fwrite(line, 1, len, f) != len)
+        log_failed(f, lg);
+}
+
+static void log_flush(FILE *f, struct line_log *lg)
+{
+    if (fflush(f) != 0) {
+        log_failed(f, lg);
+        return;
+    }
+    if (lg->failing)
+        vg_info("%s log: writing again", lg->what);
+    lg->failing = 0;
+    lg->pending = 0;
 }
 
 static uint64_t ld(const _Atomic uint64_t *c)
@@ -825,7 +869,7 @@ static void *publish_main(void *arg)
         size_t n = vg_ring_peek(in, 64, &slots);
         if (!n) {
             if (e->events_out)
-                fflush(e->events_out);
+                log_flush(e->events_out, &e->events_log);
             if (vg_ring_wait_readable(in, -1) == -ECANCELED)
                 break;
             continue;
@@ -843,7 +887,7 @@ static void *publish_main(void *arg)
                     len = sizeof(line) - 1;
                     line[len - 1] = '\n';
                 }
-                fwrite(line, 1, len, e->events_out);
+                log_line(e->events_out, &e->events_log, line, len);
             }
             if (e->cfg.on_event)
                 e->cfg.on_event(e->cfg.on_event_ctx, ev);
@@ -854,7 +898,7 @@ static void *publish_main(void *arg)
         vg_ring_release(in, n);
     }
     if (e->events_out)
-        fflush(e->events_out);
+        log_flush(e->events_out, &e->events_log);
     return NULL;
 }
 
@@ -879,7 +923,7 @@ static void *archive_main(void *arg)
             if (!e->rejects_out)
                 continue;
             size_t len = reject_json(e->m, (const vg_ingest_reject *)slots + i, line, sizeof(line));
-            fwrite(line, 1, len < sizeof(line) ? len : 0, e->rejects_out);
+            log_line(e->rejects_out, &e->rejects_log, line, len < sizeof(line) ? len : 0);
             bump(&e->reject_log_written, 1);
         }
         if (n1)
@@ -895,7 +939,7 @@ static void *archive_main(void *arg)
             if (a->type != AREC_REJECT || !e->rejects_out)
                 continue;
             size_t len = late_reject_json(m, a, line, sizeof(line));
-            fwrite(line, 1, len < sizeof(line) ? len : 0, e->rejects_out);
+            log_line(e->rejects_out, &e->rejects_log, line, len < sizeof(line) ? len : 0);
             bump(&e->reject_log_written, 1);
         }
         if (n2)
@@ -903,14 +947,14 @@ static void *archive_main(void *arg)
         if (n1 || n2)
             continue;
         if (e->rejects_out)
-            fflush(e->rejects_out);
+            log_flush(e->rejects_out, &e->rejects_log);
         if (vg_ring_closed(rj) && vg_ring_closed(ar) && !vg_ring_depth(rj) && !vg_ring_depth(ar))
             break;
         /* Two rings, one thread: sleep on the busier one, look at the other every 100 ms. */
         vg_ring_wait_readable(rj, 100 * VG_NS_PER_MS);
     }
     if (e->rejects_out)
-        fflush(e->rejects_out);
+        log_flush(e->rejects_out, &e->rejects_log);
     if (e->rings[R_HDF5_REJECTS])
         vg_ring_close(e->rings[R_HDF5_REJECTS]);
     return NULL;
@@ -1069,6 +1113,11 @@ static void alert_status(void *ctx, void *json_object)
         cJSON_AddNumberToObject(mo, "reloads", (double)s.reloads);
         cJSON_AddBoolToObject(mo, "reload_pending", atomic_load(&e->reloading));
     }
+    if (e->events_out || e->rejects_out) {
+        cJSON *lg = cJSON_AddObjectToObject(o, "logs_lost");
+        cJSON_AddNumberToObject(lg, "events", (double)s.events_log_lost);
+        cJSON_AddNumberToObject(lg, "rejects", (double)s.reject_log_lost);
+    }
     if (e->archive) {
         cJSON *a = cJSON_AddObjectToObject(o, "archive");
         cJSON_AddBoolToObject(a, "faulted", s.archive_faulted);
@@ -1222,6 +1271,8 @@ int vg_engine_new(const vg_engine_cfg *cfg, vg_engine **ret)
     if ((r = open_out(e->cfg.events_path, &e->events_out, &e->own_events)) < 0 ||
         (r = open_out(e->cfg.rejects_path, &e->rejects_out, &e->own_rejects)) < 0)
         goto out_free;
+    e->events_log.what = "events";
+    e->rejects_log.what = "reject";
     *ret = e;
     return 0;
 out_free:
@@ -1399,6 +1450,8 @@ void vg_engine_stats_get(const vg_engine *e, vg_engine_stats *ret)
         for (int g = 0; g < VG_GRADE_COUNT; g++)
             ret->events_by[f][g] = ld(&e->events_by[f][g]);
     ret->reject_log_written = ld(&e->reject_log_written);
+    ret->reject_log_lost = ld(&e->rejects_log.lost);
+    ret->events_log_lost = ld(&e->events_log.lost);
     ret->archive_full = ld(&e->archive_full) + ld(&e->hdf5_rejects_full);
     ret->technical_alerts = ld(&e->tech_events);
     ret->reloads = ld(&e->reloads);
@@ -1504,6 +1557,11 @@ size_t vg_engine_metrics_text(const vg_engine *e, char *buf, size_t cap)
                   "(reject log ring full).\n# TYPE vigil_reject_log_dropped_total counter\n"
                   "vigil_reject_log_dropped_total %llu\n",
               (unsigned long long)s.ingest.reject_log_full);
+    sb_printf(&b, "# HELP vigil_log_lines_lost_total Lines of the event or reject log a failed "
+                  "write lost (a full disk).\n# TYPE vigil_log_lines_lost_total counter\n"
+                  "vigil_log_lines_lost_total{log=\"events\"} %llu\n"
+                  "vigil_log_lines_lost_total{log=\"rejects\"} %llu\n",
+              (unsigned long long)s.events_log_lost, (unsigned long long)s.reject_log_lost);
     sb_printf(&b, "# HELP vigil_ring_depth Records waiting in each ring.\n"
                   "# TYPE vigil_ring_depth gauge\n");
     for (int i = 0; i < R_COUNT; i++)

@@ -612,6 +612,67 @@ static void on_backlog(void *ctx, const vg_alert_event *ev)
     }
 }
 
+/* Polls the engine's stats until the side logs have counted at least these lost lines. */
+static vg_engine_stats wait_lost(vg_engine *e, uint64_t rejects, uint64_t events)
+{
+    vg_engine_stats st;
+    int64_t end = vg_mono_ns() + 10 * VG_NS_PER_S;
+    do {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        vg_engine_stats_get(e, &st);
+    } while ((st.reject_log_lost < rejects || st.events_log_lost < events) &&
+             vg_mono_ns() < end);
+    return st;
+}
+
+/* The event and reject logs on a full disk (RLIMIT_FSIZE, this test process only): the lines
+ * that cannot be written are counted as lost, the engine goes on, and the logs carry on
+ * once there is room again. */
+Test(engine, side_logs_count_what_a_full_disk_loses_and_carry_on)
+{
+    char ev[300], rj[300], help[160];
+    vg_engine_cfg cfg;
+    vg_engine *e;
+    vg_engine_stats st;
+    struct rlimit lim, none;
+    const int64_t now = vg_wall_ns();
+    const char *bad = "{\"v\":1,\"ts\":";
+
+    signal(SIGXFSZ, SIG_IGN);
+    snprintf(ev, sizeof(ev), "%s/events.jsonl", dir);
+    snprintf(rj, sizeof(rj), "%s/rejects.jsonl", dir);
+    cfg_local(&cfg, ev, rj);
+    cr_assert_eq(vg_engine_new(&cfg, &e), 0);
+    cr_assert_eq(vg_engine_start(e), 0);
+    cr_assert_eq(getrlimit(RLIMIT_FSIZE, &lim), 0);
+    none = (struct rlimit){0, lim.rlim_max}; /* no file may grow */
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &none), 0);
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(vg_engine_submit(e, "vigil/testvenue/sensor/t1", bad, strlen(bad), now), 0);
+    int n = snprintf(help, sizeof(help), "{\"v\":1,\"ts\":%lld,\"type\":\"medical\"}",
+                     (long long)(now / VG_NS_PER_S));
+    cr_assert_eq(vg_engine_submit(e, "vigil/testvenue/help/h1", help, (size_t)n, now), 0);
+    st = wait_lost(e, 5, 1);
+    cr_assert_eq(st.reject_log_written, 5);
+    cr_assert_eq(st.reject_log_lost, 5, "lost %llu", (unsigned long long)st.reject_log_lost);
+    cr_assert_geq(st.events, 1, "the help press still raised its alert");
+    cr_assert_eq(st.events_log_lost, st.events);
+    const uint64_t events_then = st.events;
+
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0); /* room again */
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(vg_engine_submit(e, "vigil/testvenue/sensor/t1", bad, strlen(bad), now), 0);
+    vg_engine_stop(e);
+    vg_engine_stats_get(e, &st);
+    vg_engine_free(&e);
+    cr_assert_eq(st.reject_log_written, 8);
+    cr_assert_eq(st.reject_log_lost, 5, "nothing lost once there is room");
+    cr_assert_eq(st.events_log_lost, events_then);
+    cr_assert_eq(count_lines(rj, NULL), 3, "the three written after the disk had room");
+    cr_assert_eq(count_lines(ev, NULL), (int)(st.events - events_then));
+}
+
 /* A full disk, simulated with RLIMIT_FSIZE (this test process only): the archive faults, the
  * engine raises archive_backlog on the technical feed, and alerting goes on. */
 Test(engine, archive_fault_raises_a_technical_alert_and_alerting_goes_on)
