@@ -12,10 +12,4 @@ int vg_cmd_detect(int argc, char **argv);
 int vg_cmd_check(int argc, char **argv);
 int vg_cmd_score(int argc, char **argv);
 
-/* For a subcommand whose issue has not landed: says so on stderr, returns 1. */
-int vg_cmd_not_yet(const char *name, int issue);
-
-/* True when argv holds -h or --help. */
-int vg_cmd_wants_help(int argc, char **argv);
-
 #endif

@@ -2,6 +2,7 @@
 #include "cmd.h"
 #include "vigil/common.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,18 +30,15 @@ static void usage(FILE *f)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
 }
 
-int vg_cmd_wants_help(int argc, char **argv)
+/* Output that could not be written (a full disk) fails a command that otherwise worked: a
+ * summary, a table or a score must not be lost with exit status 0. */
+static int finish(int rc)
 {
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
-            return 1;
-    return 0;
-}
-
-int vg_cmd_not_yet(const char *name, int issue)
-{
-    fprintf(stderr, "vigil %s: not built yet (issue #%d)\n", name, issue);
-    return 1;
+    if (rc == 0 && (fflush(stdout) != 0 || ferror(stdout))) {
+        fprintf(stderr, "vigil: stdout: write error: %s\n", strerror(errno));
+        return 1;
+    }
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -52,15 +50,15 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "help") == 0) {
         usage(stdout);
-        return 0;
+        return finish(0);
     }
     if (strcmp(argv[1], "--version") == 0) {
         puts("vigil 0.1.0");
-        return 0;
+        return finish(0);
     }
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].fn(argc - 1, argv + 1);
+            return finish(commands[i].fn(argc - 1, argv + 1));
     fprintf(stderr, "vigil: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

@@ -1168,4 +1168,18 @@ Test(model, check_usage_help_and_errors)
     r = run_vigil(badopt);
     cr_expect_eq(r.status, 2);
     run_free(&r);
+    /* a summary that cannot be written (a full disk) is a failure, for every subcommand */
+    char cmd[9000], err_path[600];
+    snprintf(err_path, sizeof(err_path), "%s/err.txt", tmpdir);
+    const char *progs[] = {"check", "--help"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof(cmd), "'%s' %s %s >/dev/full 2>'%s'", getenv("VG_VIGIL"), progs[i],
+                 i == 0 ? small_path : "", err_path);
+        const int st = system(cmd);
+        char *err = read_all(err_path);
+        cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 1, "%s: %s", progs[i], err);
+        cr_expect(strstr(err, "stdout: write error: No space left on device"), "%s: %s",
+                  progs[i], err);
+        free(err);
+    }
 }
