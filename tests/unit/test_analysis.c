@@ -447,6 +447,33 @@ Test(analysis, density_warning_after_on_delay_and_clear_below_deadband_after_off
     cr_expect_eq(events[i].t_ns, T0 + 251 * S);
 }
 
+/* A camera that falls silent takes its zone's density away, not its alert: the grade and its
+ * timers hold through the gap (a critical crowd must not clear because the camera died),
+ * and the off-delay starts only when readings below the level come back. */
+Test(analysis, missing_density_holds_the_grade_and_its_timers)
+{
+    long i;
+
+    start(NULL, 0, 0);
+    hold_conc(0, 20, 350); /* 3.5 p/m2: warning at t=20 */
+    cr_assert_eq(count_events(VG_ALERT_DENSITY), 1);
+    for (int t = 21; t <= 200; t++)
+        tick(T0 + t * S); /* cam-c silent for three minutes */
+    cr_expect_eq(count_events(VG_ALERT_DENSITY), 1, "no change or clear while there is no data");
+    cr_expect_geq(count_events(VG_ALERT_CAMERA_HEALTH), 1, "the silence itself is reported");
+    cr_expect_eq(last_metrics[Z_CONC].cameras_fresh, 0);
+    cr_expect(!(last_metrics[Z_CONC].flags & VG_METRICS_DENSITY), "no density without data");
+    cr_expect_eq(last_metrics[Z_CONC].grade, VG_GRADE_WARNING, "the grade holds");
+    /* back at 1.6 p/m2 (below every level's deadband): the 30 s off-delay runs from t=201 */
+    hold_conc(201, 230, 160);
+    cr_expect_eq(count_events(VG_ALERT_DENSITY), 1, "the silence did not count as off-delay");
+    hold_conc(231, 231, 160);
+    i = find_event(VG_ALERT_DENSITY, 1);
+    cr_assert_geq(i, 0);
+    cr_expect_eq(events[i].action, VG_ALERT_ACTION_CLEAR);
+    cr_expect_eq(events[i].t_ns, T0 + 231 * S);
+}
+
 Test(analysis, emergency_density_is_raised_without_on_delay)
 {
     long i;
