@@ -32,7 +32,8 @@ static const char model_text[] =
     "  { id = \"wbgt-plaza\"; kind = \"wbgt\"; zone = \"plaza\"; min = -10; max = 60; period_s = "
     "60; },\n"
     "  { id = \"co2-conc\"; kind = \"co2\"; zone = \"conc-1\"; min = 300; max = 10000; period_s = "
-    "30; }\n"
+    "30; },\n"
+    "  { id = \"smoke-gate\"; kind = \"smoke\"; zone = \"gate-a\"; min = 0; max = 1; period_s = 60; }\n"
     ");\n"
     "help_points = ( { id = \"hp-1\"; zone = \"gate-a\"; } );\n";
 
@@ -427,6 +428,45 @@ Test(alert, sensor_limits_are_suppressed_while_the_sensor_is_stale)
             T0 + SEC(1), 2));
     cr_assert_eq(n_notes, 1);
     cr_assert(vg_alert_core_find(core, 2)->hide & VG_ALERT_HIDE_SUPPRESSED);
+}
+
+/* A fire alarm and a call for help are never hidden, whatever is wrong with the sensor or
+ * the camera of their zone: they may be real. */
+Test(alert, smoke_and_help_are_never_suppressed)
+{
+    push(ev(VG_ALERT_SENSOR_STALE, VG_SOURCE_SENSOR, 2, GATE, VG_ALERT_ACTION_RAISE,
+            VG_GRADE_WARNING, T0, 1));
+    push(camera(VG_ALERT_ACTION_RAISE, VG_GRADE_WARNING, T0, 2)); /* gate-a's camera */
+    push(ev(VG_ALERT_SMOKE, VG_SOURCE_SENSOR, 2, GATE, VG_ALERT_ACTION_RAISE, VG_GRADE_CRITICAL,
+            T0 + SEC(1), 3));
+    push(ev(VG_ALERT_HELP_MEDICAL, VG_SOURCE_HELP_POINT, 0, GATE, VG_ALERT_ACTION_RAISE,
+            VG_GRADE_CRITICAL, T0 + SEC(2), 4));
+    cr_assert_eq(n_notes, 4, "both annunciated");
+    cr_assert_eq(notes[2].a.id, 3);
+    cr_assert_eq(notes[2].reason, VG_ALERT_REASON_RAISE);
+    cr_assert_eq(notes[3].a.id, 4);
+    cr_assert_eq(vg_alert_core_find(core, 3)->hide, 0);
+    cr_assert_eq(vg_alert_core_find(core, 4)->hide, 0);
+}
+
+/* A suppressed alert whose condition clears is dropped: its cause explained it, and nothing
+ * comes back when the cause is gone. */
+Test(alert, a_suppressed_alert_that_clears_is_dropped)
+{
+    push(ev(VG_ALERT_SENSOR_STALE, VG_SOURCE_SENSOR, 0, PLAZA, VG_ALERT_ACTION_RAISE,
+            VG_GRADE_WARNING, T0, 1));
+    push(ev(VG_ALERT_WBGT, VG_SOURCE_SENSOR, 0, PLAZA, VG_ALERT_ACTION_RAISE, VG_GRADE_WARNING,
+            T0 + SEC(1), 2));
+    cr_assert_eq(n_notes, 1);
+    push(ev(VG_ALERT_WBGT, VG_SOURCE_SENSOR, 0, PLAZA, VG_ALERT_ACTION_CLEAR, VG_GRADE_CLEAR,
+            T0 + SEC(2), 2));
+    cr_assert_eq(n_notes, 1, "nothing published for it");
+    cr_assert_null(vg_alert_core_find(core, 2), "dropped");
+    push(ev(VG_ALERT_SENSOR_STALE, VG_SOURCE_SENSOR, 0, PLAZA, VG_ALERT_ACTION_CLEAR,
+            VG_GRADE_CLEAR, T0 + SEC(3), 1));
+    for (int i = 1; i < n_notes; i++)
+        cr_assert_neq(notes[i].a.id, 2, "note %d (reason %d) is about the dropped alert", i,
+                      notes[i].reason);
 }
 
 /* ---- out of service ---- */
