@@ -388,6 +388,41 @@ Test(ingest, zigbee2mqtt_fields_map_to_sensors_and_the_rest_is_ignored)
                  VG_REJECT_OUT_OF_RANGE);
 }
 
+/* A zigbee2mqtt smoke detector reports true / false: 1 and 0, never wrong_type. */
+Test(ingest, zigbee2mqtt_booleans_are_one_and_zero)
+{
+    static const char text[] =
+        "venue = { id = \"testvenue\"; };\n"
+        "zones = ( { id = \"z1\"; type = \"moving\"; area_m2 = 100.0; } );\n"
+        "sensors = ( { id = \"smk\"; kind = \"smoke\"; zone = \"z1\"; min = 0; max = 1;\n"
+        "              period_s = 60; z2m = { device = \"hall_smoke\"; field = \"smoke\"; }; } );\n";
+    char path[] = "/tmp/vg-test-z2m-XXXXXX";
+    const int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, text, sizeof(text) - 1), (ssize_t)(sizeof(text) - 1));
+    close(fd);
+    vg_model *m;
+    vg_model_error err;
+    vg_ingest_parser *zp;
+    vg_ingest_result res;
+    cr_assert_eq(vg_model_load(path, &m, &err), 0, "%s:%d: %s", err.file, err.line, err.message);
+    unlink(path);
+    cr_assert_eq(vg_ingest_parser_new(m, NULL, &zp), 0);
+    const char *on = "{\"smoke\":true,\"battery\":100}", *off = "{\"smoke\":false}";
+    cr_assert_eq(vg_ingest_parse(zp, "zigbee2mqtt/hall_smoke", on, strlen(on), NOW, out, 8, &res),
+                 0);
+    cr_assert_eq(res.n_readings, 1);
+    cr_assert_eq(res.n_rejected, 0);
+    cr_assert_eq(out[0].value, 1.0);
+    cr_assert_eq(vg_ingest_parse(zp, "zigbee2mqtt/hall_smoke", off, strlen(off), NOW, out, 8,
+                                 &res),
+                 0);
+    cr_assert_eq(res.n_readings, 1);
+    cr_assert_eq(out[0].value, 0.0);
+    vg_ingest_parser_free(&zp);
+    vg_model_free(&m);
+}
+
 Test(ingest, subscriptions_follow_the_model)
 {
     char f[4][160];
