@@ -566,3 +566,28 @@ Test(ingest, broker_down_at_start_is_waited_for)
     for (int i = 0; i < 100; i++)
         cr_assert_eq(g.c.seen[i], 1, "message %d", i);
 }
+
+/* Without --client-id the ingestor connects as "vigil-<venue>" every time, so the broker
+ * keeps its persistent session across a restart: what was published while it was down
+ * arrives when it is back. */
+Test(ingest, default_client_id_keeps_the_session_across_a_restart)
+{
+    struct rig g;
+    struct pub p;
+
+    rig_up(&g, 4096, NULL, -1, 0);
+    wait_connected(&g, 1);
+    rig_down(&g); /* the engine stops; its session stays with the broker */
+    pub_open(&p, "vg-it-pub7");
+    for (int i = 0; i < 50; i++)
+        send_sensor(&p, "t1", i, 1.0);
+    pub_close(&p);
+    rig_up(&g, 4096, NULL, -1, 0);
+    wait_messages(&g, 50, 30);
+    vg_ingest_stats s = stats(&g);
+    rig_down(&g);
+    cr_assert_eq(s.messages, 50, "queued while away: %llu arrived",
+                 (unsigned long long)s.messages);
+    for (int i = 0; i < 50; i++)
+        cr_assert_eq(g.c.seen[i], 1, "message %d", i);
+}
