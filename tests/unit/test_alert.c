@@ -551,6 +551,35 @@ Test(alert, deadline_restarts_when_the_grade_rises)
     cr_assert_eq(last_reason(), VG_ALERT_REASON_ESCALATE);
 }
 
+/* A hidden alert is never escalated (the operator shelved it, or it is out of service); when
+ * it shows again its deadline starts over, so the supervisor is not paged the moment it
+ * comes back. */
+static int escalations_of(uint64_t id)
+{
+    int n = 0;
+    for (int i = 0; i < n_notes; i++)
+        n += notes[i].a.id == id && notes[i].reason == VG_ALERT_REASON_ESCALATE;
+    return n;
+}
+
+Test(alert, hidden_alerts_do_not_escalate_and_restart_their_deadline_when_shown)
+{
+    push(density(PLAZA, VG_ALERT_ACTION_RAISE, VG_GRADE_CRITICAL, T0, 7));
+    push(density(CONC, VG_ALERT_ACTION_RAISE, VG_GRADE_CRITICAL, T0, 8));
+    vg_alert_core_tick(core, T0 + SEC(10));
+    cr_assert_eq(vg_alert_core_shelve(core, 7, SEC(3600), &op1), 0);
+    cr_assert_eq(vg_alert_core_set_service(core, 8, 0, &op1), 0);
+    vg_alert_core_tick(core, T0 + SEC(200)); /* long past the 120 s deadline */
+    cr_assert_eq(escalations_of(7) + escalations_of(8), 0, "hidden alerts escalated");
+    cr_assert_eq(vg_alert_core_unshelve(core, 7, &op1), 0);
+    cr_assert_eq(vg_alert_core_set_service(core, 8, 1, &op1), 0);
+    vg_alert_core_tick(core, T0 + SEC(319));
+    cr_assert_eq(escalations_of(7) + escalations_of(8), 0, "deadline not restarted at 200 s");
+    vg_alert_core_tick(core, T0 + SEC(320));
+    cr_assert_gt(escalations_of(7), 0, "120 s after it was shown again");
+    cr_assert_gt(escalations_of(8), 0, "120 s after it was back in service");
+}
+
 /* ---- flood ---- */
 
 static void raise_sensor_alerts(int n, unsigned grade, int64_t t, uint64_t first_id)
