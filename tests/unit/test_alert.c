@@ -357,6 +357,23 @@ Test(alert, shelved_alert_is_quiet_until_expiry)
     cr_assert_str_eq(audits[1].operator_id, "system");
 }
 
+/* A shelved alert whose condition ends while it is shelved: the final "cleared" is still
+ * published, so every console drops it (nothing is left dangling after the shelf). */
+Test(alert, a_shelved_alert_that_clears_publishes_its_end)
+{
+    push(density(PLAZA, VG_ALERT_ACTION_RAISE, VG_GRADE_WARNING, T0, 7));
+    cr_assert_eq(vg_alert_core_ack(core, 7, &op1), 0);
+    cr_assert_eq(vg_alert_core_shelve(core, 7, SEC(600), &op1), 0);
+    const int before = n_notes;
+    push(density(PLAZA, VG_ALERT_ACTION_CLEAR, VG_GRADE_CLEAR, T0 + SEC(30), 7));
+    cr_assert_eq(n_notes, before + 1, "the end of a shelved alert is published");
+    cr_assert_eq(notes[n_notes - 1].a.id, 7);
+    cr_assert_eq(notes[n_notes - 1].a.state, VG_ALERT_STATE_CLEARED);
+    cr_assert_null(vg_alert_core_find(core, 7));
+    vg_alert_core_tick(core, T0 + SEC(600)); /* the shelf's expiry finds nothing */
+    cr_assert_eq(n_notes, before + 1);
+}
+
 Test(alert, shelving_is_capped_and_not_doubled)
 {
     vg_alert_policy p;
