@@ -637,6 +637,35 @@ Test(alert, mutated_control_requests_each_get_a_reply_and_are_counted)
     cJSON_Delete(st);
 }
 
+/* The audit ring (operator actions for the archive) is 64 records here and nobody drains
+ * it: actions past that still work and are published; the lost audit records are counted. */
+Test(alert, a_full_audit_ring_never_blocks_operator_actions)
+{
+    char topic[128], req[160];
+    void *sub = subscribe("security.", NULL);
+    wait_connected(sub);
+    push_plaza_critical(7, T0);
+    cJSON *m = recv_alert(sub, topic, sizeof(topic), DEADLINE_MS);
+    cr_assert_not_null(m);
+    cJSON_Delete(m);
+    void *r = control_client(NULL);
+    for (int i = 0; i < 70; i++) {
+        snprintf(req, sizeof(req), "{\"cmd\":\"%s\",\"id\":\"7\",\"operator\":\"op\"}",
+                 i % 2 ? "unshelve" : "shelve");
+        cJSON *o = control(r, req);
+        cr_assert(ok(o), "action %d refused: %s", i, str(o, "error"));
+        cJSON_Delete(o);
+        m = recv_alert(sub, topic, sizeof(topic), DEADLINE_MS);
+        cr_assert_not_null(m, "action %d not published", i);
+        cJSON_Delete(m);
+    }
+    cJSON *st = control(r, "{\"cmd\":\"status\"}");
+    const cJSON *pb = cJSON_GetObjectItemCaseSensitive(st, "publisher");
+    cr_assert_eq(vg_ring_depth(audit), 64);
+    cr_assert_eq(num(pb, "audit_dropped"), 70 - 64);
+    cJSON_Delete(st);
+}
+
 Test(alert, oversized_and_multi_frame_requests_are_refused_and_counted)
 {
     void *r = control_client(NULL);
