@@ -956,6 +956,42 @@ Test(engine, wall_clock_reload_reaches_the_archive_even_when_its_ring_is_full)
                  (unsigned long long)st.archive_full);
 }
 
+/* On the wall clock a burst the HDF5 archive cannot keep up with loses records (counted):
+ * the engine raises archive_backlog on the technical feed, and clears it once a check
+ * (each second) finds no new loss. */
+Test(engine, archive_ring_overflow_raises_archive_backlog_then_clears_it)
+{
+    vg_engine_cfg cfg;
+    vg_engine *e;
+    vg_engine_stats st;
+    struct backlog b;
+
+    atomic_init(&b.raised, 0);
+    atomic_init(&b.cleared, 0);
+    atomic_init(&b.density, 0);
+    cfg_local(&cfg, NULL, NULL);
+    cfg.archive_dir = dir;
+    cfg.hdf5_ring = 16;
+    cfg.on_event = on_backlog;
+    cfg.on_event_ctx = &b;
+    cr_assert_eq(vg_engine_new(&cfg, &e), 0);
+    cr_assert_eq(vg_engine_start(e), 0);
+    for (int i = 0; i < 3000; i++)
+        submit_now(e, "vigil/testvenue/count/cam3", "\"counts\":{\"z3\":20}");
+    int64_t end = vg_mono_ns() + 10 * VG_NS_PER_S;
+    while ((!atomic_load(&b.raised) || !atomic_load(&b.cleared)) && vg_mono_ns() < end) {
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    vg_engine_stop(e);
+    vg_engine_stats_get(e, &st);
+    vg_engine_free(&e);
+    cr_assert_gt(st.archive_full, 0, "the burst overflowed the archive ring");
+    cr_assert_eq(atomic_load(&b.raised), 1);
+    cr_assert_eq(atomic_load(&b.cleared), 1, "cleared once the loss stopped");
+    cr_assert_eq(st.technical_alerts, 1);
+}
+
 /* ---- the archive on the event clock; alert ids across runs ---- */
 
 Test(engine, event_clock_waits_for_a_slow_archive_instead_of_losing_records)
