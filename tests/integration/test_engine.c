@@ -412,6 +412,18 @@ Test(engine, bad_usage_and_bad_model_exit_2)
     cr_assert_eq(run_status(help), 0);
 }
 
+/* The smallest keepalive, 5 s: the backpressure wait (10 s by default) is cut to half of it,
+ * so the engine starts, connects and stops cleanly instead of refusing its own settings. */
+Test(engine, a_short_keepalive_shortens_the_backpressure_wait_and_runs)
+{
+    int mport = free_port();
+    const char *extra[] = {"--keepalive", "5", NULL};
+    pid_t pid = vigil_start("keepalive.log", "vg-it-engine-keepalive", mport, extra);
+    cr_assert_eq(wait_metric(mport, "vigil_mqtt_connected", 1, 15000), 1, "engine connected");
+    kill(pid, SIGTERM);
+    cr_assert_eq(vigil_wait(pid, 10000), 0);
+}
+
 /* A TCP port on 127.0.0.1 held by a listening socket (close it to free the port). */
 static int hold_port(int *ret_port)
 {
