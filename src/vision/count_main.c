@@ -407,7 +407,8 @@ int main(int argc, char **argv)
     mosquitto_connect_callback_set(p.mosq, on_connect);
     mosquitto_disconnect_callback_set(p.mosq, on_disconnect);
     mosquitto_publish_callback_set(p.mosq, on_publish);
-    mosquitto_reconnect_delay_set(p.mosq, 1, 30, true);
+    /* The broker gets the same backoff as the video source (docs/vision.md). */
+    mosquitto_reconnect_delay_set(p.mosq, 1, (unsigned)cfg->reconnect_max_s, true);
     if (cfg->username[0])
         mosquitto_username_pw_set(p.mosq, cfg->username, cfg->password[0] ? cfg->password : NULL);
     {
