@@ -621,6 +621,21 @@ Test(analysis, trend_to_critical_fires_minutes_before_the_zone_goes_critical)
     cr_expect_eq(last_metrics[Z_CONC].ttc_s, 0, "already critical");
 }
 
+/* A slope needs samples spanning 20 s (one a second at most, taken at the ticks): the first
+ * seconds of a zone's data give no trend, so no time-to-critical, whatever they do. */
+Test(analysis, a_trend_needs_samples_spanning_20_s)
+{
+    start(NULL, 0, 0);
+    for (int t = 0; t < 20; t++)
+        hold_conc(t, t, 100 + 10 * t); /* climbing fast: 0.1 p/m2 a second */
+    cr_expect(!(last_metrics[Z_CONC].flags & VG_METRICS_TREND), "a trend before 20 s");
+    cr_expect_eq(last_metrics[Z_CONC].ttc_s, -1);
+    cr_expect_eq(count_events(VG_ALERT_TREND_TO_CRITICAL), 0);
+    hold_conc(20, 20, 300);
+    cr_expect(last_metrics[Z_CONC].flags & VG_METRICS_TREND, "no trend at 20 s");
+    cr_expect_float_eq(last_metrics[Z_CONC].trend_per_min, 6.0, 1e-9, "0.1 p/m2/s");
+}
+
 Test(analysis, flat_density_has_no_time_to_critical)
 {
     start(NULL, 0, 0);
