@@ -733,6 +733,30 @@ Test(analysis, flow_falling_while_density_rises_upstream_is_critical)
                   NULL, "%s", events[i].message);
 }
 
+/* The sign ends once the density upstream stops rising: the flow is then graded as what it
+ * is (30 p/m/min, under every level), and the critical clears after its off-delay rather
+ * than staying up for good. */
+Test(analysis, flow_falling_sign_ends_when_density_stops_rising)
+{
+    long i;
+
+    start(NULL, 0, 0);
+    run_jam(true);
+    cr_assert_eq(count_events(VG_ALERT_FLOW), 1);
+    for (int k = 161; k <= 300; k++) { /* the same flow, conc steady at 410 persons */
+        cr_assert_eq(push(rd(VG_READING_LINE, 0, 0, T0 + k * S, 1, 0)), 0);
+        count(C_CONC, Z_CONC, T0 + k * S, 410);
+        tick(T0 + k * S);
+    }
+    i = find_event(VG_ALERT_FLOW, 1);
+    cr_assert_geq(i, 0, "the critical flow never cleared");
+    cr_expect_eq(events[i].action, VG_ALERT_ACTION_CLEAR);
+    /* the trend falls under 0.1 p/m2/min as the flat stretch fills the 60 s window (about
+     * a minute), then the 30 s off-delay runs: k = 265 */
+    cr_expect_gt(events[i].t_ns, T0 + 190 * S);
+    cr_expect_leq(events[i].t_ns, T0 + 270 * S);
+}
+
 Test(analysis, flow_falling_with_steady_density_is_no_alert)
 {
     start(NULL, 0, 0);
