@@ -631,6 +631,11 @@ Test(archive, rotation_splits_files_at_tick_boundaries)
     char args[2048];
     snprintf(args, sizeof(args), "--quiet %s %s %s", names[0], names[1], names[2]);
     cr_assert_eq(replay_cmd(args, ""), 0, "%s", replay_err());
+    /* --speed paces by event time: 150 s of ticks at 100x take at least 1.5 s */
+    snprintf(args, sizeof(args), "--quiet --speed 100 %s %s %s", names[0], names[1], names[2]);
+    const int64_t t0 = vg_mono_ns();
+    cr_assert_eq(replay_cmd(args, ""), 0, "%s", replay_err());
+    cr_assert_geq(vg_mono_ns() - t0, 1500 * VG_NS_PER_MS, "not paced");
     snprintf(args, sizeof(args), "--quiet %s %s", names[1], names[0]);
     cr_assert_eq(replay_cmd(args, ""), 1);
     cr_assert(replay_said(names[0], "tick goes back in time (files out of order?)", NULL), "%s",
