@@ -621,7 +621,7 @@ Test(archive, tune_reports_lead_time_per_setting)
     static struct live l;
     char names[16][512], cmd[4096], csv[256], png[256], line[1024];
     vg_archive_incident inc;
-    double lead[3];
+    double lead[3], per10_per_act[3];
     unsigned long long adv[3];
     int nfiles, len, st, have_gnuplot;
     FILE *f;
@@ -685,9 +685,22 @@ Test(archive, tune_reports_lead_time_per_setting)
             cr_assert_eq(incidents, 1);
             cr_assert_eq(caught, 1);
             cr_assert_float_eq(strtod(fld[17], NULL), lead[i], 1e-9);
+            /* the alarm-load columns, as docs/archive.md defines them (EEMUA 191) */
+            const double acts = strtod(fld[9], NULL), per10 = strtod(fld[10], NULL);
+            const double peak = strtod(fld[11], NULL);
+            const char *want = peak >= 10 ? "flood" : per10 <= 1 ? "acceptable"
+                               : per10 <= 2 ? "manageable" : "overloaded";
+            cr_assert_str_eq(fld[12], want, "row %d: per10 %g peak %g", i, per10, peak);
+            cr_assert_leq(peak, acts, "row %d", i);
+            cr_assert_geq(peak, acts > 0 ? 1 : 0, "row %d", i);
+            per10_per_act[i] = acts > 0 ? per10 / acts : -1;
         }
     }
     fclose(f);
+    /* one archive, one duration: per_10min is activations over the same span in every row */
+    for (int i = 1; i < 3; i++)
+        if (per10_per_act[i] > 0 && per10_per_act[0] > 0)
+            cr_assert_float_eq(per10_per_act[i], per10_per_act[0], 1e-3 * per10_per_act[0]);
     cr_assert_gt(lead[2], 0, "the alert came before critical");
     cr_assert_float_eq(lead[0] - lead[1], 25.0, 1e-6, "leads %g %g %g", lead[0], lead[1], lead[2]);
     cr_assert_float_eq(lead[1] - lead[2], 25.0, 1e-6, "leads %g %g %g", lead[0], lead[1], lead[2]);
