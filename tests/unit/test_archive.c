@@ -642,6 +642,53 @@ Test(archive, rotation_splits_files_at_tick_boundaries)
               replay_err());
 }
 
+/* Daily files are cut at the venue's local midnight, not at UTC's: an evening event in a
+ * venue at UTC+2 is one file from its kick-off to 00:00 local time (22:00 UTC). */
+Test(archive, daily_rotation_follows_the_venues_local_midnight)
+{
+    const char *at = strstr(archive_fixture_model, "default_profile");
+    char text[8192], path[600], names[4][512];
+    vg_model *m2;
+    vg_model_error err;
+    vg_archive_cfg c;
+    vg_archive *a;
+    vg_ring *ring;
+    vg_archive_info info;
+    vg_archive_reader *rd;
+
+    cr_assert_not_null(at);
+    snprintf(text, sizeof(text), "%.*sutc_offset = \"+02:00\"; %s",
+             (int)(at - archive_fixture_model), archive_fixture_model, at);
+    snprintf(path, sizeof(path), "%s/venue-cest.cfg", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+    cr_assert_eq(vg_model_load(path, &m2, &err), 0, "%s:%d: %s", err.file, err.line, err.message);
+    vg_archive_cfg_default(&c);
+    c.rotate_ns = 86400 * S;
+    c.model = m2;
+    cr_assert_eq(vg_archive_new(dir, &c, &a), 0);
+    cr_assert_eq(vg_ring_new(VG_ARCHIVE_SLOT_SIZE, 64, &ring), 0);
+    cr_assert_eq(vg_archive_start(a, ring), 0);
+    /* 2026-05-22 21:00, 21:59:50, 22:00:10 and 23:59:50 UTC, then 00:00:10 UTC on the 23rd */
+    const int64_t day = INT64_C(1779408000) * S; /* 2026-05-22 00:00 UTC */
+    const int64_t ticks[] = {day + 75600 * S, day + 79190 * S, day + 79210 * S,
+                             day + 86390 * S, day + 86410 * S};
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(vg_archive_push_tick(ring, ticks[i], 0), 0);
+    cr_assert_eq(vg_archive_stop(a), 0);
+    vg_archive_free(&a);
+    vg_ring_free(&ring);
+    vg_model_free(&m2);
+    cr_assert_eq(list_archives(dir, names, 4), 2, "one cut, at local midnight");
+    cr_assert_eq(vg_archive_reader_open(names[1], &rd), 0);
+    vg_archive_reader_info(rd, &info);
+    cr_assert_eq(info.first_tick_ns, ticks[2], "the new file starts at 22:00:10 UTC");
+    cr_assert_eq(info.count[VG_ARCHIVE_REC_TICK], 3, "and keeps UTC midnight inside it");
+    vg_archive_reader_free(&rd);
+}
+
 /* A second ring of vg_archive_record (the alert thread's operator actions) and a ring of
  * ingest refusals feed the same file. */
 Test(archive, attached_rings_are_archived)
