@@ -1073,3 +1073,39 @@ Test(alert_curve, watch_lines_reads_a_curve_feed_with_its_own_client_key, .init 
     cr_assert_not(wait_output_ms(&c, "id=5", 3000), "no alert without the right key: %s", c.buf);
     stop_child(&c);
 }
+
+/* An engine restart behind the console: the new instance is seen in its heartbeats, the
+ * console takes a new snapshot, and alerts raised by the new engine are shown. */
+Test(alert, vigil_watch_resynchronises_after_an_engine_restart)
+{
+    const char *vigil = getenv("VG_VIGIL");
+    char feeds[128], ctl[128];
+    vg_alert_cfg cfg;
+    struct child c;
+
+    cr_assert_not_null(vigil);
+    snprintf(feeds, sizeof(feeds), "%s", vg_alert_feeds_endpoint(pubr));
+    snprintf(ctl, sizeof(ctl), "%s", vg_alert_control_endpoint(pubr));
+    push_plaza_critical(5, T0);
+    char *argv[] = {(char *)vigil, "watch", "--lines", "--feed", "security", "--endpoint", feeds,
+                    "--control", ctl, NULL};
+    spawn(&c, argv, NULL);
+    cr_assert(wait_output(&c, "snapshot-end seq=1 alerts=1"), "got: %s", c.buf);
+
+    /* the engine stops and a new one binds the same endpoints */
+    cr_assert_eq(vg_alert_stop(pubr), 0);
+    vg_alert_free(&pubr);
+    vg_ring_free(&in);
+    default_cfg(&cfg);
+    cfg.feeds_endpoint = feeds;
+    cfg.control_endpoint = ctl;
+    start_with(&cfg);
+    const size_t before = c.len;
+    cr_assert(wait_output(&c, "snapshot-end seq=0 alerts=0"), "no resnapshot: %s",
+              c.buf + before);
+    vg_alert_event g = make_event(VG_ALERT_DENSITY, VG_SOURCE_ZONE, GATE, GATE,
+                                  VG_ALERT_ACTION_RAISE, VG_GRADE_CRITICAL, T0 + SEC(5), 9);
+    push_event(&g);
+    cr_assert(wait_output(&c, "id=9 feed=security grade=critical"), "got: %s", c.buf + before);
+    cr_assert_eq(stop_child(&c), 0);
+}
