@@ -621,6 +621,27 @@ Test(analysis, trend_to_critical_fires_minutes_before_the_zone_goes_critical)
     cr_expect_eq(last_metrics[Z_CONC].ttc_s, 0, "already critical");
 }
 
+/* The trend alert ends: once the zone stops filling up, there is no time to critical, and
+ * the warning clears after the density off-delay (30 s) instead of staying on a screen. */
+Test(analysis, trend_to_critical_clears_once_the_zone_stops_filling)
+{
+    long i;
+
+    start(NULL, 0, 0);
+    for (int t = 0; t <= 400; t++)
+        hold_conc(t, t, 100 + t / 2.0); /* as above: the warning comes at t = 300 */
+    cr_assert_eq(count_events(VG_ALERT_TREND_TO_CRITICAL), 1);
+    hold_conc(401, 600, 300); /* flat at 3 p/m2 */
+    i = find_event(VG_ALERT_TREND_TO_CRITICAL, 1);
+    cr_assert_geq(i, 0, "the trend warning never cleared");
+    cr_expect_eq(events[i].action, VG_ALERT_ACTION_CLEAR);
+    /* cleared because the time to critical left the horizon and its deadband (330 s) as the
+     * flat stretch filled the 60 s window, 30 s of off-delay later: at t = 456 */
+    cr_expect(events[i].ttc_s < 0 || events[i].ttc_s > 330, "ttc %g", events[i].ttc_s);
+    cr_expect_gt(events[i].t_ns, T0 + 431 * S);
+    cr_expect_lt(events[i].t_ns, T0 + 500 * S);
+}
+
 /* A slope needs samples spanning 20 s (one a second at most, taken at the ticks): the first
  * seconds of a zone's data give no trend, so no time-to-critical, whatever they do. */
 Test(analysis, a_trend_needs_samples_spanning_20_s)
