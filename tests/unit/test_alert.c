@@ -392,6 +392,18 @@ Test(alert, shelving_is_capped_and_not_doubled)
     cr_assert_eq(vg_alert_core_shelve(core, 9, 0, &op1), -ENOENT);
 }
 
+/* The documented defaults (docs/alerts.md): a shelf lasts 30 minutes unless said otherwise,
+ * and never more than 8 hours: a shift, so nothing is shelved and forgotten for days. */
+Test(alert, shelving_defaults_are_30_minutes_capped_at_8_hours)
+{
+    push(density(PLAZA, VG_ALERT_ACTION_RAISE, VG_GRADE_WARNING, T0, 7));
+    push(density(CONC, VG_ALERT_ACTION_RAISE, VG_GRADE_WARNING, T0, 8));
+    cr_assert_eq(vg_alert_core_shelve(core, 7, 0, &op1), 0);
+    cr_assert_eq(vg_alert_core_find(core, 7)->shelved_until_ns, T0 + SEC(30 * 60));
+    cr_assert_eq(vg_alert_core_shelve(core, 8, SEC(7 * 86400), &op1), 0);
+    cr_assert_eq(vg_alert_core_find(core, 8)->shelved_until_ns, T0 + SEC(8 * 3600));
+}
+
 Test(alert, unshelve_shows_it_again)
 {
     push(density(PLAZA, VG_ALERT_ACTION_RAISE, VG_GRADE_WARNING, T0, 7));
