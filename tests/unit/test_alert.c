@@ -459,6 +459,34 @@ Test(alert, sensor_limits_are_suppressed_while_the_sensor_is_stale)
     cr_assert(vg_alert_core_find(core, 2)->hide & VG_ALERT_HIDE_SUPPRESSED);
 }
 
+/* Every cause of suppression in docs/alerts.md, not just the two above: a camera fault hides
+ * its zones' trend and pressure alerts too; a stuck or out-of-range sensor hides its own
+ * limit alerts. */
+Test(alert, every_documented_cause_suppresses_its_dependents)
+{
+    push(camera(VG_ALERT_ACTION_RAISE, VG_GRADE_WARNING, T0, 1));
+    push(ev(VG_ALERT_TREND_TO_CRITICAL, VG_SOURCE_ZONE, PLAZA, PLAZA, VG_ALERT_ACTION_RAISE,
+            VG_GRADE_WARNING, T0 + SEC(1), 2));
+    push(ev(VG_ALERT_PRESSURE, VG_SOURCE_ZONE, GATE, GATE, VG_ALERT_ACTION_RAISE,
+            VG_GRADE_WARNING, T0 + SEC(1), 3));
+    push(ev(VG_ALERT_SENSOR_STUCK, VG_SOURCE_SENSOR, 1, CONC, VG_ALERT_ACTION_RAISE,
+            VG_GRADE_ADVISORY, T0 + SEC(2), 4));
+    push(ev(VG_ALERT_CO2, VG_SOURCE_SENSOR, 1, CONC, VG_ALERT_ACTION_RAISE, VG_GRADE_WARNING,
+            T0 + SEC(3), 5));
+    push(ev(VG_ALERT_SENSOR_RANGE, VG_SOURCE_SENSOR, 0, PLAZA, VG_ALERT_ACTION_RAISE,
+            VG_GRADE_WARNING, T0 + SEC(4), 6));
+    push(ev(VG_ALERT_WBGT, VG_SOURCE_SENSOR, 0, PLAZA, VG_ALERT_ACTION_RAISE, VG_GRADE_WARNING,
+            T0 + SEC(5), 7));
+    for (uint64_t id = 2; id <= 7; id++) {
+        if (id == 4 || id == 6)
+            continue; /* the causes themselves are annunciated */
+        cr_assert(vg_alert_core_find(core, id)->hide & VG_ALERT_HIDE_SUPPRESSED, "alert %llu",
+                  (unsigned long long)id);
+    }
+    cr_assert_eq(vg_alert_core_find(core, 4)->hide, 0);
+    cr_assert_eq(vg_alert_core_find(core, 6)->hide, 0);
+}
+
 /* A fire alarm and a call for help are never hidden, whatever is wrong with the sensor or
  * the camera of their zone: they may be real. */
 Test(alert, smoke_and_help_are_never_suppressed)
