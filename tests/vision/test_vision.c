@@ -492,6 +492,14 @@ Test(vision, repeated_frame_is_frozen_and_recovers_when_the_image_moves)
         cr_assert_eq(vg_vision_counter_process(k, &f), 0);
     }
     cr_assert_eq(vg_vision_counter_health(k, NULL, 0), VG_VISION_HEALTH_OK);
+    vg_vision_counter_free(&k);
+
+    /* the documented default (frozen_after_s 0: 10 s): still OK after 9.9 s, frozen at 10 */
+    c.frozen_after_s = 0;
+    cr_assert_eq(vg_vision_counter_new(&c, &k), 0);
+    t = 0;
+    cr_assert_eq(feed(k, still, 100, &t, detail, sizeof(detail)), VG_VISION_HEALTH_OK);
+    cr_assert_eq(feed(k, still, 1, &t, detail, sizeof(detail)), VG_VISION_HEALTH_FROZEN);
     free(still);
     vg_vision_source_free(&s);
     vg_vision_counter_free(&k);
