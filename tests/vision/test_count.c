@@ -64,6 +64,14 @@ static void on_message(struct mosquitto *m, void *o, const struct mosquitto_mess
     pthread_mutex_unlock(&rx.lock);
 }
 
+/* Keeps the first retained message for retained_health(). */
+static void on_retained(struct mosquitto *m, void *o, const struct mosquitto_message *msg)
+{
+    char *got = o;
+    if (msg->retain && !got[0])
+        snprintf(got, 512, "%.*s", msg->payloadlen, (const char *)msg->payload);
+}
+
 static void on_subscribe(struct mosquitto *m, void *o, int mid, int n, const int *qos)
 {
     pthread_mutex_lock(&rx.lock);
@@ -542,6 +550,48 @@ Test(count, missing_video_file_exits_1)
     write_cfg(cfg, "c", "file:/nonexistent/clip.avi", "backend = \"ffmpeg\";\n");
     cr_assert_eq(wait_exit(spawn_count(cfg, err), 15000), 1, "%s", slurp(err));
     cr_assert(strstr(slurp(err), "/nonexistent/clip.avi"), "%s", slurp(err));
+}
+
+/* A retained health message as a console connecting now would get it (NULL: none in 3 s). */
+static char *retained_health(const char *topic)
+{
+    static char got[512];
+    struct mosquitto *m = mosquitto_new(NULL, true, got);
+    got[0] = '\0';
+    cr_assert(m);
+    mosquitto_message_callback_set(m, on_retained);
+    cr_assert_eq(mosquitto_connect(m, "127.0.0.1", port, 30), MOSQ_ERR_SUCCESS);
+    cr_assert_eq(mosquitto_subscribe(m, NULL, topic, 1), MOSQ_ERR_SUCCESS);
+    for (int i = 0; i < 300 && !got[0]; i++)
+        mosquitto_loop(m, 10, 1);
+    mosquitto_disconnect(m);
+    mosquitto_destroy(m);
+    return got[0] ? got : NULL;
+}
+
+/* vigil-count killed outright (SIGKILL: no goodbye) while it counts a live camera: the broker
+ * publishes its will, a retained "stopped" (at once when the connection drops, at the latest
+ * after 1.5 keepalives); a console that connects afterwards still learns the camera is down. */
+Test(count, a_killed_counter_leaves_a_retained_stopped_health)
+{
+    char clip[300], src[310], cfg[300], err[300];
+    const char *htopic = "vigil/itest/health/cam-kill";
+    struct want ok = {htopic, "\"ok\""}, gone = {htopic, "lost its broker connection"};
+
+    snprintf(clip, sizeof(clip), "%s/clip.avi", dir);
+    snprintf(src, sizeof(src), "file:%s", clip);
+    snprintf(cfg, sizeof(cfg), "%s/kill.cfg", dir);
+    snprintf(err, sizeof(err), "%s/stderr", dir);
+    write_clip(clip, 300, -1, 0); /* 30 s played at its frame rate */
+    write_cfg(cfg, "cam-kill", src, "backend = \"ffmpeg\";\nrealtime = true;\n");
+    pid_t pid = spawn_count(cfg, err);
+    cr_assert(wait_for(has_msg, &ok, 15000), "no ok health: %s", slurp(err));
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    cr_assert(wait_for(has_msg, &gone, 15000), "no will within 15 s");
+    const char *kept = retained_health(htopic);
+    cr_assert_not_null(kept, "no retained health message");
+    cr_assert_str_eq(health_status(kept), "stopped", "%s", kept);
 }
 
 Test(count, shipped_example_configs_are_valid)
