@@ -301,6 +301,15 @@ static int ok(const cJSON *o)
     return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "ok"));
 }
 
+/* The status reply (free it); *publisher points at its "publisher" counters. */
+static cJSON *status_of(void *r, const cJSON **publisher)
+{
+    cJSON *o = control(r, "{\"cmd\":\"status\"}");
+    cr_assert(ok(o));
+    *publisher = cJSON_GetObjectItemCaseSensitive(o, "publisher");
+    return o;
+}
+
 static void push_input(const vg_alert_input *rec)
 {
     cr_assert_eq(vg_ring_wait_writable(in, 1, SEC(5)), 0);
@@ -495,15 +504,24 @@ Test(alert, late_joiner_gets_snapshot_then_only_newer_sequence_numbers)
     cJSON_Delete(snap);
 }
 
-Test(alert, ack_via_control_changes_state_and_is_published)
+/* A security subscriber that has seen the raise of plaza's critical alert `id`. */
+static void *seen_plaza_critical(uint64_t id)
 {
     char topic[128];
     void *sub = subscribe("security.", NULL);
     wait_connected(sub);
-    push_plaza_critical(7, T0);
+    push_plaza_critical(id, T0);
     cJSON *m = recv_alert(sub, topic, sizeof(topic), DEADLINE_MS);
     cr_assert_not_null(m);
     cJSON_Delete(m);
+    return sub;
+}
+
+Test(alert, ack_via_control_changes_state_and_is_published)
+{
+    char topic[128];
+    void *sub = seen_plaza_critical(7);
+    cJSON *m;
 
     void *req = control_client(NULL);
     cJSON *r = control(req, "{\"cmd\":\"ack\",\"id\":\"7\",\"operator\":\"op-anna\","
@@ -627,9 +645,8 @@ Test(alert, mutated_control_requests_each_get_a_reply_and_are_counted)
         }
         cJSON_Delete(o);
     }
-    cJSON *st = control(r, "{\"cmd\":\"status\"}");
-    cr_assert(ok(st));
-    const cJSON *pb = cJSON_GetObjectItemCaseSensitive(st, "publisher");
+    const cJSON *pb;
+    cJSON *st = status_of(r, &pb);
     cr_assert_eq(num(pb, "requests"), N_MUTANTS + 1);
     cr_assert_eq(num(pb, "bad_requests"), refused);
     cr_assert_gt(refused, 0);
@@ -642,12 +659,8 @@ Test(alert, mutated_control_requests_each_get_a_reply_and_are_counted)
 Test(alert, a_full_audit_ring_never_blocks_operator_actions)
 {
     char topic[128], req[160];
-    void *sub = subscribe("security.", NULL);
-    wait_connected(sub);
-    push_plaza_critical(7, T0);
-    cJSON *m = recv_alert(sub, topic, sizeof(topic), DEADLINE_MS);
-    cr_assert_not_null(m);
-    cJSON_Delete(m);
+    void *sub = seen_plaza_critical(7);
+    cJSON *m;
     void *r = control_client(NULL);
     for (int i = 0; i < 70; i++) {
         snprintf(req, sizeof(req), "{\"cmd\":\"%s\",\"id\":\"7\",\"operator\":\"op\"}",
@@ -659,8 +672,8 @@ Test(alert, a_full_audit_ring_never_blocks_operator_actions)
         cr_assert_not_null(m, "action %d not published", i);
         cJSON_Delete(m);
     }
-    cJSON *st = control(r, "{\"cmd\":\"status\"}");
-    const cJSON *pb = cJSON_GetObjectItemCaseSensitive(st, "publisher");
+    const cJSON *pb;
+    cJSON *st = status_of(r, &pb);
     cr_assert_eq(vg_ring_depth(audit), 64);
     cr_assert_eq(num(pb, "audit_dropped"), 70 - 64);
     cJSON_Delete(st);
@@ -689,9 +702,8 @@ Test(alert, oversized_and_multi_frame_requests_are_refused_and_counted)
     cr_assert_str_eq(str(o, "error"), "request too large");
     cJSON_Delete(o);
 
-    o = control(r, "{\"cmd\":\"status\"}");
-    cr_assert(ok(o));
-    const cJSON *pb = cJSON_GetObjectItemCaseSensitive(o, "publisher");
+    const cJSON *pb;
+    o = status_of(r, &pb);
     cr_assert_eq(num(pb, "requests"), 3);
     cr_assert_eq(num(pb, "bad_requests"), 2);
     cJSON_Delete(o);
