@@ -197,6 +197,13 @@ static int is_blank(const char *s)
     return 1;
 }
 
+/* The one message for scores that could not be written (a full disk), wherever it shows. */
+static void write_error(const char *out_name, const char *in_name)
+{
+    fprintf(stderr, "vigil detect: %s: write error (scores of %s): %s\n", out_name, in_name,
+            strerror(errno));
+}
+
 /* Scores one CSV stream into out. Returns 0, or -1 after printing an error. */
 static int detect_stream(FILE *in, const char *name, FILE *out, const char *out_name,
                          const vg_detector_cfg *cfg, struct file_stats *st)
@@ -319,8 +326,7 @@ static int detect_stream(FILE *in, const char *name, FILE *out, const char *out_
     r = 0;
     goto out;
 out_write:
-    fprintf(stderr, "vigil detect: %s: write error (scores of %s): %s\n", out_name, name,
-            strerror(errno));
+    write_error(out_name, name);
 out:
     free(line);
     vg_detector_free(&det);
@@ -511,8 +517,7 @@ static int detect_nab(const char *data, const char *results, const vg_detector_c
             int r = detect_stream(in, in_path, out, out_path, cfg, &st);
             fclose(in);
             if (fclose(out) != 0 && r == 0) {
-                fprintf(stderr, "vigil detect: %s: write error: %s\n", tmp_path,
-                        strerror(errno));
+                write_error(out_path, in_path);
                 r = -1;
             }
             if (r == 0 && rename(tmp_path, out_path) < 0) {
