@@ -20,6 +20,7 @@
 #include "vigil/alert.h"
 #include "vigil/common.h"
 
+#include "child.h"
 #include "mutate.h"
 
 #include <cjson/cJSON.h>
@@ -835,16 +836,6 @@ Test(alert_curve, allow_list_admits_only_listed_client_keys, .init = setup_curve
 
 /* ---- vigil watch in a terminal ---- */
 
-static int sh(const char *fmt, ...)
-{
-    char cmd[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    return system(cmd);
-}
-
 static int pane_contains(const char *session, const char *needle)
 {
     char cmd[256], buf[8192];
@@ -883,7 +874,7 @@ Test(alert, vigil_watch_refuses_bad_usage)
         {"--lines --client-key rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7", "bad CURVE key"},
         {"--lines --endpoint nonsense", "cannot connect"},
     };
-    char err_path[] = "/tmp/vg-watch-err-XXXXXX", err[4096];
+    char err_path[] = "/tmp/vg-watch-err-XXXXXX";
     const int fd = mkstemp(err_path);
     cr_assert_geq(fd, 0);
     close(fd);
@@ -893,16 +884,12 @@ Test(alert, vigil_watch_refuses_bad_usage)
         snprintf(cmd, sizeof(cmd),
                  "env -u VIGIL_CLIENT_SECRET_KEY '%s' watch %s </dev/null >/dev/null 2>'%s'",
                  getenv("VG_VIGIL"), cases[i].args, err_path);
-        const int st = system(cmd);
-        FILE *f = fopen(err_path, "r");
-        cr_assert_not_null(f);
-        size_t n = fread(err, 1, sizeof(err) - 1, f);
-        err[n] = '\0';
-        fclose(f);
-        cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 2, "%s: exit %d: %s", cases[i].args,
-                  WIFEXITED(st) ? WEXITSTATUS(st) : -1, err);
+        const int st = child_sh("%s", cmd);
+        char *err = read_file(err_path);
+        cr_expect_eq(st, 2, "%s: exit %d: %s", cases[i].args, st, err);
         cr_expect_not_null(strstr(err, cases[i].want), "%s: want \"%s\", got: %s",
                            cases[i].args, cases[i].want, err);
+        free(err);
     }
     unlink(err_path);
 }
@@ -911,7 +898,7 @@ Test(alert, vigil_watch_shows_an_alert_and_acknowledges_it_from_the_keyboard)
 {
     const char *vigil = getenv("VG_VIGIL");
     char session[64], topic[128];
-    if (!vigil || sh("command -v tmux >/dev/null") != 0)
+    if (!vigil || child_sh("command -v tmux >/dev/null") != 0)
         cr_skip_test("needs VG_VIGIL and tmux");
     snprintf(session, sizeof(session), "vgwatch%d", (int)getpid());
     snprintf(tmux_session, sizeof(tmux_session), "%s", session);
@@ -934,7 +921,7 @@ Test(alert, vigil_watch_shows_an_alert_and_acknowledges_it_from_the_keyboard)
     cr_assert_eq(vg_alert_pack_metrics(zm, 2, T0, &mrec, 1), 1);
     push_input(&mrec);
 
-    cr_assert_eq(sh("tmux -L %s new-session -d -s %s -x 160 -y 30 "
+    cr_assert_eq(child_sh("tmux -L %s new-session -d -s %s -x 160 -y 30 "
                     "\"TERM=xterm-256color %s watch --endpoint %s --control %s --operator "
                     "op-tmux\"",
                     session, session, vigil, vg_alert_feeds_endpoint(pubr),
@@ -943,13 +930,13 @@ Test(alert, vigil_watch_shows_an_alert_and_acknowledges_it_from_the_keyboard)
     const char *target = session;
     int shown = wait_pane(target, "plaza") && wait_pane(target, "unack");
     if (!shown)
-        sh("tmux -L %s capture-pane -p -t %s >&2", session, session);
+        child_sh("tmux -L %s capture-pane -p -t %s >&2", session, session);
     cr_assert(shown, "the console shows the alert");
     cr_assert(pane_contains(target, "critical"));
     cr_assert(wait_pane(target, "2.10 C"), "the plaza's density and level of service");
     /* The alert is months old by the wall clock, 0 s old by the engine's (event) clock. */
     cr_assert(wait_pane(target, " 0s "), "AGE in event time");
-    sh("tmux -L %s send-keys -t %s a", session, session);
+    child_sh("tmux -L %s send-keys -t %s a", session, session);
     m = recv_alert(sub, topic, sizeof(topic), DEADLINE_MS);
     cr_assert_not_null(m, "the key press acknowledged the alert");
     cr_assert_str_eq(str(m, "reason"), "ack");
@@ -957,8 +944,8 @@ Test(alert, vigil_watch_shows_an_alert_and_acknowledges_it_from_the_keyboard)
     cJSON_Delete(m);
     cr_assert(wait_pane(target, "acked"), "the console shows the new state");
     cr_assert(wait_pane(target, "op-tmux"));
-    sh("tmux -L %s send-keys -t %s q", session, session);
-    sh("tmux -L %s kill-server 2>/dev/null", session);
+    child_sh("tmux -L %s send-keys -t %s q", session, session);
+    child_sh("tmux -L %s kill-server 2>/dev/null", session);
 }
 
 /* ---- vigil watch --lines, through CURVE with an allow-list ---- */

@@ -36,6 +36,7 @@
 #include <zmq.h>
 
 #include "archive_fixture.h"
+#include "child.h"
 #include "vigil/archive.h"
 #include "vigil/common.h"
 #include "vigil/engine.h"
@@ -452,13 +453,7 @@ static uint64_t push_burst(vg_ring *ring, uint32_t *tag, uint32_t n)
 static int run_vigil(const char *cmd_name, const char *args, const char *out_path,
                      const char *err_path)
 {
-    char cmd[2048];
-    int st;
-
-    snprintf(cmd, sizeof(cmd), "%s %s %s >%s 2>%s", getenv("VG_VIGIL"), cmd_name, args,
-             out_path, err_path);
-    st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return child_sh("%s %s %s >%s 2>%s", getenv("VG_VIGIL"), cmd_name, args, out_path, err_path);
 }
 
 Test(archive, full_disk_is_counted_and_a_new_file_follows)
@@ -623,7 +618,7 @@ Test(archive, tune_reports_lead_time_per_setting)
     vg_archive_incident inc;
     double lead[3], per10_per_act[3];
     unsigned long long adv[3];
-    int nfiles, len, st, have_gnuplot;
+    int nfiles, len, have_gnuplot;
     FILE *f;
 
     write_scenario(&l);
@@ -651,8 +646,7 @@ Test(archive, tune_reports_lead_time_per_setting)
              " --vary profiles.default.density.moving.advisory=1.0:2.0:0.5 --csv %s%s%s"
              " >/dev/null",
              csv, have_gnuplot ? " --plot " : "", have_gnuplot ? png : "");
-    st = system(cmd);
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", cmd);
+    cr_assert_eq(child_sh("%s", cmd), 0, "%s", cmd);
 
     f = fopen(csv, "r");
     cr_assert_not_null(f);
@@ -751,12 +745,10 @@ Test(archive, tune_reports_lead_time_per_setting)
 
     /* usage errors */
     snprintf(cmd + len, sizeof(cmd) - (size_t)len, " --vary nope=2:1:1 >/dev/null 2>&1");
-    st = system(cmd);
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+    cr_assert_eq(child_sh("%s", cmd), 2);
     snprintf(cmd + len, sizeof(cmd) - (size_t)len,
              " --vary profiles.nope.density.x=1:2:1 >/dev/null 2>&1");
-    st = system(cmd);
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    cr_assert_eq(child_sh("%s", cmd), 1);
 }
 
 /* ---------------------------------------------------------------- replay --publish */

@@ -11,11 +11,11 @@
  * an archive_backlog alert), and a replay of a lossy archive cannot match. */
 #include "vigil/common.h"
 
+#include "child.h"
 #include "itest_util.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
-#include <fcntl.h>
 #include <glob.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -77,41 +77,15 @@ static pid_t spawn(const char *out, const char *log, const char *const *args)
     for (int i = 0; args[i] && k < 47; i++)
         argv[k++] = args[i];
     argv[k] = NULL;
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int e = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        int nul = open("/dev/null", O_RDONLY);
-        dup2(nul, 0);
-        dup2(o, 1);
-        dup2(e, 2);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
+    const pid_t pid = child_spawn(argv, &(child_io){.out = outp, .err = logp, .append_err = true});
     if (n_spawned < 8)
         spawned[n_spawned++] = pid;
     return pid;
 }
 
-/* Exit status, 128 + signal, or -1 after timeout (the process is then killed). */
-static int wait_exit(pid_t pid, int timeout_ms)
-{
-    int st;
-    int64_t end = vg_mono_ns() + (int64_t)timeout_ms * VG_NS_PER_MS;
-    while (vg_mono_ns() < end) {
-        if (waitpid(pid, &st, WNOHANG) == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        nap_ms(20);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &st, 0);
-    return -1;
-}
-
 static int run_vigil(const char *out, const char *log, const char *const *args, int timeout_ms)
 {
-    return wait_exit(spawn(out, log, args), timeout_ms);
+    return child_wait(spawn(out, log, args), timeout_ms);
 }
 
 /* 1 when tmp/<a> and tmp/<b> hold the same bytes, 0 when they differ, -1 when unreadable. */
@@ -283,7 +257,7 @@ static int run_day(const char *tag, const char *scenario)
                  0, "event clock: simulated time is not refused");
 
     kill(engine, SIGTERM);
-    cr_assert_eq(wait_exit(engine, 60000), 0, "SIGTERM: drained and exited 0");
+    cr_assert_eq(child_wait(engine, 60000), 0, "SIGTERM: drained and exited 0");
     medsub_stop(&sub);
     return atomic_load(&sub.help_medical);
 }

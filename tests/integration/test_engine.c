@@ -14,13 +14,13 @@
 #include "vigil/common.h"
 
 #include "../archive_fixture.h"
+#include "child.h"
 #include "itest_util.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <mosquitto.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -97,33 +97,10 @@ static pid_t vigil_start(const char *log, const char *client_id, int metrics_por
     for (int i = 0; extra && extra[i]; i++)
         argv[k++] = extra[i];
     argv[k] = NULL;
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        dup2(fd, 2);
-        int nul = open("/dev/null", O_WRONLY);
-        dup2(nul, 1);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
+    const pid_t pid = child_spawn(argv, &(child_io){.err = logpath, .append_err = true});
     if (n_spawned < 8)
         spawned[n_spawned++] = pid;
     return pid;
-}
-
-static int vigil_wait(pid_t pid, int timeout_ms)
-{
-    int st;
-    int64_t end = vg_mono_ns() + (int64_t)timeout_ms * VG_NS_PER_MS;
-    while (vg_mono_ns() < end) {
-        if (waitpid(pid, &st, WNOHANG) == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        nap_ms(10);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &st, 0);
-    return -1;
 }
 
 /* ---- QoS 1 publisher ---- */
@@ -245,7 +222,7 @@ Test(engine, metrics_scrape_matches_what_was_sent)
         nap_ms(20);
     cr_assert_eq(file_has("metrics.log", "messages 534, readings 520"), 1);
     kill(pid, SIGTERM);
-    cr_assert_eq(vigil_wait(pid, 10000), 0, "SIGTERM: drained and exited 0");
+    cr_assert_eq(child_wait(pid, 10000), 0, "SIGTERM: drained and exited 0");
     cr_assert_geq(file_has("metrics.log", "stopping, draining"), 1);
 }
 
@@ -268,7 +245,7 @@ Test(engine, restart_processes_what_the_broker_queued_meanwhile)
     }
     nap_ms(300); /* the subscription is in place: the session exists at the broker */
     kill(pid, SIGKILL);
-    cr_assert_eq(vigil_wait(pid, 5000), 128 + SIGKILL);
+    cr_assert_eq(child_wait(pid, 5000), 128 + SIGKILL);
 
     struct mosquitto *m = pub_open();
     for (int i = 0; i < queued; i++) {
@@ -286,7 +263,7 @@ Test(engine, restart_processes_what_the_broker_queued_meanwhile)
     /* The startup grace lets the queued readings in before the first watermark. */
     cr_assert_eq(metric(t, "vigil_readings_accepted_total"), queued);
     kill(pid, SIGTERM);
-    cr_assert_eq(vigil_wait(pid, 10000), 0);
+    cr_assert_eq(child_wait(pid, 10000), 0);
 }
 
 Test(engine, help_press_becomes_a_medical_event_line)
@@ -308,7 +285,7 @@ Test(engine, help_press_becomes_a_medical_event_line)
     while (!file_has("events.jsonl", "\"kind\":\"help_medical\"") && vg_mono_ns() < end)
         nap_ms(50);
     kill(pid, SIGTERM);
-    cr_assert_eq(vigil_wait(pid, 10000), 0);
+    cr_assert_eq(child_wait(pid, 10000), 0);
     cr_assert_eq(file_has("events.jsonl", "\"kind\":\"help_medical\""), 1);
     cr_assert_eq(file_has("events.jsonl", "\"feed\":\"medical\""), 1);
     cr_assert_eq(file_has("events.jsonl", "\"zone\":\"z1\""), 1);
@@ -327,23 +304,9 @@ static int run_status_err(const char *const *args, char **err)
         argv[k++] = args[i];
     argv[k] = NULL;
     snprintf(err_path, sizeof(err_path), "%s/run-stderr.txt", tmp);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int nul = open("/dev/null", O_WRONLY);
-        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(nul, 1);
-        dup2(e, 2);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    const int status = vigil_wait(pid, 10000);
-    if (err) {
-        FILE *f = fopen(err_path, "r");
-        cr_assert_not_null(f);
-        *err = calloc(1, 65536);
-        fread(*err, 1, 65535, f);
-        fclose(f);
-    }
+    const int status = child_run(argv, &(child_io){.err = err_path}, 10000);
+    if (err)
+        *err = read_file(err_path);
     return status;
 }
 
@@ -421,7 +384,7 @@ Test(engine, a_short_keepalive_shortens_the_backpressure_wait_and_runs)
     pid_t pid = vigil_start("keepalive.log", "vg-it-engine-keepalive", mport, extra);
     cr_assert_eq(wait_metric(mport, "vigil_mqtt_connected", 1, 15000), 1, "engine connected");
     kill(pid, SIGTERM);
-    cr_assert_eq(vigil_wait(pid, 10000), 0);
+    cr_assert_eq(child_wait(pid, 10000), 0);
 }
 
 /* A TCP port on 127.0.0.1 held by a listening socket (close it to free the port). */
@@ -744,7 +707,7 @@ Test(engine, reload_keeps_alerts_adds_and_removes_sensors_and_refuses_bad_models
     zmq_close(sub);
     zmq_ctx_term(zctx);
     kill(pid, SIGTERM);
-    cr_assert_eq(vigil_wait(pid, 10000), 0);
+    cr_assert_eq(child_wait(pid, 10000), 0);
     cr_assert_eq(file_has("reload.log", "engine: model in force"), 2);
     cr_assert_eq(file_has("reload.log", "run: SIGHUP: reloading"), 1);
 

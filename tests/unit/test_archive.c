@@ -18,10 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "archive_fixture.h"
+#include "child.h"
 #include "vigil/alert.h"
 #include "vigil/archive.h"
 #include "vigil/common.h"
@@ -484,19 +484,11 @@ Test(archive, thread_archives_everything_pushed_in_order)
     vg_archive_reader_free(&rd);
 }
 
-/* rotate_ns = 60 s: ticks at T0+0..150 s every 10 s; T0 is a multiple of 60 s (UTC offset
- * 0), so files start at the ticks T0 (first), T0+60 and T0+120: three files of 6, 6, 4
- * ticks; each file's readings are the ones pushed before its next tick. */
 /* Runs `vigil replay ARGS FILE`; its stderr goes to dir/replay.err. Returns the exit code. */
 static int replay_cmd(const char *args, const char *file)
 {
-    char cmd[2048];
-    int st;
-
-    snprintf(cmd, sizeof(cmd), "%s replay %s %s >/dev/null 2>%s/replay.err", getenv("VG_VIGIL"),
-             args, file, dir);
-    st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return child_sh("%s replay %s %s >/dev/null 2>%s/replay.err", getenv("VG_VIGIL"), args, file,
+                    dir);
 }
 
 /* dir/replay.err, for assertion messages. */
@@ -566,13 +558,15 @@ Test(archive, replay_and_score_say_when_the_live_run_lost_records)
     fclose(f);
     snprintf(cmd, sizeof(cmd), "%s score %s %s >/dev/null 2>%s/replay.err", getenv("VG_VIGIL"),
              st.path, truth, dir);
-    const int rc = system(cmd);
-    cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "%s", replay_err());
+    cr_assert_eq(child_sh("%s", cmd), 0, "%s", replay_err());
     cr_assert(replay_said("the live run lost archive records; alerts may be missing", NULL,
                           NULL),
               "%s", replay_err());
 }
 
+/* rotate_ns = 60 s: ticks at T0+0..150 s every 10 s; T0 is a multiple of 60 s (UTC offset
+ * 0), so files start at the ticks T0 (first), T0+60 and T0+120: three files of 6, 6, 4
+ * ticks; each file's readings are the ones pushed before its next tick. */
 Test(archive, rotation_splits_files_at_tick_boundaries)
 {
     vg_archive_cfg c;
@@ -1193,7 +1187,7 @@ Test(archive, replay_refuses_a_switch_before_the_previous_one)
  * with a message naming what is wrong; two warnings leave the run going. */
 Test(archive, replay_and_tune_refuse_bad_usage_and_unusable_inputs)
 {
-    char h5[512], text[600], truth[600], base[2048];
+    char h5[512], text[600], truth[600];
     reload_archive(h5, sizeof(h5));
     snprintf(text, sizeof(text), "%s/not-an-archive.h5", dir);
     snprintf(truth, sizeof(truth), "%s/not-truth.json", dir);
@@ -1251,16 +1245,12 @@ Test(archive, replay_and_tune_refuse_bad_usage_and_unusable_inputs)
         snprintf(args, sizeof(args), fmt, h5, text, truth, model_path);
         snprintf(err, sizeof(err), "%s/cli.err", dir);
         snprintf(cmd, sizeof(cmd), "'%s' %s >/dev/null 2>'%s'", getenv("VG_VIGIL"), args, err);
-        const int st = system(cmd);
-        f = fopen(err, "r");
-        cr_assert_not_null(f);
-        size_t n = fread(base, 1, sizeof(base) - 1, f);
-        base[n] = '\0';
-        fclose(f);
-        cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == cases[i].status, "%s: exit %d: %s", args,
-                  WIFEXITED(st) ? WEXITSTATUS(st) : -1, base);
-        cr_expect_not_null(strstr(base, cases[i].want), "%s: want \"%s\", got: %s", args,
-                           cases[i].want, base);
+        const int st = child_sh("%s", cmd);
+        char *said = read_file(err);
+        cr_expect_eq(st, cases[i].status, "%s: exit %d: %s", args, st, said);
+        cr_expect_not_null(strstr(said, cases[i].want), "%s: want \"%s\", got: %s", args,
+                           cases[i].want, said);
+        free(said);
     }
 }
 

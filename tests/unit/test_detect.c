@@ -6,18 +6,16 @@
  * "alarms" means score >= vg_detector_threshold() at the default sensitivity (0.5). */
 #include "vigil/detect.h"
 
+#include "child.h"
+
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define MIN_NS (60 * INT64_C(1000000000))
@@ -584,28 +582,12 @@ static void write_file(const char *name, const char *text)
     fclose(f);
 }
 
-/* Reads a whole file into a static-size heap buffer the caller frees. */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "%s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    cr_assert_not_null(b);
-    cr_assert_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    b[n] = '\0';
-    fclose(f);
-    return b;
-}
-
 /* Runs `vigil detect ARGS...`; stdout and stderr land in *ret_out / *ret_err (malloc'd).
  * Returns the exit status. */
 /* Set by a test before run_detect: where the child's stdout goes instead of stdout.txt
  * (/dev/full: a full disk), and a file-size limit for the child (0: none). */
 static const char *run_stdout;
-static rlim_t run_fsize;
+static long long run_fsize;
 
 static int run_detect(char **ret_out, char **ret_err, const char *const *args)
 {
@@ -622,29 +604,13 @@ static int run_detect(char **ret_out, char **ret_err, const char *const *args)
     for (; *args && n < 31; args++)
         argv[n++] = *args;
     argv[n] = NULL;
-    pid_t pid = fork();
-    cr_assert_neq(pid, -1);
-    if (pid == 0) {
-        int o = open(run_stdout ? run_stdout : out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
-            _exit(127);
-        if (run_fsize) {
-            /* Writes past the limit then fail with EFBIG, as on a full disk. */
-            const struct rlimit rl = {run_fsize, run_fsize};
-            signal(SIGXFSZ, SIG_IGN);
-            if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
-                _exit(127);
-        }
-        execv(vigil, (char *const *)argv);
-        _exit(127);
-    }
-    int st;
-    cr_assert_eq(waitpid(pid, &st, 0), pid);
-    cr_assert(WIFEXITED(st), "vigil detect died");
-    *ret_out = run_stdout ? strdup("") : slurp(out_path);
-    *ret_err = slurp(err_path);
-    return WEXITSTATUS(st);
+    const child_io io = {.out = run_stdout ? run_stdout : out_path, .err = err_path,
+                         .fsize = run_fsize};
+    const int status = child_run(argv, &io, 100000);
+    cr_assert(status >= 0 && status < 128, "vigil detect died or hung (%d)", status);
+    *ret_out = run_stdout ? strdup("") : read_file(out_path);
+    *ret_err = read_file(err_path);
+    return status;
 }
 
 static int count_lines(const char *s)
@@ -712,7 +678,7 @@ Test(detect_cli, scores_every_row_and_copies_timestamp_and_value)
     cr_assert_eq(count_lines(out), 601);
     cr_assert_eq(strncmp(out, "timestamp,value,anomaly_score\n", 30), 0);
     /* Row 1 copies the input text exactly. */
-    char *in = slurp(p);
+    char *in = read_file(p);
     const char *in_row1 = strchr(in, '\n') + 1, *out_row1 = strchr(out, '\n') + 1;
     size_t len = (size_t)(strchr(in_row1, '\n') - in_row1);
     cr_assert_eq(strncmp(in_row1, out_row1, len), 0);
@@ -896,10 +862,10 @@ Test(detect_cli, nab_mode_writes_one_results_file_per_input)
                                                          NULL}),
                  0, "%s", err);
     snprintf(p, sizeof(p), "%s/catA/vigil_one.csv", res);
-    char *a = slurp(p);
+    char *a = read_file(p);
     cr_assert_eq(count_lines(a), 601);
     snprintf(p, sizeof(p), "%s/catB/vigil_two.csv", res);
-    char *b = slurp(p);
+    char *b = read_file(p);
     cr_assert_str_eq(b, "timestamp,value,anomaly_score\n2015-09-01 10:00:00,1,0.000000000\n"
                         "2015-09-01 10:05:00,2,0.000000000\n");
     cr_assert_not_null(strstr(err, "2 files"), "%s", err);
@@ -957,7 +923,7 @@ Test(detect_cli, nab_mode_write_error_fails_that_file_and_leaves_nothing_behind)
     snprintf(p, sizeof(p), "%s/cat/vigil_big.csv.tmp", res);
     cr_assert_eq(stat(p, &sb), -1, "%s was left behind", p);
     snprintf(p, sizeof(p), "%s/cat/vigil_small.csv", res);
-    char *small = slurp(p);
+    char *small = read_file(p);
     cr_assert_str_eq(small, "timestamp,value,anomaly_score\n2015-09-01 10:00:00,1,0.000000000\n");
     free(small);
     free(out);

@@ -4,6 +4,7 @@
  * the metrics text, checked field by field, and vg_engine_reload(): every thread switches
  * model at the same message, bad files are refused, each reload is archived and audited. */
 #include "archive_fixture.h"
+#include "child.h"
 #include "vigil/archive.h"
 #include "vigil/common.h"
 #include "vigil/engine.h"
@@ -594,7 +595,7 @@ Test(engine, archive_holds_every_reading_and_tick_and_replay_verifies)
 
     snprintf(cmd, sizeof(cmd), "'%s' replay --verify '%s' >/dev/null 2>&1", getenv("VG_VIGIL"),
              path);
-    cr_assert_eq(system(cmd), 0, "vigil replay --verify %s", path);
+    cr_assert_eq(child_sh("%s", cmd), 0, "vigil replay --verify %s", path);
 }
 
 struct backlog {

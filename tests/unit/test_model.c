@@ -5,18 +5,17 @@
 #include "vigil/common.h"
 #include "vigil/model.h"
 
+#include "child.h"
 #include "mutate.h"
 
 #include <criterion/criterion.h>
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 static char small_path[4096];
@@ -58,21 +57,6 @@ static uint32_t zone_idx(const vg_model *m, const char *id)
     uint32_t i = VG_MODEL_NONE;
     cr_assert_eq(vg_model_find_zone(m, id, &i), 0, "zone %s", id);
     return i;
-}
-
-static char *read_all(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert(f, "open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    cr_assert(s);
-    cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n);
-    s[n] = '\0';
-    fclose(f);
-    return s;
 }
 
 static void write_file(const char *path, const char *text)
@@ -151,7 +135,7 @@ Test(model, small_model_counts_and_venue)
 
     size_t len = 0;
     const char *text = vg_model_text(m, &len);
-    char *disk = read_all(small_path);
+    char *disk = read_file(small_path);
     cr_expect_eq(len, strlen(disk));
     cr_expect_str_eq(text, disk);
     free(disk);
@@ -669,7 +653,7 @@ static char *apply_edit(const char *text, const char *from, const char *to)
 
 Test(model, every_bad_model_names_file_line_and_key)
 {
-    char *text = read_all(small_path);
+    char *text = read_file(small_path);
     char path[512];
     snprintf(path, sizeof(path), "%s/bad.cfg", tmpdir);
     for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
@@ -947,22 +931,9 @@ static struct run run_vigil(const char *const *args)
     for (; args[n - 2] && n < 15; n++)
         argv[n] = args[n - 2];
     argv[n] = NULL;
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
-            _exit(126);
-        execv(vigil, (char *const *)argv);
-        _exit(127);
-    }
-    int st;
-    cr_assert_eq(waitpid(pid, &st, 0), pid);
-    cr_assert(WIFEXITED(st));
-    res.status = WEXITSTATUS(st);
-    res.out = read_all(out_path);
-    res.err = read_all(err_path);
+    res.status = child_run(argv, &(child_io){.out = out_path, .err = err_path}, 30000);
+    res.out = read_file(out_path);
+    res.err = read_file(err_path);
     return res;
 }
 
@@ -1069,7 +1040,7 @@ static void mutate_model(vg_mut_rng *rng, char *text, size_t cap)
 Test(model, mutated_models_load_or_fail_with_a_located_error)
 {
     vg_mut_rng state = {0x2545f4914f6cdd1du}, *rng = &state;
-    char *orig = read_all(small_path), path[512];
+    char *orig = read_file(small_path), path[512];
     const size_t cap = strlen(orig) + 4096;
     char *text = malloc(cap);
     int loaded = 0;
@@ -1175,9 +1146,9 @@ Test(model, check_usage_help_and_errors)
     for (int i = 0; i < 2; i++) {
         snprintf(cmd, sizeof(cmd), "'%s' %s %s >/dev/full 2>'%s'", getenv("VG_VIGIL"), progs[i],
                  i == 0 ? small_path : "", err_path);
-        const int st = system(cmd);
-        char *err = read_all(err_path);
-        cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 1, "%s: %s", progs[i], err);
+        const int st = child_sh("%s", cmd);
+        char *err = read_file(err_path);
+        cr_expect_eq(st, 1, "%s: %s", progs[i], err);
         cr_expect(strstr(err, "stdout: write error: No space left on device"), "%s: %s",
                   progs[i], err);
         free(err);

@@ -13,6 +13,8 @@
 #include "vigil/model.h"
 #include "vigil/sim.h"
 
+#include "child.h"
+
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -21,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 static char root[2048];
@@ -1169,16 +1170,11 @@ Test(sim, score_refuses_bad_alert_lines_and_truth_files)
  * err, its stderr (free it). */
 static int vigil_cli(const char *args, char **err)
 {
-    char cmd[4096], path[512];
+    char path[512];
     snprintf(path, sizeof(path), "%s/cli-stderr.txt", tmpdir);
-    snprintf(cmd, sizeof(cmd), "'%s' %s >/dev/null 2>'%s'", getenv("VG_VIGIL"), args, path);
-    const int rc = system(cmd);
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f);
-    *err = calloc(1, 65536);
-    fread(*err, 1, 65535, f);
-    fclose(f);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    const int status = child_sh("'%s' %s >/dev/null 2>'%s'", getenv("VG_VIGIL"), args, path);
+    *err = read_file(path);
+    return status;
 }
 
 /* vigil sim refuses a bad command line with exit 2 and a bad input file with exit 1, each
@@ -1269,8 +1265,8 @@ Test(sim, vigil_score_prints_the_report_and_fails_on_a_miss)
     snprintf(out, sizeof(out), "%s/report.txt", tmpdir);
     snprintf(cmd, sizeof(cmd), "'%s' score '%s/alerts.jsonl' '%s/truth.json' > '%s'", vigil,
              tmpdir, tmpdir, out);
-    rc = system(cmd);
-    cr_expect(WIFEXITED(rc) && WEXITSTATUS(rc) == 1, "incidents failed: exit 1");
+    rc = child_sh("%s", cmd);
+    cr_expect(rc == 1, "incidents failed: exit 1");
     p = fopen(out, "r");
     cr_assert(p);
     while (fgets(line, sizeof(line), p)) {
@@ -1286,19 +1282,19 @@ Test(sim, vigil_score_prints_the_report_and_fails_on_a_miss)
      * archives mixed with a JSON-lines file are bad usage (exit 2). */
     snprintf(cmd, sizeof(cmd), "'%s' score '%s/missing.h5' '%s/truth.json' 2>/dev/null", vigil,
              tmpdir, tmpdir);
-    rc = system(cmd);
-    cr_expect(WIFEXITED(rc) && WEXITSTATUS(rc) == 1, "missing archive: exit 1");
+    rc = child_sh("%s", cmd);
+    cr_expect(rc == 1, "missing archive: exit 1");
     snprintf(cmd, sizeof(cmd), "cp '%s/alerts.jsonl' '%s/fake.h5' && '%s' score '%s/fake.h5' "
              "'%s/truth.json' 2>&1 | grep -q 'not a Vigil archive'",
              tmpdir, tmpdir, vigil, tmpdir, tmpdir);
-    cr_expect_eq(system(cmd), 0, "a non-archive named .h5 is refused as such");
+    cr_expect_eq(child_sh("%s", cmd), 0, "a non-archive named .h5 is refused as such");
     snprintf(cmd, sizeof(cmd), "'%s' score '%s/fake.h5' '%s/alerts.jsonl' '%s/truth.json' "
              ">/dev/null 2>&1", vigil, tmpdir, tmpdir, tmpdir);
-    rc = system(cmd);
-    cr_expect(WIFEXITED(rc) && WEXITSTATUS(rc) == 2, "archives mixed with JSON lines: exit 2");
+    rc = child_sh("%s", cmd);
+    cr_expect(rc == 2, "archives mixed with JSON lines: exit 2");
     snprintf(cmd, sizeof(cmd), "'%s' score onlyone >/dev/null 2>&1", vigil);
-    rc = system(cmd);
-    cr_expect(WIFEXITED(rc) && WEXITSTATUS(rc) == 2, "usage: exit 2");
+    rc = child_sh("%s", cmd);
+    cr_expect(rc == 2, "usage: exit 2");
     /* two JSON-lines files (no defined order): 2; a truth file or an alert line that cannot
      * be read: 1, naming the file and line */
     char args[2048], bad_alerts[600], *err;

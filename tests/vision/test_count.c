@@ -14,23 +14,21 @@
 #include "vigil/common.h"
 #include "vigil/vision.h"
 
+#include "../child.h"
+
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <mosquitto.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-extern char **environ;
 
 #define MAX_MSGS 512
 #define W 768
@@ -208,38 +206,13 @@ static void write_cfg(const char *path, const char *camera, const char *source, 
 
 static pid_t spawn_count_args(const char *cfg, const char *err_path, const char *extra)
 {
-    char *argv[] = {(char *)count_exe(), "--config", (char *)cfg, (char *)extra, NULL};
-    posix_spawn_file_actions_t fa;
-    pid_t pid;
-
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    cr_assert_eq(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0, "%s", argv[0]);
-    posix_spawn_file_actions_destroy(&fa);
-    return pid;
+    const char *argv[] = {count_exe(), "--config", cfg, extra, NULL};
+    return child_spawn(argv, &(child_io){.err = err_path});
 }
 
 static pid_t spawn_count(const char *cfg, const char *err_path)
 {
     return spawn_count_args(cfg, err_path, NULL);
-}
-
-/* Waits for the child to exit, up to deadline_ms; returns its exit status or -1. */
-static int wait_exit(pid_t pid, int deadline_ms)
-{
-    int64_t end = vg_mono_ns() + (int64_t)deadline_ms * VG_NS_PER_MS;
-    int st;
-    for (;;) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        if (vg_mono_ns() >= end) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &st, 0);
-            return -1;
-        }
-        pause_ms(10);
-    }
 }
 
 struct want {
@@ -315,7 +288,7 @@ Test(count, counts_arrive_in_the_native_schema_at_the_set_rate)
     write_clip(clip, 70, -1, 0);
     write_cfg(cfg, "cam-clip", src, "backend = \"ffmpeg\";\npublish_hz = 2.0;\nflow = true;\n");
     pid_t pid = spawn_count(cfg, err);
-    cr_assert_eq(wait_exit(pid, 60000), 0, "vigil-count failed:\n%s", slurp(err));
+    cr_assert_eq(child_wait(pid, 60000), 0, "vigil-count failed:\n%s", slurp(err));
     cr_assert(wait_for(has_msg, &end, 5000), "no \"stopped\" health message");
 
     pthread_mutex_lock(&rx.lock);
@@ -394,7 +367,7 @@ static void bad_camera(const char *camera, int grey, int frozen, const char *sta
     write_clip(clip, 30, grey, frozen);
     write_cfg(cfg, camera, src, "backend = \"ffmpeg\";\nfrozen_after_s = 0.5;\n");
     pid_t pid = spawn_count(cfg, err);
-    cr_assert_eq(wait_exit(pid, 60000), 0, "vigil-count failed:\n%s", slurp(err));
+    cr_assert_eq(child_wait(pid, 60000), 0, "vigil-count failed:\n%s", slurp(err));
     cr_assert(wait_for(has_msg, &end, 5000), "no end-of-file health message");
     cr_assert(has_msg(&bad), "no %s health message", status);
     cr_assert_eq(count_on(ctopic), 0, "a %s camera must not publish counts", status);
@@ -425,7 +398,7 @@ Test(count, unreachable_stream_is_reported_stopped_until_shut_down)
     cr_assert(has_msg(&(struct want){htopic, "\"stopped\""}));
     cr_assert_eq(count_on("vigil/itest/count/cam-rtsp"), 0);
     kill(pid, SIGTERM);
-    cr_assert_eq(wait_exit(pid, 10000), 0, "%s", slurp(err));
+    cr_assert_eq(child_wait(pid, 10000), 0, "%s", slurp(err));
     cr_assert(wait_for(has_msg, &bye, 5000), "no shutdown health message");
 }
 
@@ -450,13 +423,13 @@ Test(count, config_errors_name_file_line_and_key)
           ");\n",
           f);
     fclose(f);
-    cr_assert_eq(wait_exit(spawn_count(cfg, err), 10000), 2);
+    cr_assert_eq(child_wait(spawn_count(cfg, err), 10000), 2);
     snprintf(want, sizeof(want), "%s:8: zones.[0].area_m2", cfg);
     cr_assert(strstr(slurp(err), want), "stderr: %s", slurp(err));
 
     /* a backend that cannot read the source */
     write_cfg(cfg, "c", "v4l2:/dev/video0", "backend = \"ffmpeg\";\n");
-    cr_assert_eq(wait_exit(spawn_count(cfg, err), 10000), 2);
+    cr_assert_eq(child_wait(spawn_count(cfg, err), 10000), 2);
     snprintf(want, sizeof(want), "%s:13: backend", cfg);
     cr_assert(strstr(slurp(err), want), "stderr: %s", slurp(err));
 
@@ -465,13 +438,13 @@ Test(count, config_errors_name_file_line_and_key)
     cr_assert(f);
     fputs("venue = \"itest\"\ncamera = ;\n", f);
     fclose(f);
-    cr_assert_eq(wait_exit(spawn_count(cfg, err), 10000), 2);
+    cr_assert_eq(child_wait(spawn_count(cfg, err), 10000), 2);
     snprintf(want, sizeof(want), "%s:2: syntax", cfg);
     cr_assert(strstr(slurp(err), want), "stderr: %s", slurp(err));
 
     /* no such file */
     snprintf(cfg, sizeof(cfg), "%s/none.cfg", dir);
-    cr_assert_eq(wait_exit(spawn_count(cfg, err), 10000), 2);
+    cr_assert_eq(child_wait(spawn_count(cfg, err), 10000), 2);
     cr_assert(strstr(slurp(err), "none.cfg"), "stderr: %s", slurp(err));
 }
 
@@ -502,7 +475,7 @@ Test(count, each_config_check_and_usage_error_exits_2_naming_it)
     cr_assert(f);
     base[fread(base, 1, sizeof(base) - 1, f)] = '\0';
     fclose(f);
-    cr_assert_eq(wait_exit(spawn_count_args(cfg, err, "--check"), 10000), 0,
+    cr_assert_eq(child_wait(spawn_count_args(cfg, err, "--check"), 10000), 0,
                  "the base is valid: %s", slurp(err));
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const char *at = strstr(base, cases[i].from);
@@ -511,7 +484,7 @@ Test(count, each_config_check_and_usage_error_exits_2_naming_it)
         cr_assert(f);
         fprintf(f, "%.*s%s%s", (int)(at - base), base, cases[i].to, at + strlen(cases[i].from));
         fclose(f);
-        cr_expect_eq(wait_exit(spawn_count_args(cfg, err, "--check"), 10000), 2, "%s: %s",
+        cr_expect_eq(child_wait(spawn_count_args(cfg, err, "--check"), 10000), 2, "%s: %s",
                      cases[i].to, slurp(err));
         snprintf(want, sizeof(want), "%s:%s", cfg, cases[i].want);
         cr_expect(strstr(slurp(err), cases[i].want) && strstr(slurp(err), cfg),
@@ -526,16 +499,10 @@ Test(count, each_config_check_and_usage_error_exits_2_naming_it)
     const char *const wants[] = {"unknown log level loud", "usage: vigil-count",
                                  "usage: vigil-count"};
     for (size_t i = 0; i < 3; i++) {
-        char *argv[6] = {(char *)count_exe()};
+        const char *argv[6] = {count_exe()};
         for (int k = 0; k < 4; k++)
-            argv[k + 1] = (char *)argvs[i][k];
-        posix_spawn_file_actions_t fa;
-        pid_t pid;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        cr_assert_eq(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
-        posix_spawn_file_actions_destroy(&fa);
-        cr_expect_eq(wait_exit(pid, 10000), 2, "%s", wants[i]);
+            argv[k + 1] = argvs[i][k];
+        cr_expect_eq(child_run(argv, &(child_io){.err = err}, 10000), 2, "%s", wants[i]);
         cr_expect(strstr(slurp(err), wants[i]), "want \"%s\", got: %s", wants[i], slurp(err));
     }
 }
@@ -548,7 +515,7 @@ Test(count, missing_video_file_exits_1)
     snprintf(cfg, sizeof(cfg), "%s/missing.cfg", dir);
     snprintf(err, sizeof(err), "%s/stderr", dir);
     write_cfg(cfg, "c", "file:/nonexistent/clip.avi", "backend = \"ffmpeg\";\n");
-    cr_assert_eq(wait_exit(spawn_count(cfg, err), 15000), 1, "%s", slurp(err));
+    cr_assert_eq(child_wait(spawn_count(cfg, err), 15000), 1, "%s", slurp(err));
     cr_assert(strstr(slurp(err), "/nonexistent/clip.avi"), "%s", slurp(err));
 }
 
@@ -604,7 +571,7 @@ Test(count, shipped_example_configs_are_valid)
     snprintf(err, sizeof(err), "%s/stderr", dir);
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         snprintf(cfg, sizeof(cfg), "%s/models/cameras/%s", root, names[i]);
-        cr_assert_eq(wait_exit(spawn_count_args(cfg, err, "--check"), 10000), 0, "%s: %s", names[i],
+        cr_assert_eq(child_wait(spawn_count_args(cfg, err, "--check"), 10000), 0, "%s: %s", names[i],
                      slurp(err));
     }
 }
