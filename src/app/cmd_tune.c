@@ -11,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <libconfig.h>
 #include <limits.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define MAX_VARY 4
@@ -673,10 +675,6 @@ static int plot(const char *png, const struct vary *vary, int nvary, const struc
     FILE *g;
     int st;
 
-    if (access("/usr/bin/gnuplot", X_OK) != 0 && system("command -v gnuplot >/dev/null") != 0) {
-        fprintf(stderr, "vigil tune: --plot needs gnuplot (Debian: apt-get install gnuplot-nox)\n");
-        return -ENOENT;
-    }
     g = popen("gnuplot", "w");
     if (!g)
         return -errno;
@@ -711,13 +709,46 @@ static int plot(const char *png, const struct vary *vary, int nvary, const struc
     }
     st = pclose(g);
     if (st != 0) {
-        fprintf(stderr, "vigil tune: gnuplot failed (status %d)\n", st);
+        fprintf(stderr, "vigil tune: gnuplot failed to draw %s (%s %d)\n", png,
+                WIFEXITED(st) ? "exit status" : "signal",
+                WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
         return -EIO;
     }
     return 0;
 }
 
 /* ---- main ---- */
+
+/* Whether the output files can be written and gnuplot is there, checked before the sweep,
+ * which can take minutes, rather than after it. An existing file is left as it is. */
+static int outputs_usable(const char *csv, const char *png)
+{
+    const char *paths[2] = {csv && strcmp(csv, "-") != 0 ? csv : NULL, png};
+
+    for (int i = 0; i < 2; i++) {
+        if (!paths[i])
+            continue;
+        const int existed = access(paths[i], F_OK) == 0;
+        const int fd = open(paths[i], O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            fprintf(stderr, "vigil tune: %s: %s\n", paths[i], strerror(errno));
+            return -1;
+        }
+        close(fd);
+        if (!existed)
+            unlink(paths[i]);
+    }
+    if (png && strchr(png, '\'')) {
+        fprintf(stderr, "vigil tune: --plot %s: gnuplot cannot take a file name with a '\n",
+                png);
+        return -1;
+    }
+    if (png && system("command -v gnuplot >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "vigil tune: --plot needs gnuplot (Debian: apt-get install gnuplot-nox)\n");
+        return -1;
+    }
+    return 0;
+}
 
 static char *read_file(const char *path)
 {
@@ -796,6 +827,8 @@ int vg_cmd_tune(int argc, char **argv)
         fprintf(stderr, "vigil tune: %zu settings: at most %d\n", nset, MAX_SETTINGS);
         return 2;
     }
+    if (outputs_usable(csv, png) < 0)
+        return 1;
 
     /* The base: model text, core settings, incidents and the covered duration. */
     {

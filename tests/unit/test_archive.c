@@ -1227,7 +1227,10 @@ Test(archive, replay_and_tune_refuse_bad_usage_and_unusable_inputs)
         {"tune VARY --model /nonexistent.cfg %1$s", 1, "base model:"},
         {"tune VARY --truth /nonexistent.json %1$s", 1, "/nonexistent.json: No such file"},
         {"tune VARY --truth %3$s %1$s", 1, "not a ground-truth document"},
-        {"tune VARY --csv /nonexistent/dir/out.csv %1$s", 1, "/nonexistent/dir/out.csv"},
+        {"tune VARY --csv /nonexistent/dir/out.csv %1$s", 1,
+         "/nonexistent/dir/out.csv: No such file"},
+        {"tune VARY --plot /nonexistent/dir/out.png %1$s", 1,
+         "/nonexistent/dir/out.png: No such file"},
         /* warnings that do not stop the run */
         {"tune VARY --csv /dev/null %1$s", 0, "no incidents in the archives (give --truth FILE)"},
         {"replay --quiet --verify --model %4$s %1$s", 0,
@@ -1251,6 +1254,61 @@ Test(archive, replay_and_tune_refuse_bad_usage_and_unusable_inputs)
         cr_expect_not_null(strstr(said, cases[i].want), "%s: want \"%s\", got: %s", args,
                            cases[i].want, said);
         free(said);
+    }
+}
+
+/* vigil tune checks its outputs before the sweep, which can take minutes: a refusal prints
+ * no table (the table comes after the sweep) and leaves no file behind. */
+Test(archive, tune_refuses_unusable_outputs_before_the_sweep)
+{
+    char h5[512], out[600], err[600], png[600], csv[600];
+    reload_archive(h5, sizeof(h5));
+    snprintf(out, sizeof(out), "%s/tune.out", dir);
+    snprintf(err, sizeof(err), "%s/tune.err", dir);
+    snprintf(png, sizeof(png), "%s/it's.png", dir);
+    snprintf(csv, sizeof(csv), "%s/fine.csv", dir);
+    const char *vigil = getenv("VG_VIGIL");
+    const child_io io = {.out = out, .err = err};
+    const struct {
+        const char *path; /* PATH for vigil tune; NULL: the test's own */
+        const char *plot, *csv, *want;
+    } cases[] = {
+        {"/nonexistent", "plot.png", csv, "--plot needs gnuplot"},
+        {NULL, png, csv, "gnuplot cannot take a file name with a '"},
+        {NULL, "/nonexistent/dir/out.png", csv, "/nonexistent/dir/out.png: No such file"},
+        {NULL, NULL, "/nonexistent/dir/out.csv", "/nonexistent/dir/out.csv: No such file"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *argv[16];
+        char path_env[64];
+        int n = 0;
+        if (cases[i].path) {
+            /* env finds vigil by its absolute path; vigil's own "command -v gnuplot" does not */
+            snprintf(path_env, sizeof(path_env), "PATH=%s", cases[i].path);
+            argv[n++] = "/usr/bin/env";
+            argv[n++] = path_env;
+        }
+        argv[n++] = vigil;
+        argv[n++] = "tune";
+        argv[n++] = "--vary";
+        argv[n++] = "analysis.lateness_s=1:2:1";
+        argv[n++] = "--csv";
+        argv[n++] = cases[i].csv;
+        if (cases[i].plot) {
+            argv[n++] = "--plot";
+            argv[n++] = cases[i].plot;
+        }
+        argv[n++] = h5;
+        argv[n] = NULL;
+        const int st = child_run(argv, &io, 60000);
+        char *said = read_file(err), *table = read_file(out);
+        cr_expect_eq(st, 1, "case %zu: exit %d: %s", i, st, said);
+        cr_expect_not_null(strstr(said, cases[i].want), "want \"%s\", got: %s", cases[i].want,
+                           said);
+        cr_expect_str_eq(table, "", "case %zu: the sweep ran first", i);
+        cr_expect_neq(access(csv, F_OK), 0, "case %zu: the CSV was written", i);
+        free(said);
+        free(table);
     }
 }
 
