@@ -836,16 +836,23 @@ Test(alert_curve, allow_list_admits_only_listed_client_keys, .init = setup_curve
 
 /* ---- vigil watch in a terminal ---- */
 
-static int pane_contains(const char *session, const char *needle)
+/* What the terminal shows now, in a static buffer. */
+static const char *pane_text(const char *session)
 {
-    char cmd[256], buf[8192];
+    static char buf[8192];
+    char cmd[256];
     snprintf(cmd, sizeof(cmd), "tmux -L %s capture-pane -p -t %s 2>/dev/null", session, session);
     FILE *p = popen(cmd, "r");
     size_t n = p ? fread(buf, 1, sizeof(buf) - 1, p) : 0;
     if (p)
         pclose(p);
     buf[n] = 0;
-    return strstr(buf, needle) != NULL;
+    return buf;
+}
+
+static int pane_contains(const char *session, const char *needle)
+{
+    return strstr(pane_text(session), needle) != NULL;
 }
 
 static int wait_pane(const char *session, const char *needle)
@@ -944,6 +951,50 @@ Test(alert, vigil_watch_shows_an_alert_and_acknowledges_it_from_the_keyboard)
     cJSON_Delete(m);
     cr_assert(wait_pane(target, "acked"), "the console shows the new state");
     cr_assert(wait_pane(target, "op-tmux"));
+    child_sh("tmux -L %s send-keys -t %s q", session, session);
+    child_sh("tmux -L %s kill-server 2>/dev/null", session);
+}
+
+/* The console lists alerts by grade, then oldest first, whatever order they arrived in, and
+ * its header says "live" while heartbeats arrive and "NO HEARTBEAT" 5 s after they stop. */
+Test(alert, vigil_watch_sorts_by_grade_then_age_and_says_when_heartbeats_stop)
+{
+    const char *vigil = getenv("VG_VIGIL");
+    char session[64];
+    if (!vigil || child_sh("command -v tmux >/dev/null") != 0)
+        cr_skip_test("needs VG_VIGIL and tmux");
+    snprintf(session, sizeof(session), "vgsort%d", (int)getpid());
+    snprintf(tmux_session, sizeof(tmux_session), "%s", session);
+    cr_assert_eq(child_sh("tmux -L %s new-session -d -s %s -x 160 -y 30 "
+                          "\"TERM=xterm-256color %s watch --endpoint %s --control %s\"",
+                          session, session, vigil, vg_alert_feeds_endpoint(pubr),
+                          vg_alert_control_endpoint(pubr)),
+                 0);
+    /* arrival order: the older warning, the newer warning, then the critical */
+    vg_alert_event w1 = make_event(VG_ALERT_WBGT, VG_SOURCE_SENSOR, 0, PLAZA,
+                                   VG_ALERT_ACTION_RAISE, VG_GRADE_WARNING, T0, 4711);
+    vg_alert_event w2 = make_event(VG_ALERT_DENSITY, VG_SOURCE_ZONE, GATE, GATE,
+                                   VG_ALERT_ACTION_RAISE, VG_GRADE_WARNING, T0 + SEC(5), 4713);
+    push_event(&w1);
+    push_event(&w2);
+    push_plaza_critical(4712, T0 + SEC(10));
+    cr_assert(wait_pane(session, "4711") && wait_pane(session, "4712") &&
+                  wait_pane(session, "4713"),
+              "all three shown: %s", pane_text(session));
+    const char *text = pane_text(session);
+    const char *crit = strstr(text, "4712"), *old = strstr(text, "4711"),
+               *young = strstr(text, "4713");
+    cr_assert(crit && old && young, "%s", text);
+    cr_expect(crit < old && old < young, "critical first, then the warnings oldest first: %s",
+              text);
+    cr_expect(strstr(text, "live"), "heartbeats arrive: %s", text);
+    cr_expect_null(strstr(text, "NO HEARTBEAT"), "%s", text);
+
+    /* the engine stops: no more heartbeats */
+    cr_assert_eq(vg_alert_stop(pubr), 0);
+    vg_alert_free(&pubr);
+    cr_assert(wait_pane(session, "NO HEARTBEAT"), "%s", pane_text(session));
+    cr_expect(pane_contains(session, "4712"), "the alerts held stay on screen");
     child_sh("tmux -L %s send-keys -t %s q", session, session);
     child_sh("tmux -L %s kill-server 2>/dev/null", session);
 }
