@@ -109,9 +109,14 @@ def sensor(rng, f):
 
 
 def main():
-    if len(sys.argv) not in (2, 3):
-        sys.exit(__doc__)
-    out, seed = sys.argv[1], int(sys.argv[2]) if len(sys.argv) == 3 else 1
+    args = sys.argv[1:]
+    if args and args[0] in ('-h', '--help'):
+        print(__doc__)
+        return
+    if len(args) not in (1, 2) or args[0].startswith('-') or \
+            (len(args) == 2 and not args[1].isdigit()):
+        sys.exit(__doc__)  # exit status 1, the usage on stderr
+    out, seed = args[0], int(args[1]) if len(args) == 2 else 1
     windows, kinds = {}, {}
     half = int(0.1 * N / 2) // 2  # two anomalies share 10 % of the file
     for cat, name, make, salt in (('synthCounts', 'counts', counts, 0),
