@@ -288,36 +288,14 @@ static int read_password(const char *path, char *buf, size_t len)
     return 0;
 }
 
-/* A scenario start given on the command line: reuse the scenario parser's rules by way of
- * a number of Unix seconds or the ISO form. */
+/* --start: "now" (the current second) or an ISO instant, as in a scenario file. */
 static int parse_start(const char *text, int64_t *ret_ns)
 {
-    int y, mo, d, h, mi, n = 0, oh = 0, om = 0;
-    double sec;
-    struct tm tm = {0};
-    long off = 0;
-
     if (strcmp(text, "now") == 0) {
         *ret_ns = vg_wall_ns() / VG_NS_PER_S * VG_NS_PER_S;
         return 0;
     }
-    if (sscanf(text, "%d-%d-%dT%d:%d:%lf%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6)
-        return -EINVAL;
-    if (text[n] == 'Z' && !text[n + 1]) {
-        off = 0;
-    } else if ((text[n] == '+' || text[n] == '-') &&
-               sscanf(text + n + 1, "%2d:%2d", &oh, &om) == 2 && strlen(text + n) == 6) {
-        off = (oh * 3600L + om * 60L) * (text[n] == '-' ? -1 : 1);
-    } else {
-        return -EINVAL;
-    }
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    *ret_ns = ((int64_t)timegm(&tm) - off) * VG_NS_PER_S + (int64_t)(sec * 1e9);
-    return 0;
+    return vg_parse_instant(text, ret_ns);
 }
 
 static void sleep_until_mono(int64_t t_ns)

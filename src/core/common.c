@@ -1,10 +1,13 @@
 /* Error text, clocks and the stderr logger shared by every module. */
 #include "vigil/common.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -72,6 +75,42 @@ int vg_log_parse_level(const char *name, enum vg_log_level *ret_level)
         }
     }
     return -EINVAL;
+}
+
+int vg_parse_instant(const char *text, int64_t *ret_ns)
+{
+    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int y, mo, d, h, mi, n = 0;
+    double sec;
+    long off = 0;
+
+    for (int i = 0; i < 19; i++) /* the fixed part: digits and separators, nothing else */
+        if (i == 4 || i == 7 || i == 10 || i == 13 || i == 16
+                ? text[i] != "--T::"[(i - 4) / 3]
+                : !isdigit((unsigned char)text[i]))
+            return -EINVAL;
+    if (sscanf(text, "%4d-%2d-%2dT%2d:%2d:%lf%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
+        n < 19 || (n > 19 && text[19] != '.'))
+        return -EINVAL;
+    const int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
+        (mo == 2 && d == 29 && !leap) || h < 0 || h > 23 || mi < 0 || mi > 59 ||
+        !(sec >= 0 && sec < 60))
+        return -EINVAL;
+    const char *p = text + n;
+    if (strcmp(p, "Z") == 0 || strcmp(p, "UTC") == 0) {
+        off = 0;
+    } else {
+        int oh, om, k = 0;
+        if ((*p != '+' && *p != '-') || sscanf(p + 1, "%2d:%2d%n", &oh, &om, &k) != 2 || k != 5 ||
+            p[1 + k] != '\0' || oh > 14 || om > 59)
+            return -EINVAL;
+        off = (oh * 3600L + om * 60L) * (*p == '-' ? -1 : 1);
+    }
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
+                    .tm_min = mi};
+    *ret_ns = ((int64_t)timegm(&tm) - off) * VG_NS_PER_S + (int64_t)llround(sec * 1e9);
+    return 0;
 }
 
 void vg_log(enum vg_log_level level, const char *fmt, ...)

@@ -648,25 +648,13 @@ static int parse_clock(const char *s, int64_t *ret)
     return 0;
 }
 
-/* "YYYY-MM-DDTHH:MM:SS" then "Z" or "+HH:MM" -> Unix seconds. */
+/* An ISO instant (vg_parse_instant) -> Unix seconds. */
 static int parse_instant(const char *s, int64_t *ret)
 {
-    struct tm tm;
-    int n = 0;
-    int32_t off;
-    memset(&tm, 0, sizeof(tm));
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-               &tm.tm_min, &tm.tm_sec, &n) != 6 ||
-        n != 19)
+    int64_t ns;
+    if (vg_parse_instant(s, &ns) < 0)
         return -EINVAL;
-    if (tm.tm_year < 1970 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
-        tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 59)
-        return -EINVAL;
-    if (parse_offset(s + n, &off) < 0)
-        return -EINVAL;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    *ret = (int64_t)timegm(&tm) - off;
+    *ret = ns / VG_NS_PER_S;
     return 0;
 }
 

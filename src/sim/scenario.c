@@ -138,44 +138,6 @@ static int get_string(loader *ld, const config_setting_t *g, const char *name,
     return 1;
 }
 
-/* "2026-07-18T19:00:00+02:00", "...Z", or a number of Unix seconds. */
-static int parse_instant(const char *text, int64_t *ret_ns)
-{
-    int y, mo, d, h, mi, n = 0;
-    double sec;
-    struct tm tm = {0};
-    const char *p;
-    long off = 0;
-
-    if (sscanf(text, "%d-%d-%dT%d:%d:%lf%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6)
-        return -EINVAL;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
-        sec < 0 || sec >= 61)
-        return -EINVAL;
-    p = text + n;
-    if (*p == 'Z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int oh, om, k = 0;
-        if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &k) != 2 || oh > 14 || om > 59)
-            return -EINVAL;
-        off = (oh * 3600L + om * 60L) * (*p == '-' ? -1 : 1);
-        p += 1 + k;
-    } else {
-        return -EINVAL; /* local time without an offset is ambiguous */
-    }
-    if (*p)
-        return -EINVAL;
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = 0;
-    *ret_ns = ((int64_t)timegm(&tm) - off) * VG_NS_PER_S + (int64_t)llround(sec * 1e9);
-    return 0;
-}
-
 static int get_window(loader *ld, const config_setting_t *root, const char *name,
                       int required, vg__window *ret)
 {
@@ -542,7 +504,7 @@ static int load_root(loader *ld, const config_setting_t *root)
         return r;
     if (r == 0)
         return fail(ld, root, "start", "missing (e.g. \"2026-07-18T18:30:00+02:00\")");
-    if (parse_instant(str, &s->start_ns) < 0)
+    if (vg_parse_instant(str, &s->start_ns) < 0)
         return fail(ld, config_setting_get_member(root, "start"), "start",
                     "'%s' is not an instant like \"2026-07-18T18:30:00+02:00\"", str);
 

@@ -31,3 +31,49 @@ Test(common, log_levels_parse_and_unknown_is_einval)
     vg_log_set_level(VG_LOG_WARN);
     cr_expect_eq(vg_log_get_level(), VG_LOG_WARN);
 }
+
+/* The one ISO instant parser behind scenario starts, `vigil sim --start` and model phases. */
+Test(common, instants_parse_with_their_offset_and_impossible_ones_are_refused)
+{
+    const struct {
+        const char *text;
+        int64_t ns;
+    } good[] = {
+        {"1970-01-01T00:00:00Z", 0},
+        {"2026-07-18T19:00:00+02:00", INT64_C(1784394000) * VG_NS_PER_S},
+        {"2026-07-18T17:00:00Z", INT64_C(1784394000) * VG_NS_PER_S},
+        {"2026-07-18T17:00:00UTC", INT64_C(1784394000) * VG_NS_PER_S},
+        {"2026-07-18T12:30:00-04:30", INT64_C(1784394000) * VG_NS_PER_S},
+        {"2026-07-18T17:00:00.25Z", INT64_C(1784394000) * VG_NS_PER_S + 250000000},
+        {"2028-02-29T00:00:00Z", INT64_C(1835395200) * VG_NS_PER_S}, /* a leap day */
+    };
+    static const char *const bad[] = {
+        "2026-02-30T10:00:00Z",      /* no such day */
+        "2027-02-29T10:00:00Z",      /* not a leap year */
+        "2026-04-31T10:00:00Z",      /* April has 30 days */
+        "2026-13-01T10:00:00Z",      /* no such month */
+        "2026-07-18T24:00:00Z",      /* hours are 0-23 */
+        "2026-07-18T10:60:00Z",      /* minutes are 0-59 */
+        "2026-07-18T10:00:60Z",      /* seconds are below 60 */
+        "2026-07-18T10:00:00",       /* local time: ambiguous */
+        "2026-07-18T10:00:00+2:00",  /* offsets are +HH:MM */
+        "2026-07-18T10:00:00+15:00", /* no such offset */
+        "2026-07-18T10:00:00Zjunk",  /* trailing text */
+        "2026-07-18 10:00:00Z",      /* the T is required */
+        "2026-+7-18T10:00:00Z",      /* signs inside the date */
+        "1969-12-31T23:59:59Z",      /* before 1970 */
+        "2026-07-18T10:00:00e1Z",    /* exponent, not a fraction */
+        "2026-07-18",                /* a date alone */
+        "",
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        int64_t ns = -1;
+        cr_expect_eq(vg_parse_instant(good[i].text, &ns), 0, "%s", good[i].text);
+        cr_expect_eq(ns, good[i].ns, "%s: %lld", good[i].text, (long long)ns);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int64_t ns = 42;
+        cr_expect_eq(vg_parse_instant(bad[i], &ns), -EINVAL, "%s", bad[i]);
+        cr_expect_eq(ns, 42, "%s: ret_ns untouched", bad[i]);
+    }
+}

@@ -1203,6 +1203,8 @@ Test(sim, vigil_sim_refuses_bad_usage_and_bad_files)
         {"stray", NULL, 2, "bad argument 'stray'"},
         {"--broker http://x:1", NULL, 2, "bad broker"},
         {"--start yesterday", NULL, 2, "bad start"},
+        {"--start 2026-02-30T18:00:00Z", NULL, 2, "bad start"}, /* no such day */
+        {"--start 2026-07-18T18:00:00", NULL, 2, "bad start"},  /* no offset: ambiguous */
         {"--frobnicate", NULL, 2, "frobnicate"},
         {NULL, "sim --model /nonexistent.cfg", 2, "--model and --scenario are required"},
         {"--no-broker --password-file /nonexistent.pw", NULL, 1, "/nonexistent.pw"},
