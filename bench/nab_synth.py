@@ -14,7 +14,9 @@ window geometry (10 % of the file's length shared by its anomalies, centred on e
                 Anomalies: a stuck value (6 hours), a lasting step, a noisy stretch (4x the
                 noise for 100 readings), a spike, a ramp out of the usual range.
 
-Usage: bench/nab_synth.py OUT_DIR [SEED]     (deterministic for a given seed; stdlib only)
+Usage: bench/nab_synth.py OUT_DIR [SEED] [--with NAB_DIR]   (deterministic; stdlib only)
+       --with also copies NAB_DIR's categories and labels into OUT_DIR: one corpus of short
+       and long files, scored with one threshold as NAB scores its full corpus.
 Then:  vigil detect --nab-data OUT_DIR --results R and nab_score.py --nab-data OUT_DIR
        --labels OUT_DIR/windows.json --results R --detector vigil.
 OUT_DIR/anomalies.json lists each file's anomalies (row, kind). docs/detector-experiments.md
@@ -24,6 +26,7 @@ import json
 import math
 import os
 import random
+import shutil
 import sys
 
 N = 16000
@@ -57,6 +60,7 @@ def anomalies(rng, kinds):
     rows = sorted(rng.sample(range(int(0.2 * N), N - 800), 2))
     if rows[1] - rows[0] < 2500:
         rows[1] = min(N - 800, rows[0] + 2500)
+        rows[0] = rows[1] - 2500  # when the first is too late for the second to follow it
     return list(zip(rows, kinds))
 
 
@@ -113,11 +117,25 @@ def main():
     if args and args[0] in ('-h', '--help'):
         print(__doc__)
         return
+    nab = None
+    if '--with' in args:
+        k = args.index('--with')
+        if k + 1 >= len(args):
+            sys.exit(__doc__)
+        nab = args[k + 1]
+        del args[k:k + 2]
     if len(args) not in (1, 2) or args[0].startswith('-') or \
             (len(args) == 2 and not args[1].isdigit()):
         sys.exit(__doc__)  # exit status 1, the usage on stderr
     out, seed = args[0], int(args[1]) if len(args) == 2 else 1
     windows, kinds = {}, {}
+    if nab:
+        with open(os.path.join(nab, 'windows.json')) as fh:
+            windows.update(json.load(fh))
+        for cat in sorted(os.listdir(nab)):
+            if os.path.isdir(os.path.join(nab, cat)):
+                shutil.copytree(os.path.join(nab, cat), os.path.join(out, cat),
+                                dirs_exist_ok=True)
     half = int(0.1 * N / 2) // 2  # two anomalies share 10 % of the file
     for cat, name, make, salt in (('synthCounts', 'counts', counts, 0),
                                   ('synthSensors', 'sensor', sensor, 50)):
