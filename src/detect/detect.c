@@ -28,6 +28,10 @@
  *     stretch of the stream is clearly unlike anything in the long look-back).
  *  4. Long memory: S loses ln(1 + n) where n counts (with slow halving) how often the
  *     current three-reading context, quantised to 16 levels of the range seen, occurred.
+ *     History: past VG_DET_HIST_N0 readings S also loses 1.5 ln(n / N0), at most 3 nats.
+ *     A calibrated detector alarms at a constant rate per reading, so its false alarms
+ *     grow with the stream's length while real events do not; the longer the stream, the
+ *     surer a report must be.
  *  5. Thinning: S is reported only above a hold level. A report raises the hold to S plus a
  *     margin; the hold falls linearly and is released after a fixed number of readings. So
  *     an event alarms once at any threshold, and the tail of adaptation after a real change
@@ -84,6 +88,9 @@
 #define VG_DET_SLOW_OFF 1.5     /* slow-shape surprise (nats) that adds nothing */
 #define VG_DET_TYPE_DIST 0.15   /* same event type: mean |difference| of the z-scores */
 #define VG_DET_TYPE_GAIN 1.0    /* nats off per ln(1 + matching earlier alarm shapes) */
+#define VG_DET_HIST_N0 4096     /* readings before the history term starts */
+#define VG_DET_HIST_GAIN 1.5    /* nats off per ln(readings / VG_DET_HIST_N0) */
+#define VG_DET_HIST_CAP 3.0     /* at most this (reached at ~30,000 readings) */
 #define VG_DET_S0 5.8           /* surprise (nats) at the default threshold; score 0.5 */
 
 /* Decaying histogram of one measure's past values. Instead of decaying every bin at each
@@ -120,6 +127,7 @@ struct vg_detector {
     double prev;         /* previous reading */
     double block_sum;    /* sum of the current block's readings (slow shape) */
     double slow_s;       /* surprise of the last complete block's slow shape */
+    double hist;         /* history term (nats), updated once per block */
     double lo, hi;       /* range seen, for the context quantiser */
     double hold;         /* reports must exceed this surprise (nats) */
     uint32_t hold_age;   /* readings since the hold was last raised */
@@ -380,6 +388,9 @@ double vg_detector_update(vg_detector *d, int64_t t_ns, double x)
             d->slow.mean += VG_DET_A_SHAPE * (slow_best - d->slow.mean);
             d->slow_s = calib_surprise(&d->cal[2], r);
         }
+        if (d->n > VG_DET_HIST_N0)
+            d->hist = fmin(VG_DET_HIST_GAIN * log((double)d->n / VG_DET_HIST_N0),
+                           VG_DET_HIST_CAP);
     }
 
     const double dev = fabs(x - d->m_slow);
@@ -398,7 +409,7 @@ double vg_detector_update(vg_detector *d, int64_t t_ns, double x)
         if (d->slow_s > VG_DET_SLOW_OFF)
             s += d->slow_s - VG_DET_SLOW_OFF;
     }
-    s -= VG_DET_CTX_GAIN * log1p(context_seen(d, x, eps));
+    s -= VG_DET_CTX_GAIN * log1p(context_seen(d, x, eps)) + d->hist;
     if (s < 0.0)
         s = 0.0;
     if (d->n <= VG_DET_WARMUP)
