@@ -15,6 +15,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <mosquitto.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -100,6 +101,9 @@ struct rig {
     struct consumer c;
 };
 
+/* The rig's reconnect backoff ceiling; a test may raise it. */
+static int rig_backoff_max_ms = 500;
+
 static void rig_up(struct rig *g, size_t ring_cap, const char *client_id, int max_block_ms,
                    int keepalive_s)
 {
@@ -111,7 +115,7 @@ static void rig_up(struct rig *g, size_t ring_cap, const char *client_id, int ma
     cfg.port = port;
     cfg.client_id = client_id;
     cfg.reconnect_min_ms = 50;
-    cfg.reconnect_max_ms = 500;
+    cfg.reconnect_max_ms = rig_backoff_max_ms;
     if (max_block_ms >= 0)
         cfg.max_block_ms = max_block_ms;
     if (keepalive_s > 0)
@@ -590,4 +594,89 @@ Test(ingest, default_client_id_keeps_the_session_across_a_restart)
                  (unsigned long long)s.messages);
     for (int i = 0; i < 50; i++)
         cr_assert_eq(g.c.seen[i], 1, "message %d", i);
+}
+
+/* ---- reconnect backoff ---- */
+
+/* A listener on the broker's port that speaks no MQTT: it accepts each connection and closes
+ * it at once, like a host whose broker is not answering. Call after broker_kill(). */
+static int fake_broker(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    cr_assert_geq(fd, 0);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "bind: %s", strerror(errno));
+    cr_assert_eq(listen(fd, 16), 0);
+    return fd;
+}
+
+/* The times (ms since the first) of the connection attempts fake_broker() sees in ms. */
+static int attempts(int fd, int64_t *at_ms, int cap, int ms)
+{
+    const int64_t end = vg_mono_ns() + ms * VG_NS_PER_MS;
+    int64_t t0 = 0;
+    int n = 0;
+    while (vg_mono_ns() < end) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 5) != 1)
+            continue;
+        const int c = accept(fd, NULL, NULL);
+        if (c < 0)
+            continue;
+        const int64_t now = vg_mono_ns() / VG_NS_PER_MS;
+        if (n == 0)
+            t0 = now;
+        if (n < cap)
+            at_ms[n++] = now - t0;
+        close(c);
+    }
+    return n;
+}
+
+/* docs/ingest.md: "reconnect with backoff, doubling from the minimum to the maximum, reset on
+ * each successful connection". With 50 ms doubling to 2 s: attempts 50, 100, 200, ... apart,
+ * then every 2 s; after a good connection the next loss starts again at the minimum. */
+Test(ingest, reconnect_backoff_doubles_to_its_ceiling_and_resets_after_a_connection)
+{
+    int64_t at[64];
+    struct rig g;
+    char gaps[512];
+    int len = 0;
+
+    broker_kill();
+    int fd = fake_broker();
+    rig_backoff_max_ms = 2000;
+    rig_up(&g, 4096, "vg-it-backoff", -1, 0);
+    rig_backoff_max_ms = 500;
+    const int n = attempts(fd, at, 64, 9000);
+    for (int i = 1; i < n; i++)
+        len += snprintf(gaps + len, sizeof(gaps) - (size_t)len, " %lld",
+                        (long long)(at[i] - at[i - 1]));
+    cr_log_info("attempts %d, gaps (ms):%s", n, gaps);
+    /* 0, 50, 150, 350, 750, 1550, 3150, 5150, 7150 ms: 9 in 9 s (refused ones not seen) */
+    cr_assert(n >= 6 && n <= 12, "%d attempts in 9 s, gaps:%s", n, gaps);
+    for (int i = 1; i < n; i++) {
+        /* a wait is never shorter than the backoff; a busy machine may make it longer */
+        const int64_t want = i < 7 ? 50 << (i - 1) : 2000;
+        cr_expect_geq(at[i] - at[i - 1], want * 9 / 10, "gap %d, want %lld:%s", i,
+                      (long long)want, gaps);
+        cr_expect_leq(at[i] - at[i - 1], want + 700, "gap %d, want %lld:%s", i,
+                      (long long)want, gaps);
+    }
+    close(fd);
+
+    /* A good connection resets the backoff: the next outage starts again from 50 ms. */
+    broker_start();
+    wait_connected(&g, 1);
+    broker_kill();
+    fd = fake_broker();
+    const int m = attempts(fd, at, 64, 2500);
+    close(fd);
+    cr_assert_geq(m, 2, "%d attempts in 2.5 s after a good connection", m);
+    cr_expect_leq(at[1] - at[0], 1000, "reset to the minimum, not 2 s: gap %lld ms",
+                  (long long)(at[1] - at[0]));
+    rig_down(&g);
+    broker_start();
 }
