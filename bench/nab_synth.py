@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Long synthetic streams in NAB's layout, for checks the NAB development subset cannot give.
 
-The subset's files are at most 4,032 readings long and none has heavy-tailed bursts. Venue
+The subset's files are at most 4,730 readings long and none has heavy-tailed bursts. Venue
 sensors run for weeks, and people counts burst. This writes two categories of 16,000
 readings each (55 days at 5-minute sampling), with two labelled anomalies per file and NAB's
 window geometry (10 % of the file's length shared by its anomalies, centred on each):

@@ -18,7 +18,7 @@ static const struct {
     {"replay", vg_cmd_replay, "run HDF5 archives through the core again (post-event review)"},
     {"tune", vg_cmd_tune, "sweep thresholds over archives: alert rates against lead time"},
     {"sim", vg_cmd_sim, "simulate an event day on a venue model and publish it over MQTT"},
-    {"score", vg_cmd_score, "score an archive's alerts against a simulator's ground truth"},
+    {"score", vg_cmd_score, "score an engine's alerts (events file or archives) against a ground truth"},
 };
 
 static void usage(FILE *f)
