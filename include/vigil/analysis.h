@@ -114,8 +114,14 @@ const char *vg_camera_status_name(enum vg_camera_status s);
 int vg_help_type_parse(const char *name, enum vg_help_type *ret_type);
 int vg_camera_status_parse(const char *name, enum vg_camera_status *ret_status);
 
+/* Above this, a camera count, a speed variance or a line's crossings in one message is
+ * out_of_range: no view holds and no line passes a million people at once, and such a value
+ * (1e308) would swamp or overflow a zone's running totals for good. */
+#define VG_READING_COUNT_MAX 1e6
+
 /* The checks that need only the model: type, indices (and that the camera covers the
- * zone), finite values, negative counts, the sensor's physical range, sub-type range.
+ * zone), finite values, negative counts, counts above VG_READING_COUNT_MAX, the sensor's
+ * physical range, sub-type range.
  * Lets ingest refuse early. vg_analysis_push() runs the same checks.
  * Returns VG_REJECT_NONE or the reason. Thread: any (reads the model only). */
 enum vg_reject vg_reading_check(const vg_model *m, const vg_reading *r);

@@ -140,6 +140,8 @@ enum vg_reject vg_reading_check(const vg_model *m, const vg_reading *r)
         if (r->value < 0) /* a variance below 0 is impossible, not a count */
             return r->type == VG_READING_COUNT ? VG_REJECT_NEGATIVE_COUNT
                                                : VG_REJECT_OUT_OF_RANGE;
+        if (r->value > VG_READING_COUNT_MAX)
+            return VG_REJECT_OUT_OF_RANGE;
         return VG_REJECT_NONE;
     case VG_READING_LINE:
         if (!vg_model_line(m, r->source))
@@ -148,6 +150,8 @@ enum vg_reject vg_reading_check(const vg_model *m, const vg_reading *r)
             return VG_REJECT_NOT_FINITE;
         if (r->value < 0 || r->value2 < 0)
             return VG_REJECT_NEGATIVE_COUNT;
+        if (r->value > VG_READING_COUNT_MAX || r->value2 > VG_READING_COUNT_MAX)
+            return VG_REJECT_OUT_OF_RANGE;
         return VG_REJECT_NONE;
     case VG_READING_HELP:
         if (!vg_model_help_point(m, r->source))

@@ -317,6 +317,17 @@ Test(analysis, reading_check_refuses_each_bad_reading_with_its_reason)
     cr_expect_eq(vg_reading_check(model, &r), VG_REJECT_UNKNOWN_LINE);
     r = rd(VG_READING_LINE, 0, 0, T0, 1, -2);
     cr_expect_eq(vg_reading_check(model, &r), VG_REJECT_NEGATIVE_COUNT);
+    /* a million is the ceiling: 1e308 crossings would swamp the zone's totals for good */
+    r = rd(VG_READING_LINE, 0, 0, T0, 1e308, 0);
+    cr_expect_eq(vg_reading_check(model, &r), VG_REJECT_OUT_OF_RANGE);
+    r = rd(VG_READING_LINE, 0, 0, T0, 0, VG_READING_COUNT_MAX + 1);
+    cr_expect_eq(vg_reading_check(model, &r), VG_REJECT_OUT_OF_RANGE);
+    r = rd(VG_READING_LINE, 0, 0, T0, VG_READING_COUNT_MAX, VG_READING_COUNT_MAX);
+    cr_expect_eq(vg_reading_check(model, &r), VG_REJECT_NONE);
+    r = rd(VG_READING_COUNT, C_CONC, Z_CONC, T0, 1e308, 0);
+    cr_expect_eq(vg_reading_check(model, &r), VG_REJECT_OUT_OF_RANGE);
+    r = rd(VG_READING_SPEED_VAR, C_CONC, Z_CONC, T0, 1e308, 0);
+    cr_expect_eq(vg_reading_check(model, &r), VG_REJECT_OUT_OF_RANGE);
     r = rd(VG_READING_HELP, 1, 0, T0, 0, 0);
     cr_expect_eq(vg_reading_check(model, &r), VG_REJECT_UNKNOWN_HELP_POINT);
     r = rd(VG_READING_HELP, 0, 0, T0, 0, 0);
@@ -822,6 +833,24 @@ Test(analysis, occupancy_from_lines_is_seeded_by_cameras_and_mismatch_is_technic
     cr_expect_eq(events[i].feed, VG_FEED_TECHNICAL);
     cr_expect_float_eq(events[i].value, 90, 1e-9);
     cr_expect_float_eq(events[i].threshold, 20, 1e-9);
+}
+
+/* One absurd line message (a faulty or hostile counter) is refused, and the zone goes on
+ * counting: before the ceiling, 1e308 crossings made its occupancy absorb every later
+ * crossing, then NaN for good. */
+Test(analysis, an_absurd_line_count_is_refused_and_occupancy_keeps_counting)
+{
+    start(NULL, 0, 0);
+    count(C_CONC, Z_CONC, T0, 50);
+    count(C_H1, Z_HALL, T0, 1000);
+    count(C_H2, Z_HALL, T0, 500);
+    tick(T0);
+    cr_assert_eq(push(rd(VG_READING_LINE, 0, 0, T0 + S, 1e308, 1e308)),
+                 VG_REJECT_OUT_OF_RANGE);
+    cr_assert_eq(push(rd(VG_READING_LINE, 0, 0, T0 + 2 * S, 10, 3)), 0);
+    tick(T0 + 10 * S);
+    cr_expect_float_eq(last_metrics[Z_CONC].occupancy, 43, 1e-9);
+    cr_expect_float_eq(last_metrics[Z_HALL].occupancy, 2007, 1e-9);
 }
 
 Test(analysis, a_zone_open_to_the_outside_has_no_line_occupancy_and_no_mismatch)
