@@ -1101,6 +1101,60 @@ static int subject_find(const vg_model *m, unsigned stype, const char *id, uint3
     return -ENOENT;
 }
 
+/* After a reload has rebuilt the flood summaries (c->recs from first_new on, new ids): a
+ * summary of the same feed and sector name as one before keeps that one's id and lifecycle
+ * (consoles and operators know it by its id) and is published if its count or grade moved;
+ * a new one is published; an old one with no successor is published "removed", rendered
+ * with the old model that still names its sector. */
+static void carry_summaries(vg_alert_core *c, struct rec *old, uint32_t old_count,
+                            const vg_model *om, uint32_t first_new)
+{
+    for (uint32_t i = first_new; i < c->count; i++) {
+        struct rec *s = &c->recs[i];
+        const char *name = vg_model_sector_name(c->m, s->a.sector);
+        struct rec *o = NULL;
+
+        for (uint32_t k = 0; k < old_count && !o; k++) {
+            struct rec *r = &old[k];
+            const char *oname = vg_model_sector_name(om, r->a.sector);
+            if (r->key && r->a.kind == VG_ALERT_FLOOD_SUMMARY &&
+                r->a.last.source_type == VG_SOURCE_NONE && r->a.feed == s->a.feed && name &&
+                oname && strcmp(name, oname) == 0)
+                o = r;
+        }
+        if (!o) {
+            publish(c, s, VG_ALERT_REASON_FLOOD);
+            continue;
+        }
+        const vg_alert_info built = s->a;
+        s->a = o->a;
+        s->announced = o->announced;
+        s->a.held = built.held;
+        s->a.sector = built.sector;
+        s->a.grade = built.grade;
+        s->a.last = built.last;
+        summary_text(c, s);
+        o->key = 0; /* taken */
+        if (s->a.held != o->a.held || s->a.grade != o->a.grade) {
+            s->a.changed_ns = s->a.last.t_ns = c->now;
+            publish(c, s, VG_ALERT_REASON_FLOOD);
+        }
+    }
+    const vg_model *nm = c->m;
+    c->m = om;
+    for (uint32_t k = 0; k < old_count; k++) {
+        struct rec *r = &old[k];
+        if (!r->key || r->a.kind != VG_ALERT_FLOOD_SUMMARY ||
+            r->a.last.source_type != VG_SOURCE_NONE)
+            continue;
+        r->a.state = VG_ALERT_STATE_CLEARED;
+        r->a.changed_ns = c->now;
+        if (r->announced)
+            note(c, &r->a, VG_ALERT_REASON_REMOVED, r->a.feed);
+    }
+    c->m = nm;
+}
+
 int vg_alert_core_set_model(vg_alert_core *c, const vg_model *m, const vg_alert_actor *who)
 {
     struct rec *old, *nr;
@@ -1170,6 +1224,7 @@ int vg_alert_core_set_model(vg_alert_core *c, const vg_model *m, const vg_alert_
             r->a.hide &= ~(uint32_t)VG_ALERT_HIDE_HELD;
         }
     }
+    carry_summaries(c, old, old_count, om, n_alerts);
     free(old);
     audit(c, NULL, VG_ALERT_OP_RELOAD, who);
     return 0;

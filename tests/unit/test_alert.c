@@ -783,6 +783,67 @@ Test(alert, reload_keeps_alerts_by_id_and_drops_removed_subjects)
     vg_model_free(&m2);
 }
 
+/* A reload during a flood keeps each flood summary's id where its feed and sector still exist,
+ * so consoles and operators can still acknowledge it, and publishes "removed" for one whose
+ * sector is gone. Before, every summary silently got a new, unannounced id. */
+Test(alert, reload_during_a_flood_keeps_summary_ids_and_removes_a_gone_sector)
+{
+    vg_alert_policy p;
+    vg_model *same = NULL, *m2 = NULL;
+    vg_alert_policy_default(&p);
+    p.flood_count = 3;
+    make_core(&p);
+    push(density(PLAZA, VG_ALERT_ACTION_RAISE, VG_GRADE_ADVISORY, T0, 1));
+    push(ev(VG_ALERT_FLOW, VG_SOURCE_ZONE, PLAZA, PLAZA, VG_ALERT_ACTION_RAISE,
+            VG_GRADE_ADVISORY, T0 + SEC(1), 2));
+    /* the flood: held in (security, north) and (technical, stadium) */
+    push(ev(VG_ALERT_OCCUPANCY, VG_SOURCE_ZONE, GATE, GATE, VG_ALERT_ACTION_RAISE,
+            VG_GRADE_ADVISORY, T0 + SEC(2), 3));
+    push(ev(VG_ALERT_PRESSURE, VG_SOURCE_ZONE, GATE, GATE, VG_ALERT_ACTION_RAISE,
+            VG_GRADE_WARNING, T0 + SEC(3), 4));
+    push(ev(VG_ALERT_OCCUPANCY_MISMATCH, VG_SOURCE_ZONE, CONC, CONC, VG_ALERT_ACTION_RAISE,
+            VG_GRADE_ADVISORY, T0 + SEC(4), 5));
+    uint64_t north = 0, stadium = 0;
+    for (int i = 0; i < n_notes; i++)
+        if (notes[i].a.kind == VG_ALERT_FLOOD_SUMMARY) {
+            const char *sec = vg_model_sector_name(model, notes[i].a.sector);
+            *(strcmp(sec, "north") == 0 ? &north : &stadium) = notes[i].a.id;
+        }
+    cr_assert(north && stadium && north != stadium);
+    cr_assert_eq(vg_alert_core_find(core, north)->held, 2);
+
+    /* the same venue again (an edit elsewhere): nothing to announce, the same ids */
+    load_model(model_text, &same);
+    int before = n_notes;
+    cr_assert_eq(vg_alert_core_set_model(core, same, &op1), 0);
+    cr_assert_eq(n_notes, before, "no change, no message");
+    cr_assert_not_null(vg_alert_core_find(core, north));
+    cr_assert_eq(vg_alert_core_find(core, north)->held, 2);
+    cr_assert_not_null(vg_alert_core_find(core, stadium));
+    cr_assert_eq(vg_alert_core_ack(core, north, &op1), 0, "acknowledged by its old id");
+    cr_assert_eq(vg_alert_core_find(core, 3)->state, VG_ALERT_STATE_ACKED);
+    cr_assert_eq(vg_alert_core_find(core, 4)->state, VG_ALERT_STATE_ACKED);
+
+    /* a venue without conc-1: its held alert goes, and the stadium's summary is removed */
+    load_model(model2_text, &m2);
+    before = n_notes;
+    cr_assert_eq(vg_alert_core_set_model(core, m2, &op1), 0);
+    int removed_summary = 0;
+    for (int i = before; i < n_notes; i++)
+        removed_summary += notes[i].reason == VG_ALERT_REASON_REMOVED && notes[i].a.id == stadium;
+    cr_assert_eq(removed_summary, 1);
+    cr_assert_null(vg_alert_core_find(core, stadium));
+    cr_assert_null(vg_alert_core_find(core, 5), "held, never published: dropped quietly");
+    const vg_alert_info *s = vg_alert_core_find(core, north);
+    cr_assert_not_null(s, "north's summary keeps its id across the renumbering");
+    cr_assert_eq(s->held, 2);
+    cr_assert_eq(s->state, VG_ALERT_STATE_ACKED);
+    cr_assert_str_eq(vg_model_sector_name(m2, s->sector), "north");
+    vg_alert_core_free(&core);
+    vg_model_free(&same);
+    vg_model_free(&m2);
+}
+
 Test(alert, names)
 {
     cr_assert_str_eq(vg_alert_state_name(VG_ALERT_STATE_RTN_UNACK), "rtn_unack");
