@@ -42,12 +42,21 @@ _Static_assert(8 + sizeof(vg_archive_reject) <= VG_ARCHIVE_MAX_SLOTS * VG_ARCHIV
                "reject fits");
 
 /* Payload of a MODEL record (one slot). */
+/* A model's string ids by index, as /ids/<kind> holds them (zones, sensors, cameras, lines,
+ * help points), so tools can name zone 3 without the model. */
+struct model_ids {
+    uint32_t n[5];
+    char (*id[5])[VG_MODEL_ID_MAX + 1];
+};
+
 struct model_msg {
     int64_t t_ns;
     uint64_t digest;
     char *text; /* malloc'd: the text, then NUL, the model's path, NUL, its version, NUL
                  * (too long for the slot); the archive thread frees it */
     size_t len;
+    struct model_ids *ids; /* malloc'd; the archive thread frees it */
+    int32_t utc_offset_s;
 };
 _Static_assert(8 + sizeof(struct model_msg) <= VG_ARCHIVE_SLOT_SIZE, "model msg fits");
 
@@ -73,18 +82,16 @@ struct vg_archive {
     vg_archive_cfg cfg;
     vg_analysis_cfg acfg;
     char venue[VG_MODEL_ID_MAX + 1];
-    int32_t utc_offset_s;
     uint64_t session_id;
 
     /* the model in force, for the first row of each new file (archive thread) */
+    int32_t utc_offset_s; /* its venue's UTC offset: files rotate at local midnight */
     char *model_text;
     size_t model_len;
     uint64_t model_digest;
     char model_version[64];
     char model_path[192];
-    /* ids of the model at vg_archive_new(), indexed as in the datasets: /ids/<kind> */
-    char (*ids[5])[VG_MODEL_ID_MAX + 1];
-    uint32_t n_ids[5];
+    struct model_ids *ids; /* its ids, for /ids/<kind> of each new file */
 
     /* the file (archive thread, or the owner without a thread) */
     hid_t file;
@@ -189,6 +196,44 @@ int vg_archive_push_incident(vg_ring *ring, const vg_archive_incident *inc)
     return push_rec(ring, VG_ARCHIVE_REC_INCIDENT, 0, inc, sizeof(*inc));
 }
 
+static void ids_free(struct model_ids **ip)
+{
+    if (!*ip)
+        return;
+    for (int k = 0; k < 5; k++)
+        free((*ip)->id[k]);
+    free(*ip);
+    *ip = NULL;
+}
+
+static struct model_ids *ids_of(const vg_model *m)
+{
+    struct model_ids *ids = calloc(1, sizeof(*ids));
+
+    for (int k = 0; ids && k < 5; k++) {
+        const uint32_t n = k == 0 ? vg_model_zone_count(m) : k == 1 ? vg_model_sensor_count(m)
+                         : k == 2 ? vg_model_camera_count(m) : k == 3 ? vg_model_line_count(m)
+                         : vg_model_help_point_count(m);
+
+        ids->n[k] = n;
+        ids->id[k] = calloc(n ? n : 1, sizeof(*ids->id[k]));
+        if (!ids->id[k]) {
+            ids_free(&ids);
+            break;
+        }
+        for (uint32_t i = 0; i < n; i++) {
+            const char *id = k == 0 ? vg_model_zone(m, i)->id
+                           : k == 1 ? vg_model_sensor(m, i)->id
+                           : k == 2 ? vg_model_camera(m, i)->id
+                           : k == 3 ? vg_model_line(m, i)->id
+                           : vg_model_help_point(m, i)->id;
+
+            snprintf(ids->id[k][i], sizeof(ids->id[k][i]), "%s", id);
+        }
+    }
+    return ids;
+}
+
 int vg_archive_push_model(vg_ring *ring, int64_t t_ns, const vg_model *m)
 {
     struct model_msg msg;
@@ -207,16 +252,23 @@ int vg_archive_push_model(vg_ring *ring, int64_t t_ns, const vg_model *m)
     plen = strlen(path);
     version = vg_model_version(m) ? vg_model_version(m) : "";
     vlen = strlen(version);
+    msg.utc_offset_s = vg_model_utc_offset_s(m);
+    msg.ids = ids_of(m);
     msg.text = malloc(len + 1 + plen + 1 + vlen + 1);
-    if (!msg.text)
+    if (!msg.text || !msg.ids) {
+        free(msg.text);
+        ids_free(&msg.ids);
         return -ENOMEM;
+    }
     memcpy(msg.text, text ? text : "", len);
     msg.text[len] = '\0';
     memcpy(msg.text + len + 1, path, plen + 1);
     memcpy(msg.text + len + 1 + plen + 1, version, vlen + 1);
     r = push_rec(ring, VG_ARCHIVE_REC_MODEL, 0, &msg, sizeof(msg));
-    if (r < 0)
+    if (r < 0) {
         free(msg.text);
+        ids_free(&msg.ids);
+    }
     return r;
 }
 
@@ -452,12 +504,12 @@ static int write_ids(vg_archive *a)
         H5Tset_strpad(t, H5T_STR_NULLTERM) < 0)
         r = -1;
     for (int k = 0; k < 5 && r == 0; k++) {
-        hsize_t n = a->n_ids[k];
+        hsize_t n = a->ids->n[k];
         hid_t sp = H5Screate_simple(1, &n, NULL), d = -1;
 
         if (sp >= 0)
             d = H5Dcreate2(g, id_sets[k], t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        if (d < 0 || (n && H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, a->ids[k]) < 0))
+        if (d < 0 || (n && H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, a->ids->id[k]) < 0))
             r = -1;
         if (d >= 0)
             H5Dclose(d);
@@ -689,6 +741,10 @@ static int64_t rotate_boundary(const vg_archive *a, int64_t t_ns)
 
 static void handle_model(vg_archive *a, const struct model_msg *m)
 {
+    /* The next file starts with this model: its ids, and its local midnight for rotation. */
+    ids_free(&a->ids);
+    a->ids = m->ids;
+    a->utc_offset_s = m->utc_offset_s;
     free(a->model_text);
     a->model_text = m->text;
     a->model_len = m->len;
@@ -1013,27 +1069,10 @@ int vg_archive_new(const char *dir, const vg_archive_cfg *cfg, vg_archive **ret)
     snprintf(a->model_version, sizeof(a->model_version), "%s", vg_model_version(cfg->model));
     snprintf(a->model_path, sizeof(a->model_path), "%s",
              vg_model_path(cfg->model) ? vg_model_path(cfg->model) : "");
-    for (int k = 0; k < 5; k++) {
-        const vg_model *m = cfg->model;
-        uint32_t n = k == 0 ? vg_model_zone_count(m) : k == 1 ? vg_model_sensor_count(m)
-                   : k == 2 ? vg_model_camera_count(m) : k == 3 ? vg_model_line_count(m)
-                   : vg_model_help_point_count(m);
-
-        a->n_ids[k] = n;
-        a->ids[k] = calloc(n ? n : 1, sizeof(*a->ids[k]));
-        if (!a->ids[k]) {
-            r = -ENOMEM;
-            goto fail;
-        }
-        for (uint32_t i = 0; i < n; i++) {
-            const char *id = k == 0 ? vg_model_zone(m, i)->id
-                           : k == 1 ? vg_model_sensor(m, i)->id
-                           : k == 2 ? vg_model_camera(m, i)->id
-                           : k == 3 ? vg_model_line(m, i)->id
-                           : vg_model_help_point(m, i)->id;
-
-            snprintf(a->ids[k][i], sizeof(a->ids[k][i]), "%s", id);
-        }
+    a->ids = ids_of(cfg->model);
+    if (!a->ids) {
+        r = -ENOMEM;
+        goto fail;
     }
     a->session_id = (uint64_t)vg_wall_ns();
     a->next_alert_id = a->acfg.first_alert_id ? a->acfg.first_alert_id : 1;
@@ -1136,8 +1175,7 @@ void vg_archive_free(vg_archive **ap)
     for (int d = 0; d < VG__DS_COUNT; d++)
         free(a->buf[d].data);
     free(a->model_text);
-    for (int k = 0; k < 5; k++)
-        free(a->ids[k]);
+    ids_free(&a->ids);
     free(a->dir);
     free(a->prefix);
     pthread_mutex_destroy(&a->lock);

@@ -1041,6 +1041,62 @@ static void reload_archive(char *path, size_t cap)
     vg_model_free(&b);
 }
 
+/* How many ids /ids/<set> of a file lists, and the first one. */
+static hsize_t ids_in(const char *path, const char *set, char *first, size_t cap)
+{
+    char name[64];
+    hsize_t n = 0;
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    cr_assert_geq(f, 0, "%s", path);
+    snprintf(name, sizeof(name), "ids/%s", set);
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT), sp = H5Dget_space(d), t = H5Dget_type(d);
+    cr_assert_eq(H5Sget_simple_extent_dims(sp, &n, NULL), 1);
+    first[0] = '\0';
+    if (n) {
+        char (*all)[VG_MODEL_ID_MAX + 1] = calloc(n, sizeof(*all));
+        cr_assert_geq(H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, all), 0);
+        snprintf(first, cap, "%s", all[0]);
+        free(all);
+    }
+    H5Tclose(t);
+    H5Sclose(sp);
+    H5Dclose(d);
+    H5Fclose(f);
+    return n;
+}
+
+/* /ids names the objects of the model each file starts with: after a reload, the next file
+ * lists the reloaded model's ids, not those of the model at start. */
+Test(archive, a_file_started_after_a_reload_lists_the_reloaded_models_ids)
+{
+    vg_archive_cfg c;
+    vg_archive *a;
+    vg_ring *ring;
+    char names[4][512], first[VG_MODEL_ID_MAX + 1];
+    vg_model *b = load_reload_model(); /* the fixture without its help point "hp" */
+
+    vg_archive_cfg_default(&c);
+    c.rotate_ns = 60 * S;
+    a = new_archive(&c);
+    cr_assert_eq(vg_ring_new(VG_ARCHIVE_SLOT_SIZE, 1024, &ring), 0);
+    cr_assert_eq(vg_archive_start(a, ring), 0);
+    cr_assert_eq(vg_archive_push_tick(ring, T0, 0), 0);
+    cr_assert_eq(vg_archive_push_model(ring, T0, b), 0);
+    cr_assert_eq(vg_archive_push_tick(ring, T0 + 60 * S, 0), 0); /* a new file */
+    cr_assert_eq(vg_archive_stop(a), 0);
+    vg_archive_free(&a);
+    vg_ring_free(&ring);
+    vg_model_free(&b);
+
+    cr_assert_eq(list_archives(dir, names, 4), 2);
+    cr_assert_eq(ids_in(names[0], "help_points", first, sizeof(first)), 1);
+    cr_assert_str_eq(first, "hp");
+    cr_assert_eq(ids_in(names[1], "help_points", first, sizeof(first)), 0,
+                 "the second file starts with the reloaded model");
+    cr_assert_eq(ids_in(names[1], "zones", first, sizeof(first)),
+                 ids_in(names[0], "zones", first, sizeof(first)));
+}
+
 Test(archive, switches_come_at_the_recorded_point_of_the_stream)
 {
     static const uint8_t want[] = {VG_ARCHIVE_REC_READING, VG_ARCHIVE_REC_READING,
