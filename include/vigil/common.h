@@ -30,7 +30,8 @@ int64_t vg_wall_ns(void);
 
 /* An instant written "YYYY-MM-DDTHH:MM:SS", optionally with a fraction of a second, then
  * "Z", "UTC" or "+HH:MM" / "-HH:MM": Unix time in nanoseconds. A date that does not exist
- * (2026-02-30), a time out of range, a year before 1970 or anything after the offset is
+ * (2026-02-30), a time out of range, a year before 1970 or after 2261 (nanoseconds since
+ * 1970 overflow 64 bits in 2262) or anything after the offset is
  * -EINVAL (ret_ns untouched). Local time without an offset is refused: it is ambiguous.
  * Thread: any. */
 int vg_parse_instant(const char *text, int64_t *ret_ns);

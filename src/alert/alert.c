@@ -369,7 +369,10 @@ static int get_id(const cJSON *req, uint64_t *ret)
         *ret = v;
         return 0;
     }
-    if (cJSON_IsNumber(id) && id->valuedouble >= 0) {
+    /* A JSON number names an id exactly only up to 2^53; larger ids (technical alerts, flood
+     * summaries) must come as strings, as the feeds write them. */
+    if (cJSON_IsNumber(id) && id->valuedouble >= 0 && id->valuedouble <= 9007199254740992.0 &&
+        id->valuedouble == floor(id->valuedouble)) {
         *ret = (uint64_t)id->valuedouble;
         return 0;
     }

@@ -136,8 +136,9 @@ static int parse_timestamp(const char *s, int64_t *ret_ns)
         }
         if (*p == 'Z')
             p++;
-        if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
-            sec > 60)
+        /* 1678..2261: the years whose nanoseconds since 1970 fit in 64 bits */
+        if (*p != '\0' || y < 1678 || y > 2261 || mo < 1 || mo > 12 || d < 1 || d > 31 ||
+            h > 23 || mi > 59 || sec > 60)
             return -EINVAL;
         *ret_ns = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60 * VG_NS_PER_S +
                   (int64_t)sec * VG_NS_PER_S + frac_ns;

@@ -93,7 +93,7 @@ int vg_parse_instant(const char *text, int64_t *ret_ns)
         n < 19 || (n > 19 && text[19] != '.'))
         return -EINVAL;
     const int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
+    if (y < 1970 || y > 2261 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
         (mo == 2 && d == 29 && !leap) || h < 0 || h > 23 || mi < 0 || mi > 59 ||
         !(sec >= 0 && sec < 60))
         return -EINVAL;

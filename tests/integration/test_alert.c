@@ -556,6 +556,11 @@ Test(alert, ack_via_control_changes_state_and_is_published)
         {"{\"cmd\":\"ack\",\"id\":\"999\",\"operator\":\"x\"}", "no such alert"},
         {"{\"cmd\":\"ack\",\"id\":\"7\"}", "operator"},
         {"{\"cmd\":\"ack\",\"operator\":\"x\"}", "id"},
+        /* a numeric id only while a double holds it exactly (an inf, a fraction, past 2^53) */
+        {"{\"cmd\":\"ack\",\"id\":1e999,\"operator\":\"x\"}", "id"},
+        {"{\"cmd\":\"ack\",\"id\":7.5,\"operator\":\"x\"}", "id"},
+        {"{\"cmd\":\"ack\",\"id\":18446744073709551615,\"operator\":\"x\"}", "id"},
+        {"{\"cmd\":\"ack\",\"id\":7,\"operator\":\"op-anna\"}", "already"},
         {"{\"cmd\":\"shelve\",\"id\":\"7\",\"operator\":\"x\",\"duration_s\":-5}", "duration_s"},
         {"{\"cmd\":\"reset\",\"id\":\"7\",\"operator\":\"x\"}", "latch"},
         {"{\"cmd\":\"fly\"}", "unknown cmd"},

@@ -62,6 +62,7 @@ Test(common, instants_parse_with_their_offset_and_impossible_ones_are_refused)
         "2026-07-18 10:00:00Z",      /* the T is required */
         "2026-+7-18T10:00:00Z",      /* signs inside the date */
         "1969-12-31T23:59:59Z",      /* before 1970 */
+        "2262-01-01T00:00:00Z",      /* its nanoseconds overflow 64 bits */
         "2026-07-18T10:00:00e1Z",    /* exponent, not a fraction */
         "2026-07-18",                /* a date alone */
         "",

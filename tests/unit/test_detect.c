@@ -788,15 +788,17 @@ Test(detect_cli, bad_row_is_counted_scored_zero_and_reported)
                           "2015-09-01 10:02:00,abc\n"
                           "2015-09-01 10:03:00\n"
                           "not a time,3\n"
+                          "9999-12-31 00:00:00,5\n" /* its nanoseconds overflow 64 bits */
                           "2015-09-01 10:05:00,4\n");
     path_in(p, sizeof(p), "bad.csv");
     cr_assert_eq(run_detect(&out, &err, (const char *[]){"-q", p, NULL}), 0, "%s", err);
-    cr_assert_eq(count_lines(out), 7);
+    cr_assert_eq(count_lines(out), 8);
     cr_assert_not_null(strstr(out, "2015-09-01 10:02:00,abc,0.000000000\n"));
     cr_assert_not_null(strstr(out, "2015-09-01 10:03:00,,0.000000000\n"));
     cr_assert_not_null(strstr(out, "not a time,3,0.000000000\n"));
-    cr_assert_not_null(strstr(err, "3 bad rows"), "stderr: %s", err);
-    cr_assert_not_null(strstr(err, "lines 4, 5, 6"), "stderr: %s", err);
+    cr_assert_not_null(strstr(out, "9999-12-31 00:00:00,5,0.000000000\n"));
+    cr_assert_not_null(strstr(err, "4 bad rows"), "stderr: %s", err);
+    cr_assert_not_null(strstr(err, "lines 4, 5, 6, 7"), "stderr: %s", err);
     cr_assert_not_null(strstr(err, p), "stderr: %s", err);
     free(out);
     free(err);
