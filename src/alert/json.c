@@ -149,13 +149,11 @@ void vg__buf_json_num(vg__buf *b, double v)
 
 static void json_ts(vg__buf *b, int64_t t_ns)
 {
-    /* Unix seconds with fractions; integer arithmetic keeps every digit. */
-    int64_t s = t_ns / VG_NS_PER_S, ns = t_ns % VG_NS_PER_S;
-    if (ns < 0) {
-        s--;
-        ns += VG_NS_PER_S;
-    }
-    vg__buf_printf(b, "%lld.%06lld", (long long)s, (long long)(ns / 1000));
+    /* Unix seconds with fractions; integer arithmetic keeps every digit; -0.5 s is
+     * "-0.500000". */
+    const uint64_t a = t_ns < 0 ? -(uint64_t)t_ns : (uint64_t)t_ns;
+    vg__buf_printf(b, "%s%llu.%06llu", t_ns < 0 ? "-" : "", (unsigned long long)(a / VG_NS_PER_S),
+                   (unsigned long long)(a % VG_NS_PER_S / 1000));
 }
 
 static int is_summary(const vg_alert_info *a)

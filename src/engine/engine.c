@@ -263,13 +263,10 @@ static void sb_num(struct sb *b, double v)
 
 static void sb_ts(struct sb *b, int64_t t_ns)
 {
-    /* Unix seconds with 9 decimals, exact (no double rounding). */
-    int64_t s = t_ns / VG_NS_PER_S, ns = t_ns % VG_NS_PER_S;
-    if (ns < 0) {
-        ns += VG_NS_PER_S;
-        s--;
-    }
-    sb_printf(b, "%lld.%09lld", (long long)s, (long long)ns);
+    /* Unix seconds with 9 decimals, exact (no double rounding); -0.5 s is "-0.500000000". */
+    const uint64_t a = t_ns < 0 ? -(uint64_t)t_ns : (uint64_t)t_ns;
+    sb_printf(b, "%s%llu.%09llu", t_ns < 0 ? "-" : "", (unsigned long long)(a / VG_NS_PER_S),
+              (unsigned long long)(a % VG_NS_PER_S));
 }
 
 static const char *zone_id(const vg_model *m, uint32_t z)

@@ -40,11 +40,11 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
                 break;
             buf = nb;
             len = mx->render(mx->ctx, buf, cap);
-            if (len <= cap)
+            if (len < cap) /* one byte spare: a render that fills buf may end in vsnprintf's NUL */
                 break;
             cap = len + 4096; /* counters may grow between the two renders */
         }
-        if (!buf || len > cap) {
+        if (!buf || len >= cap) {
             status = MHD_HTTP_INTERNAL_SERVER_ERROR;
             len = 0;
         }
