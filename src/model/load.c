@@ -15,6 +15,7 @@
 #include "model_priv.h"
 #include "vigil/common.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <libconfig.h>
 #include <math.h>
@@ -215,6 +216,23 @@ static int get_num_min(struct ctx *c, const config_setting_t *g, const char *obj
     if (lo_open ? !(v > lo) : !(v >= lo))
         return fail(c, config_setting_get_member(g, name), obj, name, "must be %s %g, not %g",
                     lo_open ? "greater than" : "at least", lo, v);
+    *ret = v;
+    return 1;
+}
+
+/* A duration in seconds: above 0 (or at least 0 with zero_ok), at most a week, so that it
+ * and its multiples by the profile's factors stay far inside int64 nanoseconds. */
+#define SECONDS_MAX (7 * 86400.0)
+static int get_seconds(struct ctx *c, const config_setting_t *g, const char *obj,
+                       const char *name, int required, int zero_ok, double *ret)
+{
+    double v = 0;
+    int r = get_num_min(c, g, obj, name, required, 0, !zero_ok, &v);
+    if (r <= 0)
+        return r;
+    if (v > SECONDS_MAX)
+        return fail(c, config_setting_get_member(g, name), obj, name, "%g s is more than a week",
+                    v);
     *ret = v;
     return 1;
 }
@@ -549,6 +567,13 @@ static int parse_profile_body(struct ctx *c, const config_setting_t *g, const ch
         (r = get_num_min(c, g, obj, "stale_factor", 0, 1, 0, &p->stale_factor)) < 0 ||
         (r = get_num_min(c, g, obj, "stuck_factor", 0, 0, 0, &p->stuck_factor)) < 0)
         return r;
+    static const char *const factors[] = {"stale_factor", "stuck_factor"};
+    for (int k = 0; k < 2; k++) {
+        const double f = k ? p->stuck_factor : p->stale_factor;
+        if (f > 1000)
+            return fail(c, config_setting_get_member(g, factors[k]), obj, factors[k],
+                        "must be at most 1000, not %g", f);
+    }
     if ((r = get_group(c, g, obj, "chatter", 0, &s)) < 0)
         return r;
     if (r) {
@@ -624,8 +649,11 @@ static int parse_offset(const char *s, int32_t *ret_s)
         *ret_s = 0;
         return 0;
     }
-    if ((s[0] != '+' && s[0] != '-') || sscanf(s + 1, "%2d:%2d%n", &hh, &mm, &n) != 2 ||
-        s[1 + n] != '\0' || n != 5 || hh > 14 || mm > 59)
+    /* exactly "+HH:MM" or "-HH:MM": sscanf alone would take "+-1:30" */
+    if ((s[0] != '+' && s[0] != '-') || strlen(s) != 6 || !isdigit((unsigned char)s[1]) ||
+        !isdigit((unsigned char)s[2]) || s[3] != ':' || !isdigit((unsigned char)s[4]) ||
+        !isdigit((unsigned char)s[5]) || sscanf(s + 1, "%2d:%2d%n", &hh, &mm, &n) != 2 ||
+        hh > 14 || mm > 59)
         return -EINVAL;
     *ret_s = (s[0] == '-' ? -1 : 1) * (hh * 3600 + mm * 60);
     return 0;
@@ -1185,8 +1213,8 @@ static int load_cameras(struct ctx *c, const config_setting_t *root)
             (r = check_keys(c, g, obj, keys)) < 0 ||
             (r = put_id(c, &m->t_camera, g, obj, id, i, settings)) < 0 ||
             (r = get_str(c, g, obj, "name", 0, &name)) < 0 ||
-            (r = get_num_min(c, g, obj, "period_s", 0, 0, 1, &period)) < 0 ||
-            (r = get_num_min(c, g, obj, "stale_after_s", 0, 0, 1, &stale)) < 0)
+            (r = get_seconds(c, g, obj, "period_s", 0, 0, &period)) < 0 ||
+            (r = get_seconds(c, g, obj, "stale_after_s", 0, 0, &stale)) < 0)
             return r;
         cam->id = dup(c, id);
         cam->name = dup(c, name ? name : id);
@@ -1276,9 +1304,9 @@ static int load_sensor(struct ctx *c, config_setting_t *g, uint32_t i, const cha
     if (!(se->max > se->min))
         return fail(c, config_setting_get_member(g, "max"), obj, "max",
                     "must be greater than min (%g)", se->min);
-    if ((r = get_num_min(c, g, obj, "period_s", 1, 0, 1, &period)) < 0 ||
-        (r = get_num_min(c, g, obj, "stale_after_s", 0, 0, 1, &stale)) < 0 ||
-        (r = get_num_min(c, g, obj, "stuck_after_s", 0, 0, 0, &stuck)) < 0)
+    if ((r = get_seconds(c, g, obj, "period_s", 1, 0, &period)) < 0 ||
+        (r = get_seconds(c, g, obj, "stale_after_s", 0, 0, &stale)) < 0 ||
+        (r = get_seconds(c, g, obj, "stuck_after_s", 0, 1, &stuck)) < 0)
         return r;
     se->profile = m->zones[se->zone].profile; /* an aquatics hall sensor: aquatics limits */
     if ((r = get_ref(c, g, obj, "profile", 0, &m->t_profile, "profile", &se->profile)) < 0)
