@@ -300,6 +300,12 @@ static enum vg_reject count_reading(const vg_ingest_parser *p, const cJSON *obj,
             reading_init(&r, pass ? VG_READING_SPEED_VAR : VG_READING_COUNT, cam, t);
             r.zone = zone;
             r.value = v;
+            /* a zone named twice in one object: refuse the message, not half of it */
+            for (size_t k = n0; k < o->n; k++)
+                if (o->buf[k].type == r.type && o->buf[k].zone == zone) {
+                    why = VG_REJECT_DUPLICATE;
+                    goto out_undo;
+                }
             why = emit(p, o, &r);
             if (why)
                 goto out_undo;

@@ -251,6 +251,21 @@ Test(ingest, one_bad_zone_refuses_the_whole_camera_message)
     cr_assert_eq(res.first_reason, VG_REJECT_NEGATIVE_COUNT);
 }
 
+/* A zone named twice (JSON allows repeated keys) would give the core two readings of one
+ * stream at one time, of which it keeps the first: the message is refused whole instead. */
+Test(ingest, a_zone_named_twice_refuses_the_whole_camera_message)
+{
+    vg_ingest_result res = parse("vigil/testvenue/count/cam1",
+                                 "{\"v\":1,\"ts\":1779456000,\"counts\":{\"z1\":10,\"z1\":500}}");
+    cr_assert_eq(res.n_readings, 0);
+    cr_assert_eq(res.n_rejected, 1);
+    cr_assert_eq(res.first_reason, VG_REJECT_DUPLICATE);
+    res = parse("vigil/testvenue/count/cam1", "{\"v\":1,\"ts\":1779456000,\"counts\":{\"z1\":10},"
+                                             "\"speed_var\":{\"z1\":0.1,\"z1\":0.2}}");
+    cr_assert_eq(res.n_readings, 0);
+    cr_assert_eq(res.first_reason, VG_REJECT_DUPLICATE);
+}
+
 Test(ingest, line_and_help_and_health_fields)
 {
     vg_ingest_result res = parse("vigil/testvenue/line/l1", "{\"v\":1,\"ts\":1779456000,\"in\":12,\"out\":3}");
