@@ -77,7 +77,7 @@ struct vg_ingest {
     vg_reading *buf; /* parse output, limits.max_readings records */
     size_t buf_cap;
     vg_reading *pending; /* readings of a stalled message not yet in the ring */
-    size_t pending_n, pending_off;
+    size_t pending_n, pending_off, pending_cap;
     int socket_up;
     int stalled; /* disconnected on purpose until pending drains */
     int64_t backoff_ms;
@@ -235,19 +235,45 @@ static size_t handle(vg_ingest *in, const char *topic, const void *payload, size
     return res.n_readings - pushed;
 }
 
+/* Adds n readings behind those a stall holds already: one mosquitto_loop() turn can deliver
+ * more messages after the one that stalled. */
+static void hold_more(vg_ingest *in, const vg_reading *r, size_t n)
+{
+    memmove(in->pending, in->pending + in->pending_off, in->pending_n * sizeof(*r));
+    in->pending_off = 0;
+    if (in->pending_n + n > in->pending_cap) {
+        vg_reading *p = realloc(in->pending, (in->pending_n + n) * sizeof(*p));
+        if (!p) {
+            vg_error("ingest: no memory to hold %zu more readings while the ring is full; "
+                     "they are lost",
+                     n);
+            return;
+        }
+        in->pending = p;
+        in->pending_cap = in->pending_n + n;
+    }
+    memcpy(in->pending + in->pending_n, r, n * sizeof(*r));
+    in->pending_n += n;
+}
+
 static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg)
 {
     vg_ingest *in = obj;
+    const int stalled = in->pending_n > 0; /* this turn already stalled on a message */
     size_t first, left;
 
     if (!msg->topic)
         return;
     left = handle(in, msg->topic, msg->payload, msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0,
-                  vg_wall_ns(), in->cfg.max_block_ms, &first);
+                  vg_wall_ns(), stalled ? 0 : in->cfg.max_block_ms, &first);
     if (!left)
         return;
     if (atomic_load(&in->stop) || vg_ring_closed(in->readings))
         return; /* stopping: the rest of this message is abandoned with the process */
+    if (stalled) {
+        hold_more(in, in->buf + first, left);
+        return;
+    }
     memcpy(in->pending, in->buf + first, left * sizeof(vg_reading));
     in->pending_n = left;
     in->pending_off = 0;
@@ -382,6 +408,7 @@ int vg_ingest_new(const vg_model *m, const vg_ingest_cfg *cfg, vg_ring *readings
     r = -ENOMEM;
     in->buf = calloc(in->buf_cap, sizeof(*in->buf));
     in->pending = calloc(in->buf_cap, sizeof(*in->pending));
+    in->pending_cap = in->buf_cap;
     if (!in->buf || !in->pending)
         goto out_free;
     in->backoff_ms = in->cfg.reconnect_min_ms;
