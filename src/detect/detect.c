@@ -51,6 +51,7 @@
 #include "vigil/detect.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +92,8 @@
 #define VG_DET_HIST_N0 4096     /* readings before the history term starts */
 #define VG_DET_HIST_GAIN 1.5    /* nats off per ln(readings / VG_DET_HIST_N0) */
 #define VG_DET_HIST_CAP 3.0     /* at most this (reached at ~30,000 readings) */
+#define VG_DET_CLIP 1000.0     /* after warm-up, one reading moves the long-run level, spread
+                                 * and usual step by at most this many spreads (steps) */
 #define VG_DET_S0 5.8           /* surprise (nats) at the default threshold; score 0.5 */
 
 /* Decaying histogram of one measure's past values. Instead of decaying every bin at each
@@ -362,7 +365,7 @@ static int same_event_type(vg_detector *d, double floor, int remember)
 
 double vg_detector_update(vg_detector *d, int64_t t_ns, double x)
 {
-    if (!isfinite(x))
+    if (!isfinite(x) || fabs(x) > FLT_MAX) /* the windows hold floats */
         return 0.0;
     if (d->n == 0)
         d->m_slow = d->m_fast = d->prev = d->lo = d->hi = x;
@@ -393,11 +396,17 @@ double vg_detector_update(vg_detector *d, int64_t t_ns, double x)
                            VG_DET_HIST_CAP);
     }
 
-    const double dev = fabs(x - d->m_slow);
-    d->m_slow += VG_DET_A_SLOW * (x - d->m_slow);
+    /* One wild reading must not inflate the long-run spread and the usual step (the jump's
+     * scale and the resolution floor) for thousands of readings. NAB's real events stay well
+     * inside the clip (its scores are unchanged to ±0.2). */
+    const double lim = d->n > VG_DET_WARMUP ? VG_DET_CLIP * (d->d_slow + eps) : INFINITY;
+    const double dx = fmax(-lim, fmin(lim, x - d->m_slow));
+    const double dev = fabs(dx);
+    d->m_slow += VG_DET_A_SLOW * dx;
     d->d_slow += VG_DET_A_SLOW * (dev - d->d_slow);
     d->m_fast += VG_DET_A_FAST * (x - d->m_fast);
-    d->step += VG_DET_A_STEP * (fabs(x - d->prev) - d->step);
+    const double slim = d->n > VG_DET_WARMUP ? VG_DET_CLIP * (d->step + floor) : INFINITY;
+    d->step += VG_DET_A_STEP * (fmin(fabs(x - d->prev), slim) - d->step);
     d->fine.mean += VG_DET_A_SHAPE * (best - d->fine.mean);
     d->prev = x;
 

@@ -427,7 +427,7 @@ Test(detect, scores_stay_in_unit_interval_on_wild_input)
     vg_detector_free(&d);
 }
 
-Test(detect, nan_and_inf_are_ignored)
+Test(detect, nan_inf_and_values_beyond_float_range_are_ignored)
 {
     vg_detector *a = make(), *b = make();
     rng_state = 6;
@@ -437,6 +437,9 @@ Test(detect, nan_and_inf_are_ignored)
             cr_assert_eq(vg_detector_update(b, (int64_t)i * MIN_NS, NAN), 0.0);
             cr_assert_eq(vg_detector_update(b, (int64_t)i * MIN_NS, INFINITY), 0.0);
             cr_assert_eq(vg_detector_update(b, (int64_t)i * MIN_NS, -INFINITY), 0.0);
+            /* finite but beyond what a float (the shape windows) holds: ignored the same way */
+            cr_assert_eq(vg_detector_update(b, (int64_t)i * MIN_NS, 1e300), 0.0);
+            cr_assert_eq(vg_detector_update(b, (int64_t)i * MIN_NS, -1e39), 0.0);
         }
         double sa = vg_detector_update(a, (int64_t)i * MIN_NS, x);
         double sb = vg_detector_update(b, (int64_t)i * MIN_NS, x);
