@@ -383,9 +383,19 @@ static enum vg_reject health_reading(const vg_ingest_parser *p, const cJSON *obj
     vg_reading r;
     uint8_t sub = 0;
     int64_t t;
-    const cJSON *detail;
-    enum vg_reject why = need_ts(p, obj, now_ns, &t);
+    const cJSON *detail, *will = cJSON_GetObjectItemCaseSensitive(obj, "will");
+    enum vg_reject why;
 
+    if (will && !cJSON_IsBool(will))
+        return VG_REJECT_WRONG_TYPE;
+    /* A publisher's MQTT will was written when it connected, maybe days ago; the broker sends
+     * it when the publisher vanishes, so it speaks for the time it arrives. */
+    if (cJSON_IsTrue(will)) {
+        why = VG_REJECT_NONE;
+        t = now_ns;
+    } else {
+        why = need_ts(p, obj, now_ns, &t);
+    }
     if (why)
         return why;
     *ret_t = t;

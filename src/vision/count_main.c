@@ -33,9 +33,10 @@
 
 struct pub {
     struct mosquitto *mosq; /* owned by main; its callbacks run on the loop thread */
-    pthread_mutex_t lock;   /* protects connected and acked; cond signals both */
+    pthread_mutex_t lock;   /* protects connected, acked and health; cond signals both */
     pthread_cond_t cond;
     int connected;
+    char *health;    /* the last health message, sent again on every (re)connection */
     unsigned acked;  /* QoS 1 messages the broker confirmed */
     unsigned sent;   /* main thread only */
     uint64_t failed; /* main thread only: publishes the library refused */
@@ -61,6 +62,10 @@ static void on_connect(struct mosquitto *m, void *obj, int rc)
     pthread_mutex_lock(&p->lock);
     p->connected = 1;
     pthread_cond_broadcast(&p->cond);
+    /* After a dropped connection the broker has published the will ("stopped") and keeps it
+     * as the retained health: say again what is true now. */
+    if (p->health)
+        mosquitto_publish(m, NULL, p->health_topic, (int)strlen(p->health), p->health, 1, true);
     pthread_mutex_unlock(&p->lock);
     vg_info("connected to the broker");
 }
@@ -117,8 +122,9 @@ static void publish(struct pub *p, const char *topic, const char *payload, int r
                 (unsigned long long)p->failed);
 }
 
-/* The health message: {"v":1,"ts":...,"status":"...","detail":"..."}; returns malloc'd text. */
-static char *health_json(int64_t t_ns, enum vg_vision_health h, const char *detail)
+/* The health message: {"v":1,"ts":...,"status":"...","detail":"..."}, with "will":true for
+ * the MQTT will (the engine then takes the time it arrives); returns malloc'd text. */
+static char *health_json(int64_t t_ns, enum vg_vision_health h, const char *detail, int will)
 {
     char ts[32];
     cJSON *o = cJSON_CreateObject();
@@ -128,7 +134,8 @@ static char *health_json(int64_t t_ns, enum vg_vision_health h, const char *deta
     snprintf(ts, sizeof(ts), "%.3f", (double)t_ns / 1e9);
     if (cJSON_AddNumberToObject(o, "v", 1) && cJSON_AddRawToObject(o, "ts", ts) &&
         cJSON_AddStringToObject(o, "status", vg_vision_health_name(h)) &&
-        cJSON_AddStringToObject(o, "detail", detail ? detail : ""))
+        cJSON_AddStringToObject(o, "detail", detail ? detail : "") &&
+        (!will || cJSON_AddTrueToObject(o, "will")))
         s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;
@@ -136,12 +143,16 @@ static char *health_json(int64_t t_ns, enum vg_vision_health h, const char *deta
 
 static void publish_health(struct pub *p, int64_t t_ns, enum vg_vision_health h, const char *detail)
 {
-    char *s = health_json(t_ns, h, detail);
+    char *s = health_json(t_ns, h, detail, 0);
     if (!s) {
         vg_error("out of memory building a health message");
         return;
     }
     publish(p, p->health_topic, s, 1);
+    pthread_mutex_lock(&p->lock);
+    free(p->health);
+    p->health = strdup(s);
+    pthread_mutex_unlock(&p->lock);
     if (h == VG_VISION_HEALTH_OK)
         vg_info("camera health: ok");
     else
@@ -260,7 +271,6 @@ static int run(const vg_count_cfg *cfg, struct pub *p)
                 continue;
             }
             vg_info("opened %s", cfg->source);
-            backoff_s = 1;
         }
         r = vg_vision_source_read(src, &fr);
         if (r == -ENODATA) {
@@ -280,12 +290,18 @@ static int run(const vg_count_cfg *cfg, struct pub *p)
             }
             if (is_file)
                 break; /* a broken file does not heal */
-            if (r == -EIO)
-                vg_vision_source_free(&src); /* reopen with backoff */
+            if (r == -EIO) {
+                /* reopen with backoff: a camera that accepts and then drops the stream must
+                 * not be hammered; the backoff resets once frames flow */
+                vg_vision_source_free(&src);
+                sleep_until_mono(vg_mono_ns() + (int64_t)(backoff_s * 1e9));
+                backoff_s = fmin(backoff_s * 2, cfg->reconnect_max_s);
+            }
             continue;
         }
         if (r < 0)
             break;
+        backoff_s = 1;
         if (!ctr || fr.width != kc.width || fr.height != kc.height) {
             vg_vision_counter_free(&ctr);
             kc.width = fr.width;
@@ -330,6 +346,10 @@ static int run(const vg_count_cfg *cfg, struct pub *p)
     if (stop_requested) {
         publish_health(p, vg_wall_ns(), VG_VISION_HEALTH_STOPPED, "vigil-count stopped");
         r = 0; /* asked to stop: whatever failed last is no longer an error */
+    } else if (r < 0 && shown != VG_VISION_HEALTH_STOPPED) {
+        /* giving up: the clean disconnect that follows suppresses the will, so say it */
+        snprintf(detail, sizeof(detail), "vigil-count gave up: %s", vg_strerror(r));
+        publish_health(p, vg_wall_ns(), VG_VISION_HEALTH_STOPPED, detail);
     }
     if (src && vg_vision_source_dropped(src))
         vg_info("%llu stale frames dropped", (unsigned long long)vg_vision_source_dropped(src));
@@ -413,7 +433,7 @@ int main(int argc, char **argv)
         mosquitto_username_pw_set(p.mosq, cfg->username, cfg->password[0] ? cfg->password : NULL);
     {
         char *will = health_json(vg_wall_ns(), VG_VISION_HEALTH_STOPPED,
-                                 "vigil-count lost its broker connection");
+                                 "vigil-count lost its broker connection", 1);
         if (will) {
             mosquitto_will_set(p.mosq, p.health_topic, (int)strlen(will), will, 1, true);
             free(will);
@@ -454,6 +474,7 @@ out_mosq:
     mosquitto_destroy(p.mosq);
 out_lib:
     mosquitto_lib_cleanup();
+    free(p.health);
     free(cfg);
     return rc;
 }

@@ -266,6 +266,25 @@ Test(ingest, a_zone_named_twice_refuses_the_whole_camera_message)
     cr_assert_eq(res.first_reason, VG_REJECT_DUPLICATE);
 }
 
+/* A publisher's MQTT will (vigil-count's "stopped") was written when it connected, maybe
+ * days before the broker delivers it: with "will":true it takes the receive time, where its
+ * own ts would be refused as too old. */
+Test(ingest, a_health_will_takes_the_receive_time)
+{
+    vg_ingest_result res = parse("vigil/testvenue/health/cam3",
+                                 "{\"v\":1,\"ts\":1779200000,\"status\":\"stopped\"}");
+    cr_assert_eq(res.first_reason, VG_REJECT_TOO_OLD, "without the flag: its own, old ts");
+    res = parse("vigil/testvenue/health/cam3",
+                "{\"v\":1,\"ts\":1779200000,\"status\":\"stopped\",\"will\":true}");
+    cr_assert_eq(res.n_readings, 1);
+    cr_assert_eq(out[0].type, VG_READING_CAMERA_HEALTH);
+    cr_assert_eq(out[0].sub, VG_CAMERA_STOPPED);
+    cr_assert_eq(out[0].t_ns, NOW);
+    res = parse("vigil/testvenue/health/cam3",
+                "{\"v\":1,\"ts\":1779456000,\"status\":\"ok\",\"will\":\"yes\"}");
+    cr_assert_eq(res.first_reason, VG_REJECT_WRONG_TYPE);
+}
+
 Test(ingest, line_and_help_and_health_fields)
 {
     vg_ingest_result res = parse("vigil/testvenue/line/l1", "{\"v\":1,\"ts\":1779456000,\"in\":12,\"out\":3}");

@@ -559,6 +559,9 @@ Test(count, a_killed_counter_leaves_a_retained_stopped_health)
     const char *kept = retained_health(htopic);
     cr_assert_not_null(kept, "no retained health message");
     cr_assert_str_eq(health_status(kept), "stopped", "%s", kept);
+    /* flagged as the will, so the engine takes it at its arrival, not at the ts it was
+     * written with when vigil-count connected (tests/unit/test_ingest.c) */
+    cr_assert(strstr(kept, "\"will\":true"), "%s", kept);
 }
 
 Test(count, shipped_example_configs_are_valid)
