@@ -79,6 +79,27 @@ static int fail(loader *ld, const config_setting_t *at, const char *key, const c
     return -EINVAL;
 }
 
+/* A key the scenario language does not have is refused, like the model's: a misspelt
+ * `incident` would otherwise load a day without incidents, and score it as passed. */
+static int check_keys(loader *ld, const config_setting_t *g, const char *prefix,
+                      const char *const *keys)
+{
+    for (int i = 0; g && config_setting_is_group(g) && i < config_setting_length(g); i++) {
+        const config_setting_t *e = config_setting_get_elem(g, (unsigned)i);
+        const char *name = config_setting_name(e);
+        const char *const *k = keys;
+        char key[200];
+
+        while (*k && strcmp(*k, name) != 0)
+            k++;
+        if (*k)
+            continue;
+        snprintf(key, sizeof(key), "%s%s%s", prefix, *prefix ? "." : "", name);
+        return fail(ld, e, key, "unknown key");
+    }
+    return 0;
+}
+
 static char *keep(vg_scenario *s, const char *str)
 {
     char **grown;
@@ -369,6 +390,11 @@ static int load_incident(loader *ld, const config_setting_t *g, uint32_t pos, vg
             return fail(ld, config_setting_get_member(g, "id"), key,
                         "duplicate id '%s' (also on line %d)", id, s->incidents[i].line);
     snprintf(idkey, sizeof(idkey), "incidents.%s", id);
+    static const char *const incident_keys[] = {"id",     "type",   "start",      "duration",
+                                                 "magnitude", "mode", "zone",     "line",
+                                                 "camera", "sensor", "help_point", NULL};
+    if ((r = check_keys(ld, g, idkey, incident_keys)) < 0)
+        return r;
     inc->id = keep(s, id);
     if (!inc->id)
         return -ENOMEM;
@@ -392,15 +418,16 @@ static int load_incident(loader *ld, const config_setting_t *g, uint32_t pos, vg
         return r;
     if (r == 0)
         return fail(ld, g, key, "missing (seconds from the scenario's start)");
-    if (start < 0 || start >= day)
+    /* at least a second before the day ends: an incident needs a duration to interpolate */
+    if (start < 0 || start > day - 1)
         return fail(ld, config_setting_get_member(g, "start"), key,
-                    "%g s is outside the day [0, %g) s", start, day);
+                    "%g s is outside the day [0, %g] s", start, day - 1);
     snprintf(key, sizeof(key), "%s.duration", idkey);
     r = get_number(ld, g, "duration", key, &dur);
     if (r < 0)
         return r;
-    if (r > 0 && !(dur > 0))
-        return fail(ld, config_setting_get_member(g, "duration"), key, "must be > 0 s");
+    if (r > 0 && !(dur >= 1))
+        return fail(ld, config_setting_get_member(g, "duration"), key, "must be at least 1 s");
     if (r == 0 || start + dur > day)
         dur = day - start;
     snprintf(key, sizeof(key), "%s.magnitude", idkey);
@@ -448,6 +475,10 @@ static int load_entries(loader *ld, const config_setting_t *root)
         double share = 1.0;
         int r;
 
+        static const char *const entry_keys[] = {"zone", "share", NULL};
+        snprintf(key, sizeof(key), "entries[%d]", i);
+        if ((r = check_keys(ld, g, key, entry_keys)) < 0)
+            return r;
         snprintf(key, sizeof(key), "entries[%d].zone", i);
         if (!config_setting_is_group(g))
             return fail(ld, g, key, "each entry is a group { zone = \"...\"; share = F; }");
@@ -486,6 +517,19 @@ static int load_root(loader *ld, const config_setting_t *root)
     double v;
     int r;
 
+    static const char *const root_keys[] = {
+        "name",     "description", "start",   "duration",    "attendance", "ingress", "egress",
+        "half_time", "kickoff",    "weather", "line_period", "incidents",  "entries", NULL};
+    static const char *const window_keys[] = {"from", "to", NULL};
+    static const char *const half_time_keys[] = {"from", "to", "share", NULL};
+    static const char *const weather_keys[] = {"temperature", "humidity", "wbgt", NULL};
+    if ((r = check_keys(ld, root, "", root_keys)) < 0 ||
+        (r = check_keys(ld, config_setting_get_member(root, "ingress"), "ingress", window_keys)) < 0 ||
+        (r = check_keys(ld, config_setting_get_member(root, "egress"), "egress", window_keys)) < 0 ||
+        (r = check_keys(ld, config_setting_get_member(root, "half_time"), "half_time",
+                        half_time_keys)) < 0 ||
+        (r = check_keys(ld, config_setting_get_member(root, "weather"), "weather", weather_keys)) < 0)
+        return r;
     str = "scenario";
     r = get_string(ld, root, "name", "name", &str);
     if (r < 0)

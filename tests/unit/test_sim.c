@@ -301,7 +301,20 @@ Test(sim, bad_scenarios_name_file_line_and_key)
          8, "incidents.a.zone", "on neither side of line"},
         {HEAD "incidents = ( { id = \"a\"; type = \"help_press\"; help_point = \"HP-C1-N\";\n"
               "  start = 1; duration = 0; } );\n",
-         8, "incidents.a.duration", "must be > 0"},
+         8, "incidents.a.duration", "must be at least 1 s"},
+        /* 1e-10 s would round to 0 ns, and a CO2 level to 0 / 0 */
+        {HEAD "incidents = ( { id = \"a\"; type = \"ventilation_failure\"; zone = \"ARN-S101\";\n"
+              "  start = 1; duration = 1e-10; } );\n",
+         8, "incidents.a.duration", "must be at least 1 s"},
+        /* unknown keys: a misspelt list or field would silently mean no incident, or all day */
+        {HEAD "incident = ( { id = \"a\"; type = \"help_press\"; help_point = \"HP-C1-N\"; start = 1; } );\n",
+         7, "incident", "unknown key"},
+        {HEAD "incidents = ( { id = \"a\"; type = \"help_press\"; help_point = \"HP-C1-N\"; start = 1;\n"
+              "  duraton = 60; } );\n",
+         8, "incidents.a.duraton", "unknown key"},
+        {HEAD "weather = { temprature = 30; };\n", 7, "weather.temprature", "unknown key"},
+        {HEAD "entries = ( { zone = \"PLZ-OUTER\"; shar = 1; } );\n", 7, "entries[0].shar",
+         "unknown key"},
         {"name = \"bad\";\nstart = \"2026-07-18T18:00:00+02:00\";\nduration = 30;\n", 3,
          "duration", "out of range (60 s .. 7 days)"},
         {"name = \"bad\";\nstart = \"2026-07-18T18:00:00+02:00\";\nduration = 600;\n"
