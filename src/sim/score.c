@@ -554,6 +554,21 @@ static void json_num(FILE *f, const char *key, double v)
         fprintf(f, ",\"%s\":null", key);
 }
 
+/* ,"key":"text" with the text escaped (ids and names come from the user's files) */
+static void json_str(FILE *f, const char *key, const char *v)
+{
+    fprintf(f, "%s\"%s\":\"", *key == '{' ? "" : ",", *key == '{' ? key + 1 : key);
+    for (const unsigned char *c = (const unsigned char *)(v ? v : ""); *c; c++) {
+        if (*c == '"' || *c == '\\')
+            fprintf(f, "\\%c", *c);
+        else if (*c < 0x20)
+            fprintf(f, "\\u%04x", *c);
+        else
+            fputc(*c, f);
+    }
+    fputc('"', f);
+}
+
 int vg_score_write_json(const vg_score *s, FILE *f)
 {
     vg_score_summary sum;
@@ -561,15 +576,21 @@ int vg_score_write_json(const vg_score *s, FILE *f)
     if (!s || !f)
         return -EINVAL;
     vg_score_summary_get(s, &sum);
-    fprintf(f, "{\"scenario\":\"%s\",\"incidents\":[", s->scenario);
+    fputc('{', f);
+    json_str(f, "{scenario", s->scenario);
+    fputs(",\"incidents\":[", f);
     for (uint32_t i = 0; i < s->ninc; i++) {
         vg_score_incident r;
         vg_score_incident_get(s, i, &r);
-        fprintf(f, "%s{\"id\":\"%s\",\"type\":\"%s\",\"zone\":\"%s\",\"caught\":%s,"
-                   "\"right_feed\":%s,\"pass\":%s,\"kind\":\"%s\",\"feed\":\"%s\",\"grade\":\"%s\"",
-                i ? "," : "", r.id, r.type, r.zone, r.caught ? "true" : "false",
-                r.right_feed ? "true" : "false", r.pass ? "true" : "false", r.kind, r.feed,
-                r.caught ? vg_grade_name(r.grade) : "");
+        fputs(i ? ",{" : "{", f);
+        json_str(f, "{id", r.id);
+        json_str(f, "type", r.type);
+        json_str(f, "zone", r.zone);
+        fprintf(f, ",\"caught\":%s,\"right_feed\":%s,\"pass\":%s", r.caught ? "true" : "false",
+                r.right_feed ? "true" : "false", r.pass ? "true" : "false");
+        json_str(f, "kind", r.kind);
+        json_str(f, "feed", r.feed);
+        json_str(f, "grade", r.caught ? vg_grade_name(r.grade) : "");
         json_num(f, "t_alert", r.t_alert);
         json_num(f, "delay_s", r.delay_s);
         json_num(f, "lead_s", r.lead_s);

@@ -1127,6 +1127,45 @@ Test(sim, score_gives_hand_computed_leads_delays_misses_and_false_alerts)
     vg_score_free(&s);
 }
 
+/* vigil score --json is JSON whatever the scenario name and incident ids hold: they come from
+ * the user's files, and a quote in one used to end the string early. */
+Test(sim, score_json_parses_and_escapes_names)
+{
+    char tp[512], ap[512], *buf = NULL;
+    size_t len = 0;
+    vg_score *s = NULL;
+    vg_scenario_error err;
+    /* the scenario "h\"\\d" (h, quote, backslash, d) and the incident "h\"1" */
+    const char *a = strstr(truth_text, "\"hand\""), *b = strstr(truth_text, "\"hp1\"");
+    char *text = NULL;
+    cr_assert(asprintf(&text, "%.*s\"h\\\"\\\\d\"%.*s\"h\\\"1\"%s", (int)(a - truth_text),
+                       truth_text, (int)(b - (a + 6)), a + 6, b + 5) > 0);
+    snprintf(tp, sizeof(tp), "%s/truth-q.json", tmpdir);
+    snprintf(ap, sizeof(ap), "%s/alerts.jsonl", tmpdir);
+    write_file(tp, text);
+    write_file(ap, alerts_text);
+    cr_assert_eq(vg_score_new(tp, &s, &err), 0, "%s: %s", err.key, err.message);
+    cr_assert_eq(vg_score_read_jsonl(s, ap, &err), 0, "%d: %s", err.line, err.message);
+    FILE *m = open_memstream(&buf, &len);
+    cr_assert_not_null(m);
+    cr_assert_eq(vg_score_write_json(s, m), 0);
+    fclose(m);
+    cJSON *o = cJSON_Parse(buf);
+    cr_assert_not_null(o, "not JSON: %s", buf);
+    cr_expect_str_eq(cJSON_GetObjectItem(o, "scenario")->valuestring, "h\"\\d");
+    const cJSON *incs = cJSON_GetObjectItem(o, "incidents");
+    cr_assert_eq(cJSON_GetArraySize(incs), 5);
+    cr_expect_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(incs, 1), "id")->valuestring, "h\"1");
+    cr_expect(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetArrayItem(incs, 0), "pass")));
+    cr_expect_float_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(incs, 0), "lead_s")->valuedouble,
+                       120, 1e-9);
+    cr_expect_eq(cJSON_GetObjectItem(o, "false_alerts")->valueint, 1);
+    cJSON_Delete(o);
+    free(buf);
+    free(text);
+    vg_score_free(&s);
+}
+
 Test(sim, score_wrong_feed_only_is_caught_but_fails)
 {
     vg_score *s = hand_score();
