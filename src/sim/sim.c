@@ -103,6 +103,7 @@ struct vg_sim {
 
     /* stands, entries, goals */
     uint32_t nst, nen, ng;
+    uint32_t nst_seated; /* stand_zone[0 .. nst_seated) are real stands; the rest are surge goals */
     uint32_t *stand_zone, *entry_zone, *visit_zone;
     double *stand_target, *entry_share, *backlog;
     double *in_split;  /* [nen][nst]: share of entry e's arrivals going to stand s */
@@ -421,6 +422,10 @@ static void stand_targets(vg_sim *s)
     for (uint32_t i = 0; i < s->nst; i++) {
         const vg_zone *z = vg_model_zone(m, s->stand_zone[i]);
         double c = z->capacity ? z->capacity : z->area_m2 * 2.0;
+        if (i >= s->nst_seated) { /* a surge's goal: nobody is seated there before it */
+            full[i] = 1;
+            continue;
+        }
         const vg_zone_limits *lim = &z->limits;
         double warn = lim->density.level[VG_GRADE_WARNING];
         w[i] = c;
@@ -545,7 +550,9 @@ static int build_goals(vg_sim *s)
         if (!entry && is_stand_type(vg_model_zone(m, z)->type))
             s->stand_zone[s->nst++] = z;
     }
-    /* a surge may pull people into a zone that is no stand: it becomes a goal too */
+    s->nst_seated = s->nst;
+    /* a surge may pull people into a zone that is no stand: it becomes a goal too, with no
+     * share of the attendance (stand_targets) */
     for (uint32_t i = 0; i < s->ninc; i++) {
         const vg_incident *in = vg_scenario_incident(s->sc, i);
         int have = 0;

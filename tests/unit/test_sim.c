@@ -840,6 +840,35 @@ static void check_rise(const char *incident, const char *sensor, double warn, do
     vg_scenario_free(&sc);
 }
 
+/* A surge into a zone that is no stand (a concourse) pulls people there only once it starts:
+ * before, the zone is as busy as on a day without it. It used to become a stand for the
+ * whole day, with a share of the attendance from the first minute of ingress. */
+Test(sim, a_surge_into_a_concourse_fills_it_only_from_its_start)
+{
+    double most[2] = {0, 0}, during = 0;
+    const uint32_t z = zone_idx("STD-C1-N");
+    for (int k = 0; k < 2; k++) {
+        vg_scenario *sc = load_day(k ? "{ id = \"cs\"; type = \"surge\"; zone = \"STD-C1-N\";"
+                                       "  start = 1000; duration = 600; magnitude = 4.0; }"
+                                     : "");
+        vg_sim *s = new_sim(sc, 1, 0, 1);
+        collect c = {0};
+        const int64_t t0 = vg_sim_now_ns(s);
+        while (!vg_sim_done(s) && vg_sim_now_ns(s) < t0 + 1600 * VG_NS_PER_S) {
+            cr_assert_eq(vg_sim_step(s, on_msg, &c), 0);
+            if (vg_sim_now_ns(s) < t0 + 1000 * VG_NS_PER_S)
+                most[k] = fmax(most[k], vg_sim_zone_people(s, z));
+            else if (k)
+                during = fmax(during, vg_sim_zone_people(s, z));
+        }
+        vg_sim_free(&s);
+        vg_scenario_free(&sc);
+    }
+    cr_expect_leq(most[1], most[0] + 50, "before the surge: %.0f people, without it %.0f",
+                  most[1], most[0]);
+    cr_expect_gt(during, 4 * most[0] + 200, "the surge still pulls people in: %.0f", during);
+}
+
 Test(sim, heat_wave_takes_wbgt_past_28_then_32)
 {
     check_rise("{ id = \"hw\"; type = \"heat_wave\"; zone = \"FAN-MAIN\"; start = 100;"
