@@ -128,7 +128,7 @@ typedef int (*vg_sim_emit_fn)(void *ctx, const char *topic, const char *payload,
  * defaults.
  * Returns 0 and *ret (free with vg_sim_free()), -EINVAL (NULL m/sc/ret, sc loaded for another
  * model, bad step, a model with no zone people can enter or no seated/standing zone to go
- * to), -ENOMEM.
+ * to, or an entry zone from which none can be reached), -ENOMEM.
  * Thread: any; afterwards one thread at a time per simulator. */
 int vg_sim_new(const vg_model *m, const vg_scenario *sc, const vg_sim_cfg *cfg,
                vg_sim **ret);

@@ -481,7 +481,8 @@ int vg_cmd_sim(int argc, char **argv)
     r = vg_sim_new(model, sc, &cfg, &sim);
     if (r < 0) {
         vg_error("sim: cannot simulate %s on %s: %s", scenario_path, model_path,
-                 r == -EINVAL ? "no entry zone or no seated/standing zone in the model"
+                 r == -EINVAL ? "no entry zone, no seated/standing zone, or an entry zone "
+                                "from which no seated/standing zone can be reached"
                               : vg_strerror(r));
         goto out;
     }

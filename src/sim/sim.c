@@ -631,7 +631,16 @@ static int build_goals(vg_sim *s)
     }
     stand_targets(s);
     ingress_split(s, dz + (size_t)s->nst * s->nz);
+    /* An entry with no route to any stand would take arrivals that then vanish from the
+     * census: refuse the day instead. */
     r = 0;
+    for (uint32_t e = 0; e < s->nen && r == 0; e++) {
+        double row = 0;
+        for (uint32_t j = 0; j < s->nst; j++)
+            row += s->in_split[(size_t)e * s->nst + j];
+        if (!(row > 0))
+            r = -EINVAL;
+    }
 out:
     free(queue);
     free(dz);

@@ -869,6 +869,51 @@ Test(sim, a_surge_into_a_concourse_fills_it_only_from_its_start)
     cr_expect_gt(during, 4 * most[0] + 200, "the surge still pulls people in: %.0f", during);
 }
 
+/* An entry from which no stand can be reached would take arrivals that then vanish from the
+ * census: the simulator refuses the day. */
+Test(sim, an_entry_with_no_route_to_a_stand_is_refused)
+{
+    char mpath[512], spath[512], text[1024];
+    vg_model *iso = NULL;
+    vg_model_error merr;
+    vg_scenario *sc = NULL;
+    vg_scenario_error serr;
+    vg_sim *s = NULL;
+    snprintf(mpath, sizeof(mpath), "%s/iso.cfg", tmpdir);
+    write_file(mpath, "venue = { id = \"iso\"; name = \"Iso\"; };\n"
+                      "profiles = ( { id = \"default\"; } );\n"
+                      "zones = (\n"
+                      "  { id = \"gate\"; type = \"queue\"; area_m2 = 100; sector = \"s\";\n"
+                      "    neighbours = [ \"stand\" ]; },\n"
+                      "  { id = \"stand\"; type = \"seated\"; area_m2 = 500; capacity = 1000;\n"
+                      "    sector = \"s\"; },\n"
+                      "  { id = \"island\"; type = \"moving\"; area_m2 = 100; sector = \"s\"; }\n"
+                      ");\n");
+    cr_assert_eq(vg_model_load(mpath, &iso, &merr), 0, "%s", merr.message);
+    snprintf(spath, sizeof(spath), "%s/entries.cfg", tmpdir);
+    const char *day = "name = \"entries\";\n"
+                      "start = \"2026-07-18T18:00:00+02:00\";\n"
+                      "duration = 600;\n"
+                      "attendance = 500;\n"
+                      "ingress = { from = 0; to = 300; };\n"
+                      "egress = { from = 400; to = 600; };\n"
+                      "entries = ( %s );\n";
+    snprintf(text, sizeof(text), day, "{ zone = \"gate\"; }, { zone = \"island\"; }");
+    write_file(spath, text);
+    cr_assert_eq(vg_scenario_load(spath, iso, &sc, &serr), 0, "%s: %s", serr.key, serr.message);
+    cr_expect_eq(vg_sim_new(iso, sc, NULL, &s), -EINVAL, "the island leads nowhere");
+    cr_expect_null(s);
+    vg_scenario_free(&sc);
+    /* entered by the gate alone, the day runs */
+    snprintf(text, sizeof(text), day, "{ zone = \"gate\"; }");
+    write_file(spath, text);
+    cr_assert_eq(vg_scenario_load(spath, iso, &sc, &serr), 0, "%s: %s", serr.key, serr.message);
+    cr_expect_eq(vg_sim_new(iso, sc, NULL, &s), 0);
+    vg_sim_free(&s);
+    vg_scenario_free(&sc);
+    vg_model_free(&iso);
+}
+
 Test(sim, heat_wave_takes_wbgt_past_28_then_32)
 {
     check_rise("{ id = \"hw\"; type = \"heat_wave\"; zone = \"FAN-MAIN\"; start = 100;"
