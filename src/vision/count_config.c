@@ -33,6 +33,27 @@ fail(struct ctx *x, const config_setting_t *at, const char *key, const char *fmt
     return -EINVAL;
 }
 
+/* A key the file format does not have is an error: a misspelt publish_hz would otherwise
+ * leave the rate at its default without a word. */
+static int check_keys(struct ctx *x, const config_setting_t *g, const char *prefix,
+                      const char *const *keys)
+{
+    for (int i = 0; g && config_setting_is_group(g) && i < config_setting_length(g); i++) {
+        const config_setting_t *e = config_setting_get_elem(g, (unsigned)i);
+        const char *name = config_setting_name(e);
+        const char *const *k = keys;
+        char key[128];
+
+        while (*k && strcmp(*k, name) != 0)
+            k++;
+        if (*k)
+            continue;
+        snprintf(key, sizeof(key), "%s%s%s", prefix, *prefix ? "." : "", name);
+        return fail(x, e, key, "unknown key");
+    }
+    return 0;
+}
+
 /* Topic levels must not contain MQTT wildcards or separators. */
 static int valid_id(const char *s)
 {
@@ -112,6 +133,10 @@ static int parse_zone(struct ctx *x, const config_setting_t *z, int i, vg_vision
         snprintf(key, sizeof(key), "zones.[%d]", i);
         return fail(x, z, key, "must be a group { id = ...; area_m2 = ...; polygon = ...; }");
     }
+    static const char *const zone_keys[] = {"id", "area_m2", "polygon", NULL};
+    snprintf(key, sizeof(key), "zones.[%d]", i);
+    if ((r = check_keys(x, z, key, zone_keys)) < 0)
+        return r;
     snprintf(key, sizeof(key), "zones.[%d].id", i);
     if ((r = get_str(x, z, "id", key, 1, out->id, sizeof(out->id))) < 0)
         return r;
@@ -136,6 +161,8 @@ static int parse_zone(struct ctx *x, const config_setting_t *z, int i, vg_vision
         for (int k = 0; k < 2; k++) {
             const config_setting_t *e = config_setting_get_elem(pt, (unsigned)k);
             int t = config_setting_type(e);
+            if (t != CONFIG_TYPE_FLOAT && t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
+                return fail(x, pt, key, "corner %d must be two numbers [x, y]", j);
             v[k] = t == CONFIG_TYPE_FLOAT ? config_setting_get_float(e)
                                           : (double)config_setting_get_int64(e);
             if (!isfinite(v[k]) || v[k] < 0 || v[k] > 8192)
@@ -155,6 +182,20 @@ static int parse(struct ctx *x, config_t *cf, vg_count_cfg *c)
     double v;
     int r;
 
+    static const char *const root_keys[] = {
+        "venue",        "camera",          "source",          "backend", "open_timeout_ms",
+        "realtime",     "fps",             "publish_hz",      "stopped_after_s",
+        "reconnect_max_s", "threads",      "flow",            "frozen_after_s", "broker",
+        "calibration",  "zones",           NULL};
+    static const char *const broker_keys[] = {"host",     "port",       "client_id", "username",
+                                              "password", "keepalive_s", NULL};
+    static const char *const calibration_keys[] = {"row_a", "height_a_px", "row_b",
+                                                   "height_b_px", "person_height_m", NULL};
+    if ((r = check_keys(x, root, "", root_keys)) < 0 ||
+        (r = check_keys(x, config_setting_get_member(root, "broker"), "broker", broker_keys)) < 0 ||
+        (r = check_keys(x, config_setting_get_member(root, "calibration"), "calibration",
+                        calibration_keys)) < 0)
+        return r;
     memset(c, 0, sizeof(*c));
     c->open_timeout_ms = 5000;
     c->realtime = 0;
