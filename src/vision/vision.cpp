@@ -36,6 +36,7 @@
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <memory>
 #include <new>
 #include <string>
 #include <sys/stat.h>
@@ -182,7 +183,8 @@ try {
 
     int open_ms = cfg->open_timeout_ms > 0 ? cfg->open_timeout_ms : 5000;
     int read_ms = cfg->read_timeout_ms > 0 ? cfg->read_timeout_ms : 5000;
-    vg_vision_source *s = new (std::nothrow) vg_vision_source;
+    /* owned here until it is handed out, so every early return and exception frees it */
+    std::unique_ptr<vg_vision_source> s(new (std::nothrow) vg_vision_source);
     if (!s)
         return -ENOMEM;
     s->live = live;
@@ -200,7 +202,6 @@ try {
         else
             opened = s->cap.open(target, api, params);
     } catch (const std::bad_alloc &) {
-        delete s;
         return -ENOMEM;
     } catch (...) {
         opened = false;
@@ -209,7 +210,6 @@ try {
         auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - t0)
                       .count();
-        delete s;
         return live && ms >= open_ms ? -ETIMEDOUT : -EIO;
     }
     s->fps = s->cap.get(cv::CAP_PROP_FPS);
@@ -220,13 +220,12 @@ try {
         s->fps = 25;
     if (live) {
         try {
-            s->grabber = std::thread(grab_loop, s);
+            s->grabber = std::thread(grab_loop, s.get());
         } catch (...) {
-            delete s;
             return -ENOMEM;
         }
     }
-    *ret = s;
+    *ret = s.release();
     return 0;
 }
 VG_VISION_CATCH
@@ -242,6 +241,7 @@ extern "C" void vg_vision_source_free(vg_vision_source **sp)
                 std::lock_guard<std::mutex> g(s->lock);
                 s->stop = true;
             }
+            s->cond.notify_all(); /* a paced file waits on it until its next frame is due */
             /* The grabber may sit in a read for up to read_timeout_ms; it checks stop
              * right after. */
             s->grabber.join();
