@@ -273,12 +273,12 @@ size_t vg_ring_record_size(const vg_ring *r)
 
 size_t vg_ring_depth(const vg_ring *r)
 {
-    /* Relaxed: a snapshot for status; tail first so depth never looks negative from the
-     * consumer side. */
+    /* Relaxed: a snapshot for status. Tail first, so depth never looks negative; from a third
+     * thread both may move between the loads and a full ring look over-full: clamp. */
     uint32_t t = atomic_load_explicit(&((vg_ring *)r)->tail, memory_order_relaxed);
     uint32_t h = atomic_load_explicit(&((vg_ring *)r)->head, memory_order_relaxed);
     uint32_t d = h - t;
-    return d > r->mask + 1 ? 0 : d;
+    return d > r->mask + 1 ? r->mask + 1 : d;
 }
 
 /* ---- producer ---- */
