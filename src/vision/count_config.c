@@ -54,15 +54,17 @@ static int check_keys(struct ctx *x, const config_setting_t *g, const char *pref
     return 0;
 }
 
-/* Topic levels must not contain MQTT wildcards or separators. */
+/* Ids as the venue model writes them (letters, digits, _ - .): they are MQTT topic levels
+ * and must name the model's venue, camera and zones; anything else (a wildcard, a byte that
+ * is not UTF-8) would only make every publish fail later. */
 static int valid_id(const char *s)
 {
     size_t n = strlen(s);
     if (n == 0 || n >= VG_VISION_ID_MAX)
         return 0;
     for (; *s; s++)
-        if (*s == '/' || *s == '+' || *s == '#' || *s == '"' || *s == '\\' ||
-            (unsigned char)*s < 0x20)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '_' || *s == '-' || *s == '.'))
             return 0;
     return 1;
 }
@@ -142,7 +144,7 @@ static int parse_zone(struct ctx *x, const config_setting_t *z, int i, vg_vision
         return r;
     if (!valid_id(out->id))
         return fail(x, config_setting_get_member(z, "id"), key,
-                    "\"%s\" is empty or contains / + # \" \\ or a control character", out->id);
+                    "\"%s\" is not an id of letters, digits, _ - .", out->id);
     snprintf(key, sizeof(key), "zones.[%d].area_m2", i);
     if ((r = get_num(x, z, "area_m2", key, 1, 0.01, 1e7, &out->area_m2)) < 0)
         return r;
@@ -214,10 +216,10 @@ static int parse(struct ctx *x, config_t *cf, vg_count_cfg *c)
         return r;
     if (!valid_id(c->venue))
         return fail(x, config_setting_get_member(root, "venue"), "venue",
-                    "\"%s\" is empty or contains / + # \" \\ or a control character", c->venue);
+                    "\"%s\" is not an id of letters, digits, _ - .", c->venue);
     if (!valid_id(c->camera))
         return fail(x, config_setting_get_member(root, "camera"), "camera",
-                    "\"%s\" is empty or contains / + # \" \\ or a control character", c->camera);
+                    "\"%s\" is not an id of letters, digits, _ - .", c->camera);
     const config_setting_t *src = config_setting_get_member(root, "source");
     int is_file = strncmp(c->source, "file:", 5) == 0;
     int is_v4l2 = strncmp(c->source, "v4l2:", 5) == 0;

@@ -457,6 +457,7 @@ Test(count, each_config_check_and_usage_error_exits_2_naming_it)
     } cases[] = {
         {"\"itest\"", "\"it/est\"", "2: venue"},
         {"camera = \"c\"", "camera = \"\"", "3: camera"},
+        {"camera = \"c\"", "camera = \"caf\xc3\xa9\"", "3: camera: \"caf\xc3\xa9\" is not an id"},
         {"file:/x.avi", "ftp://x", "4: source"},
         {"\"ffmpeg\"", "\"gstreamer\"", "13: backend"},
         {"row_b = 575", "row_b = 240", "6: calibration.row_b: must be at least 10 rows"},
