@@ -30,6 +30,10 @@ typedef struct vg_model vg_model;
 /* Longest id (zone, sensor, camera, line, help point, profile, phase, venue), excluding the
  * NUL. Ids use only [A-Za-z0-9_.-] so they are valid MQTT topic segments. */
 #define VG_MODEL_ID_MAX 63
+
+/* 1 when id follows the model's rule for ids: 1 to VG_MODEL_ID_MAX letters, digits, _ - .
+ * (they are MQTT topic levels and file names), else 0. Thread: any. */
+int vg_model_id_valid(const char *id);
 /* "No index": a phase without a profile of its own, an event time outside every phase. */
 #define VG_MODEL_NONE UINT32_MAX
 

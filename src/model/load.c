@@ -323,9 +323,9 @@ static int check_keys(struct ctx *c, const config_setting_t *g, const char *obj,
 
 /* ---- ids and names ---- */
 
-static int id_ok(const char *id)
+int vg_model_id_valid(const char *id)
 {
-    size_t n = strlen(id);
+    size_t n = id ? strlen(id) : 0;
     if (n == 0 || n > VG_MODEL_ID_MAX)
         return 0;
     for (size_t i = 0; i < n; i++) {
@@ -347,7 +347,7 @@ static int read_id(struct ctx *c, const config_setting_t *g, const char *section
     int r = get_str(c, g, obj, "id", 1, &id);
     if (r < 0)
         return r;
-    if (!id_ok(id))
+    if (!vg_model_id_valid(id))
         return fail(c, config_setting_get_member(g, "id"), obj, "id",
                     "\"%s\" is not a valid id: 1-%d characters of A-Z a-z 0-9 _ - .", id,
                     VG_MODEL_ID_MAX);
@@ -698,7 +698,7 @@ static int load_venue(struct ctx *c, const config_setting_t *root)
         return r;
     if ((r = check_keys(c, g, "venue", keys)) < 0 || (r = get_str(c, g, "venue", "id", 1, &id)) < 0)
         return r;
-    if (!id_ok(id))
+    if (!vg_model_id_valid(id))
         return fail(c, config_setting_get_member(g, "id"), "venue", "id",
                     "\"%s\" is not a valid id: 1-%d characters of A-Z a-z 0-9 _ - . (it is the "
                     "MQTT topic segment vigil/<venue>/...)",
@@ -891,7 +891,7 @@ static int load_zones_pass1(struct ctx *c, const config_setting_t *list,
             (r = get_str(c, g, obj, "action", 0, &action)) < 0 ||
             (r = get_bool(c, g, obj, "open", &z->open)) < 0)
             return r;
-        if (!id_ok(sector))
+        if (!vg_model_id_valid(sector))
             return fail(c, config_setting_get_member(g, "sector"), obj, "sector",
                         "\"%s\" is not a valid sector id (A-Z a-z 0-9 _ - .)", sector);
         z->capacity = (uint32_t)cap;
@@ -1163,7 +1163,7 @@ static int load_camera_zones(struct ctx *c, const config_setting_t *g, const cha
                             "zone \"%s\" is listed twice for this camera", m->zones[cz[k].zone].id);
         if (frigate) {
             const vg__slot *prev = NULL;
-            if (!id_ok(frigate))
+            if (!vg_model_id_valid(frigate))
                 return fail(c, config_setting_get_member(e, "frigate"), sub, "frigate",
                             "\"%s\" is not a valid Frigate zone name (A-Z a-z 0-9 _ - .)", frigate);
             cz[k].frigate = dup(c, frigate);

@@ -2,6 +2,8 @@
  * the reference in docs/vision.md. Every error names the file, the line and the key. */
 #include "count.h"
 
+#include "vigil/model.h"
+
 #include <errno.h>
 #include <libconfig.h>
 #include <math.h>
@@ -52,21 +54,6 @@ static int check_keys(struct ctx *x, const config_setting_t *g, const char *pref
         return fail(x, e, key, "unknown key");
     }
     return 0;
-}
-
-/* Ids as the venue model writes them (letters, digits, _ - .): they are MQTT topic levels
- * and must name the model's venue, camera and zones; anything else (a wildcard, a byte that
- * is not UTF-8) would only make every publish fail later. */
-static int valid_id(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n >= VG_VISION_ID_MAX)
-        return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-              *s == '_' || *s == '-' || *s == '.'))
-            return 0;
-    return 1;
 }
 
 static int get_str(struct ctx *x, const config_setting_t *parent, const char *name, const char *key,
@@ -142,7 +129,7 @@ static int parse_zone(struct ctx *x, const config_setting_t *z, int i, vg_vision
     snprintf(key, sizeof(key), "zones.[%d].id", i);
     if ((r = get_str(x, z, "id", key, 1, out->id, sizeof(out->id))) < 0)
         return r;
-    if (!valid_id(out->id))
+    if (!vg_model_id_valid(out->id))
         return fail(x, config_setting_get_member(z, "id"), key,
                     "\"%s\" is not an id of letters, digits, _ - .", out->id);
     snprintf(key, sizeof(key), "zones.[%d].area_m2", i);
@@ -214,10 +201,10 @@ static int parse(struct ctx *x, config_t *cf, vg_count_cfg *c)
         (r = get_str(x, root, "source", "source", 1, c->source, sizeof(c->source))) < 0 ||
         (r = get_str(x, root, "backend", "backend", 1, backend, sizeof(backend))) < 0)
         return r;
-    if (!valid_id(c->venue))
+    if (!vg_model_id_valid(c->venue))
         return fail(x, config_setting_get_member(root, "venue"), "venue",
                     "\"%s\" is not an id of letters, digits, _ - .", c->venue);
-    if (!valid_id(c->camera))
+    if (!vg_model_id_valid(c->camera))
         return fail(x, config_setting_get_member(root, "camera"), "camera",
                     "\"%s\" is not an id of letters, digits, _ - .", c->camera);
     const config_setting_t *src = config_setting_get_member(root, "source");

@@ -1161,3 +1161,23 @@ Test(model, check_usage_help_and_errors)
         free(err);
     }
 }
+
+/* The id rule is public so that vigil-count checks its ids as the model does. */
+Test(model, id_rule_is_letters_digits_underscore_dash_dot)
+{
+    char longest[VG_MODEL_ID_MAX + 2];
+    cr_expect(vg_model_id_valid("STD-C1-N"));
+    cr_expect(vg_model_id_valid("cam_2.b"));
+    cr_expect_not(vg_model_id_valid(""));
+    cr_expect_not(vg_model_id_valid(NULL));
+    cr_expect_not(vg_model_id_valid("a/b"));
+    cr_expect_not(vg_model_id_valid("a+b"));
+    cr_expect_not(vg_model_id_valid("a b"));
+    cr_expect_not(vg_model_id_valid("caf\xc3\xa9"));
+    memset(longest, 'x', sizeof(longest));
+    longest[VG_MODEL_ID_MAX] = '\0';
+    cr_expect(vg_model_id_valid(longest));
+    longest[VG_MODEL_ID_MAX] = 'x';
+    longest[VG_MODEL_ID_MAX + 1] = '\0';
+    cr_expect_not(vg_model_id_valid(longest), "one character too long");
+}
