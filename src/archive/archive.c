@@ -41,7 +41,6 @@ _Static_assert(8 + sizeof(vg_alert_event) <= VG_ARCHIVE_MAX_SLOTS * VG_ARCHIVE_S
 _Static_assert(8 + sizeof(vg_archive_reject) <= VG_ARCHIVE_MAX_SLOTS * VG_ARCHIVE_SLOT_SIZE,
                "reject fits");
 
-/* Payload of a MODEL record (one slot). */
 /* A model's string ids by index, as /ids/<kind> holds them (zones, sensors, cameras, lines,
  * help points), so tools can name zone 3 without the model. */
 struct model_ids {
@@ -49,6 +48,7 @@ struct model_ids {
     char (*id[5])[VG_MODEL_ID_MAX + 1];
 };
 
+/* Payload of a MODEL record (one slot). */
 struct model_msg {
     int64_t t_ns;
     uint64_t digest;
