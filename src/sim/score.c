@@ -554,19 +554,11 @@ static void json_num(FILE *f, const char *key, double v)
         fprintf(f, ",\"%s\":null", key);
 }
 
-/* ,"key":"text" with the text escaped (ids and names come from the user's files) */
+/* ,"key":"text", escaped: ids and names come from the user's files */
 static void json_str(FILE *f, const char *key, const char *v)
 {
-    fprintf(f, "%s\"%s\":\"", *key == '{' ? "" : ",", *key == '{' ? key + 1 : key);
-    for (const unsigned char *c = (const unsigned char *)(v ? v : ""); *c; c++) {
-        if (*c == '"' || *c == '\\')
-            fprintf(f, "\\%c", *c);
-        else if (*c < 0x20)
-            fprintf(f, "\\u%04x", *c);
-        else
-            fputc(*c, f);
-    }
-    fputc('"', f);
+    fprintf(f, ",\"%s\":", key);
+    vg__sim_put_json_str(f, v);
 }
 
 int vg_score_write_json(const vg_score *s, FILE *f)
@@ -576,14 +568,14 @@ int vg_score_write_json(const vg_score *s, FILE *f)
     if (!s || !f)
         return -EINVAL;
     vg_score_summary_get(s, &sum);
-    fputc('{', f);
-    json_str(f, "{scenario", s->scenario);
+    fputs("{\"scenario\":", f);
+    vg__sim_put_json_str(f, s->scenario);
     fputs(",\"incidents\":[", f);
     for (uint32_t i = 0; i < s->ninc; i++) {
         vg_score_incident r;
         vg_score_incident_get(s, i, &r);
-        fputs(i ? ",{" : "{", f);
-        json_str(f, "{id", r.id);
+        fputs(i ? ",{\"id\":" : "{\"id\":", f);
+        vg__sim_put_json_str(f, r.id);
         json_str(f, "type", r.type);
         json_str(f, "zone", r.zone);
         fprintf(f, ",\"caught\":%s,\"right_feed\":%s,\"pass\":%s", r.caught ? "true" : "false",

@@ -41,6 +41,10 @@ struct vg_scenario {
     uint32_t n_strings;
 };
 
+/* s as a quoted JSON string, escaped (ids are [A-Za-z0-9_.-], but scenario names and the ids
+ * of a truth file read back may hold anything). NULL is "". */
+void vg__sim_put_json_str(FILE *f, const char *s);
+
 /* Event time as Unix seconds with milliseconds, e.g. "1779456000.250" (buf >= 32 bytes). */
 void vg__sim_fmt_ts(char *buf, size_t len, int64_t t_ns);
 

@@ -83,8 +83,7 @@ static void put_num(FILE *f, const char *key, double v)
         fprintf(f, ",\"%s\":null", key);
 }
 
-/* JSON string body for an id (ids are [A-Za-z0-9_.-]; scenario names may be anything). */
-static void put_str(FILE *f, const char *s)
+void vg__sim_put_json_str(FILE *f, const char *s)
 {
     fputc('"', f);
     for (; s && *s; s++) {
@@ -124,7 +123,7 @@ static void put_nearby(FILE *f, const vg_model *m, uint32_t z, uint32_t hops)
     }
     for (uint32_t i = 1; i < tail; i++) {
         fprintf(f, "%s", written++ ? "," : "");
-        put_str(f, vg_model_zone(m, queue[i])->id);
+        vg__sim_put_json_str(f, vg_model_zone(m, queue[i])->id);
     }
 out:
     free(dist);
@@ -146,9 +145,9 @@ int vg_sim_truth_write(const vg_sim *s, FILE *f)
     start = sc->start_ns + shift;
 
     fprintf(f, "{\"v\":1,\"scenario\":");
-    put_str(f, sc->name);
+    vg__sim_put_json_str(f, sc->name);
     fprintf(f, ",\"venue\":");
-    put_str(f, vg_model_venue(m));
+    vg__sim_put_json_str(f, vg_model_venue(m));
     fprintf(f, ",\"model_digest\":\"%016llx\",\"seed\":%llu",
             (unsigned long long)vg_model_digest(m), (unsigned long long)vg__sim_cfg(s)->seed);
     put_time(f, "start", start);
@@ -213,11 +212,11 @@ int vg_sim_truth_write(const vg_sim *s, FILE *f)
         win_to += WINDOW_TAIL_S;
 
         fprintf(f, "%s{\"id\":", i ? "," : "");
-        put_str(f, in->id);
+        vg__sim_put_json_str(f, in->id);
         fprintf(f, ",\"type\":\"%s\",\"target\":", vg_incident_type_name(in->type));
-        put_str(f, in->target);
+        vg__sim_put_json_str(f, in->target);
         fprintf(f, ",\"zone\":");
-        put_str(f, tr.zone != VG_MODEL_NONE ? vg_model_zone(m, tr.zone)->id : "");
+        vg__sim_put_json_str(f, tr.zone != VG_MODEL_NONE ? vg_model_zone(m, tr.zone)->id : "");
         if (in->type == VG_INCIDENT_HELP_PRESS || in->type == VG_INCIDENT_COLLAPSE)
             fprintf(f, ",\"help_type\":\"%s\"", in->mode);
         if (in->type == VG_INCIDENT_CAMERA_DEAD)
