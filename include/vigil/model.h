@@ -34,6 +34,14 @@ typedef struct vg_model vg_model;
 /* 1 when id follows the model's rule for ids: 1 to VG_MODEL_ID_MAX letters, digits, _ - .
  * (they are MQTT topic levels and file names), else 0. Thread: any. */
 int vg_model_id_valid(const char *id);
+
+/* The model, scenario and vigil-count files share libconfig's syntax and one rule: a key the
+ * format does not have is an error, since a misspelt key would otherwise leave its default
+ * without a word. Returns the first member of group g whose name is not in allowed (a
+ * NULL-terminated list), or NULL when there is none or g is not a group. Thread: any. */
+struct config_setting_t;
+const struct config_setting_t *vg_config_unknown_key(const struct config_setting_t *g,
+                                                     const char *const *allowed);
 /* "No index": a phase without a profile of its own, an event time outside every phase. */
 #define VG_MODEL_NONE UINT32_MAX
 

@@ -306,19 +306,28 @@ static int get_list(struct ctx *c, const config_setting_t *g, const char *obj, c
     return 1;
 }
 
+const config_setting_t *vg_config_unknown_key(const config_setting_t *g,
+                                              const char *const *allowed)
+{
+    for (int i = 0; g && config_setting_is_group(g) && i < config_setting_length(g); i++) {
+        const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+        const char *name = config_setting_name(s);
+        const char *const *a = allowed;
+
+        while (*a && strcmp(*a, name) != 0)
+            a++;
+        if (!*a)
+            return s;
+    }
+    return NULL;
+}
+
 static int check_keys(struct ctx *c, const config_setting_t *g, const char *obj,
                       const char *const *allowed)
 {
-    for (int i = 0; i < config_setting_length(g); i++) {
-        config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
-        const char *name = config_setting_name(s);
-        int ok = 0;
-        for (const char *const *a = allowed; *a && !ok; a++)
-            ok = strcmp(*a, name) == 0;
-        if (!ok)
-            return fail(c, s, obj, name, "unknown key");
-    }
-    return 0;
+    const config_setting_t *s = vg_config_unknown_key(g, allowed);
+
+    return s ? fail(c, s, obj, config_setting_name(s), "unknown key") : 0;
 }
 
 /* ---- ids and names ---- */

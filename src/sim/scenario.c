@@ -3,6 +3,7 @@
  * key before anything runs. */
 #include "sim_priv.h"
 #include "vigil/common.h"
+#include "vigil/model.h"
 
 #include <errno.h>
 #include <libconfig.h>
@@ -84,20 +85,13 @@ static int fail(loader *ld, const config_setting_t *at, const char *key, const c
 static int check_keys(loader *ld, const config_setting_t *g, const char *prefix,
                       const char *const *keys)
 {
-    for (int i = 0; g && config_setting_is_group(g) && i < config_setting_length(g); i++) {
-        const config_setting_t *e = config_setting_get_elem(g, (unsigned)i);
-        const char *name = config_setting_name(e);
-        const char *const *k = keys;
-        char key[200];
+    const config_setting_t *e = vg_config_unknown_key(g, keys);
+    char key[200];
 
-        while (*k && strcmp(*k, name) != 0)
-            k++;
-        if (*k)
-            continue;
-        snprintf(key, sizeof(key), "%s%s%s", prefix, *prefix ? "." : "", name);
-        return fail(ld, e, key, "unknown key");
-    }
-    return 0;
+    if (!e)
+        return 0;
+    snprintf(key, sizeof(key), "%s%s%s", prefix, *prefix ? "." : "", config_setting_name(e));
+    return fail(ld, e, key, "unknown key");
 }
 
 static char *keep(vg_scenario *s, const char *str)

@@ -40,20 +40,13 @@ fail(struct ctx *x, const config_setting_t *at, const char *key, const char *fmt
 static int check_keys(struct ctx *x, const config_setting_t *g, const char *prefix,
                       const char *const *keys)
 {
-    for (int i = 0; g && config_setting_is_group(g) && i < config_setting_length(g); i++) {
-        const config_setting_t *e = config_setting_get_elem(g, (unsigned)i);
-        const char *name = config_setting_name(e);
-        const char *const *k = keys;
-        char key[128];
+    const config_setting_t *e = vg_config_unknown_key(g, keys);
+    char key[128];
 
-        while (*k && strcmp(*k, name) != 0)
-            k++;
-        if (*k)
-            continue;
-        snprintf(key, sizeof(key), "%s%s%s", prefix, *prefix ? "." : "", name);
-        return fail(x, e, key, "unknown key");
-    }
-    return 0;
+    if (!e)
+        return 0;
+    snprintf(key, sizeof(key), "%s%s%s", prefix, *prefix ? "." : "", config_setting_name(e));
+    return fail(x, e, key, "unknown key");
 }
 
 static int get_str(struct ctx *x, const config_setting_t *parent, const char *name, const char *key,
