@@ -80,8 +80,7 @@ int vg_log_parse_level(const char *name, enum vg_log_level *ret_level)
 int vg_parse_instant(const char *text, int64_t *ret_ns)
 {
     static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int y, mo, d, h, mi, n = 0;
-    double sec;
+    int y, mo, d, h, mi, s;
     long off = 0;
 
     for (int i = 0; i < 19; i++) /* the fixed part: digits and separators, nothing else */
@@ -89,27 +88,39 @@ int vg_parse_instant(const char *text, int64_t *ret_ns)
                 ? text[i] != "--T::"[(i - 4) / 3]
                 : !isdigit((unsigned char)text[i]))
             return -EINVAL;
-    if (sscanf(text, "%4d-%2d-%2dT%2d:%2d:%lf%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
-        n < 19 || (n > 19 && text[19] != '.'))
+    /* The fixed part is all digits, so sscanf reads no sign or space there. */
+    if (sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &s) != 6)
         return -EINVAL;
+    const char *p = text + 19;
+    double frac = 0.0;
+    if (*p == '.') { /* digits only: strtod would also take an exponent */
+        double unit = 0.1;
+        if (!isdigit((unsigned char)p[1]))
+            return -EINVAL;
+        for (p++; isdigit((unsigned char)*p); p++, unit /= 10)
+            frac += (*p - '0') * unit;
+    }
     const int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     if (y < 1970 || y > 2261 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
-        (mo == 2 && d == 29 && !leap) || h < 0 || h > 23 || mi < 0 || mi > 59 ||
-        !(sec >= 0 && sec < 60))
+        (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || s > 59)
         return -EINVAL;
-    const char *p = text + n;
     if (strcmp(p, "Z") == 0 || strcmp(p, "UTC") == 0) {
         off = 0;
     } else {
-        int oh, om, k = 0;
-        if ((*p != '+' && *p != '-') || sscanf(p + 1, "%2d:%2d%n", &oh, &om, &k) != 2 || k != 5 ||
-            p[1 + k] != '\0' || oh > 14 || om > 59)
+        /* exactly +HH:MM or -HH:MM (a NUL fails a test before anything past it is read) */
+        if (*p != '+' && *p != '-')
+            return -EINVAL;
+        for (int i = 1; i <= 5; i++)
+            if (i == 3 ? p[i] != ':' : !isdigit((unsigned char)p[i]))
+                return -EINVAL;
+        const long oh = (p[1] - '0') * 10 + (p[2] - '0'), om = (p[4] - '0') * 10 + (p[5] - '0');
+        if (p[6] != '\0' || oh > 14 || om > 59)
             return -EINVAL;
         off = (oh * 3600L + om * 60L) * (*p == '-' ? -1 : 1);
     }
     struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
-                    .tm_min = mi};
-    *ret_ns = ((int64_t)timegm(&tm) - off) * VG_NS_PER_S + (int64_t)llround(sec * 1e9);
+                    .tm_min = mi, .tm_sec = s};
+    *ret_ns = ((int64_t)timegm(&tm) - off) * VG_NS_PER_S + (int64_t)llround(frac * 1e9);
     return 0;
 }
 

@@ -46,6 +46,7 @@ Test(common, instants_parse_with_their_offset_and_impossible_ones_are_refused)
         {"2026-07-18T12:30:00-04:30", INT64_C(1784394000) * VG_NS_PER_S},
         {"2026-07-18T17:00:00.25Z", INT64_C(1784394000) * VG_NS_PER_S + 250000000},
         {"2028-02-29T00:00:00Z", INT64_C(1835395200) * VG_NS_PER_S}, /* a leap day */
+        {"2026-07-18T17:00:59.000000001Z", INT64_C(1784394059) * VG_NS_PER_S + 1},
     };
     static const char *const bad[] = {
         "2026-02-30T10:00:00Z",      /* no such day */
@@ -64,6 +65,11 @@ Test(common, instants_parse_with_their_offset_and_impossible_ones_are_refused)
         "1969-12-31T23:59:59Z",      /* before 1970 */
         "2262-01-01T00:00:00Z",      /* its nanoseconds overflow 64 bits */
         "2026-07-18T10:00:00e1Z",    /* exponent, not a fraction */
+        "2026-07-18T10:00:00.5e1Z",  /* an exponent in the fraction */
+        "2026-07-18T10:00:00.Z",     /* a point without digits */
+        "2026-07-18T10:00:00+-1:00", /* a sign inside the offset */
+        "2026-07-18T10:00:00+ 1:00", /* a space inside the offset */
+        "2026-07-18T10:00:00+01",    /* an offset without minutes */
         "2026-07-18",                /* a date alone */
         "",
     };
