@@ -72,6 +72,9 @@ void vg_ingest_limits_default(vg_ingest_limits *ret);
 
 typedef struct vg_ingest_parser vg_ingest_parser;
 
+/* Out-of-range sensor readings one result keeps (see out_of_range below). */
+#define VG_INGEST_OOR_MAX 16
+
 /* What one message gave. */
 typedef struct vg_ingest_result {
     enum vg_ingest_source source;
@@ -81,6 +84,13 @@ typedef struct vg_ingest_result {
     enum vg_reject first_reason;
     uint32_t rejects[VG_INGEST_REJECT_SLOTS];
     int64_t t_ns; /* event time of the first reading or refusal that had one, else 0 */
+    /* Sensor readings refused as out_of_range, the first VG_INGEST_OOR_MAX in message order
+     * (the rest are counted only). They are counted in n_rejected, never in n_readings:
+     * the value is refused, but a sensor reading outside its physical range is itself a
+     * fault, which the analysis core raises as sensor_range (the ingestor forwards them as
+     * VG_INGEST_READING_OUT_OF_RANGE records). */
+    uint32_t n_out_of_range;
+    vg_reading out_of_range[VG_INGEST_OOR_MAX];
 } vg_ingest_result;
 
 /* Creates a parser for the model's venue. m is borrowed and must outlive the parser;
@@ -224,6 +234,13 @@ void vg_ingest_stats_get(const vg_ingest *in, vg_ingest_stats *ret);
  * the switch number, 1, 2, ...; every other field 0). Readings before the marker were
  * parsed with the old model, those after it with the new one. */
 #define VG_INGEST_READING_MODEL 0xff
+
+/* After a message's readings, the ingestor pushes each sensor reading it refused as
+ * out_of_range (vg_ingest_result.out_of_range) into the readings ring as this type, the
+ * other fields as parsed. The consumer hands it to the analysis core as a
+ * VG_READING_SENSOR, whose refusal raises sensor_range; the refusal was already counted,
+ * logged and archived by the ingestor, so it is not counted again. */
+#define VG_INGEST_READING_OUT_OF_RANGE 0xfe
 
 /* Hands over m (borrowed: must outlive the ingestor; the old model must stay valid until
  * the consumer has passed the marker). Builds the new parsers on the calling thread.

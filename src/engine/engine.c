@@ -767,6 +767,15 @@ static void *analysis_main(void *arg)
                     marks++;
                     continue;
                 }
+                if (r[i].type == VG_INGEST_READING_OUT_OF_RANGE) {
+                    /* Ingest refused, counted, logged and archived it; the core's refusal
+                     * only raises sensor_range, so it is not counted again here. */
+                    vg_reading sr = r[i];
+                    sr.type = VG_READING_SENSOR;
+                    (void)vg_analysis_push(e->analysis, &sr);
+                    marks++;
+                    continue;
+                }
                 int why = vg_analysis_push(e->analysis, &r[i]);
                 if (e->archive) {
                     H5_PUSH(e, vg_archive_push_reading(e->rings[R_HDF5], &r[i], why));

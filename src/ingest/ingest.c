@@ -224,15 +224,22 @@ static size_t handle(vg_ingest *in, const char *topic, const void *payload, size
                 bump(&in->rejects_by[i], res.rejects[i]);
         log_reject(in, topic, payload, len, now_ns, &res);
     }
-    if (!res.n_readings) {
+    /* Behind the readings: the out-of-range sensor readings, for the sensor_range alert
+     * (buf has room for them past max_readings). */
+    size_t n = res.n_readings;
+    for (uint32_t i = 0; i < res.n_out_of_range; i++) {
+        in->buf[n] = res.out_of_range[i];
+        in->buf[n++].type = VG_INGEST_READING_OUT_OF_RANGE;
+    }
+    if (!n) {
         *ret_first_unpushed = 0;
         return 0;
     }
     /* Counted as taken even if some wait in the pending buffer: they will be pushed. */
     bump(&in->readings_by[res.source], res.n_readings);
-    pushed = push_readings(in, in->buf, res.n_readings, bound_ms);
+    pushed = push_readings(in, in->buf, n, bound_ms);
     *ret_first_unpushed = pushed;
-    return res.n_readings - pushed;
+    return n - pushed;
 }
 
 /* Adds n readings behind those a stall holds already: one mosquitto_loop() turn can deliver
@@ -406,9 +413,10 @@ int vg_ingest_new(const vg_model *m, const vg_ingest_cfg *cfg, vg_ring *readings
         goto out_free;
     in->buf_cap = in->cfg.limits.max_readings;
     r = -ENOMEM;
-    in->buf = calloc(in->buf_cap, sizeof(*in->buf));
-    in->pending = calloc(in->buf_cap, sizeof(*in->pending));
-    in->pending_cap = in->buf_cap;
+    /* the parser fills buf_cap; the out-of-range sensor readings follow them */
+    in->buf = calloc(in->buf_cap + VG_INGEST_OOR_MAX, sizeof(*in->buf));
+    in->pending = calloc(in->buf_cap + VG_INGEST_OOR_MAX, sizeof(*in->pending));
+    in->pending_cap = in->buf_cap + VG_INGEST_OOR_MAX;
     if (!in->buf || !in->pending)
         goto out_free;
     in->backoff_ms = in->cfg.reconnect_min_ms;

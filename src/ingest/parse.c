@@ -114,6 +114,7 @@ struct out {
     vg_reading *buf;
     size_t cap;
     size_t n;
+    vg_ingest_result *res; /* for the out-of-range sensor readings */
 };
 
 /* ---- JSON field helpers: each returns VG_REJECT_NONE or the reason ---- */
@@ -215,6 +216,9 @@ static enum vg_reject emit(const vg_ingest_parser *p, struct out *o, const vg_re
 {
     enum vg_reject why = vg_reading_check(p->m, r);
 
+    if (why == VG_REJECT_OUT_OF_RANGE && r->type == VG_READING_SENSOR &&
+        o->res->n_out_of_range < VG_INGEST_OOR_MAX)
+        o->res->out_of_range[o->res->n_out_of_range++] = *r;
     if (why)
         return why;
     if (o->n >= o->cap)
@@ -708,6 +712,7 @@ int vg_ingest_parse(vg_ingest_parser *p, const char *topic, const void *payload,
     o.buf = out;
     o.cap = cap < p->lim.max_readings ? cap : p->lim.max_readings;
     o.n = 0;
+    o.res = ret;
     if (!payload)
         payload = "";
 

@@ -572,6 +572,53 @@ static void pub_now(struct mosquitto *m, const char *topic, const char *tail)
 #define UNKNOWN_SENSOR "vigil_rejects_total{stage=\"ingest\",reason=\"unknown_sensor\"}"
 #define SENSOR_READINGS "vigil_readings_total{source=\"sensor\"}"
 
+/* A sensor reading outside its physical range is refused once, as an ingest reject, and
+ * raises sensor_range: a sensor stuck outside its range is a fault the engineers must see.
+ * An in-range reading clears it. */
+Test(engine, out_of_range_sensor_reading_raises_sensor_range_once_counted)
+{
+    int mport = free_port(), tmo = 10000, zero = 0;
+    char control_ep[128], id[32];
+    void *zctx = zmq_ctx_new();
+    void *req = zmq_socket(zctx, ZMQ_REQ);
+    pid_t pid = vigil_start("range.log", "vg-it-engine-range", mport, NULL);
+
+    cr_assert_eq(wait_metric(mport, "vigil_mqtt_connected", 1, 15000), 1);
+    nap_ms(200);
+    logged_endpoint("range.log", "control ", control_ep, sizeof(control_ep));
+    zmq_setsockopt(req, ZMQ_LINGER, &zero, sizeof(zero));
+    zmq_setsockopt(req, ZMQ_RCVTIMEO, &tmo, sizeof(tmo));
+    cr_assert_eq(zmq_connect(req, control_ep), 0);
+    struct mosquitto *m = pub_open();
+    pub_now(m, "vigil/testvenue/sensor/t1", "\"value\":1000"); /* t1 reads -40..80 degC */
+    wait_alert(req, "sensor_range", "t1", id, sizeof(id));
+    const char *t = scrape(mport);
+    cr_assert_eq(metric(t, "vigil_rejects_total{stage=\"ingest\",reason=\"out_of_range\"}"), 1);
+    cr_assert_eq(metric(t, "vigil_rejects_total{stage=\"analysis\",reason=\"out_of_range\"}"), 0,
+                 "not counted twice");
+    cr_assert_eq(metric(t, "vigil_readings_processed_total"), 0, "a refusal is not a reading");
+    nap_ms(300);
+    pub_now(m, "vigil/testvenue/sensor/t1", "\"value\":21");
+    pub_close(m, 2);
+    /* it returns to normal and waits for an acknowledgement */
+    char state[32] = "";
+    int64_t end = vg_mono_ns() + 10 * VG_NS_PER_S;
+    while (strcmp(state, "rtn_unack") != 0 && vg_mono_ns() < end) {
+        cJSON *r = ctl(req, "{\"cmd\":\"snapshot\"}");
+        const cJSON *a;
+        cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(r, "alerts"))
+            if (!strcmp(jstr(a, "id"), id))
+                snprintf(state, sizeof(state), "%s", jstr(a, "state"));
+        cJSON_Delete(r);
+        nap_ms(50);
+    }
+    cr_assert_str_eq(state, "rtn_unack", "a valid reading returns sensor_range to normal");
+    zmq_close(req);
+    zmq_ctx_term(zctx);
+    kill(pid, SIGTERM);
+    cr_assert_eq(child_wait(pid, 10000), 0);
+}
+
 Test(engine, reload_keeps_alerts_adds_and_removes_sensors_and_refuses_bad_models)
 {
     int mport = free_port(), sent = 0;

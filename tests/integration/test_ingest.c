@@ -68,6 +68,8 @@ struct consumer {
     pthread_t th;
     atomic_long n;
     atomic_int paused;
+    atomic_long out_of_range;   /* VG_INGEST_READING_OUT_OF_RANGE records */
+    double oor_sum;             /* their values; consumer thread only until joined */
     double sum;                 /* consumer thread only until joined */
     unsigned short seen[4096];  /* times each message number 0..4095 arrived (idem) */
 };
@@ -85,6 +87,11 @@ static void *consume(void *arg)
         if (rc == -ECANCELED)
             break;
         while (!atomic_load(&c->paused) && vg_ring_pop(c->ring, &r) == 0) {
+            if (r.type == VG_INGEST_READING_OUT_OF_RANGE) {
+                c->oor_sum += r.value;
+                atomic_fetch_add(&c->out_of_range, 1);
+                continue;
+            }
             c->sum += r.value;
             int64_t id = (r.t_ns % VG_NS_PER_S + 500) / 1000; /* send_sensor's message number */
             if (id >= 0 && id < 4096)
@@ -283,6 +290,9 @@ Test(ingest, n_published_equals_readings_plus_refusals_by_reason)
     for (int i = 0; i < good; i++)
         want += 20.0 + i % 7;
     cr_assert_eq(g.c.sum, want, "the values arrive unchanged");
+    /* the refused out-of-range readings follow, for the analysis core's sensor_range alert */
+    cr_assert_eq(atomic_load(&g.c.out_of_range), good / 100);
+    cr_assert_eq(g.c.oor_sum, 1000.0 * (good / 100));
 }
 
 Test(ingest, hostile_payloads_are_refused_while_good_readings_flow)

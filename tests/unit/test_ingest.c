@@ -418,8 +418,16 @@ Test(ingest, zigbee2mqtt_fields_map_to_sensors_and_the_rest_is_ignored)
                  VG_REJECT_UNKNOWN_SENSOR);
     cr_assert_eq(parse("zigbee2mqtt/kitchen", "{\"co2\":500}").first_reason,
                  VG_REJECT_UNKNOWN_SENSOR);
-    cr_assert_eq(parse("zigbee2mqtt/hall_air", "{\"co2\":99999}").first_reason,
-                 VG_REJECT_OUT_OF_RANGE);
+    res = parse("zigbee2mqtt/hall_air", "{\"co2\":99999,\"temperature\":21}");
+    cr_assert_eq(res.first_reason, VG_REJECT_OUT_OF_RANGE);
+    cr_assert_eq(res.n_readings, 1, "the temperature");
+    /* the refused value is kept for the sensor_range alert, apart from the readings */
+    cr_assert_eq(res.n_out_of_range, 1);
+    cr_assert_eq(res.out_of_range[0].type, VG_READING_SENSOR);
+    cr_assert_eq(res.out_of_range[0].source, idx_sensor("c1"));
+    cr_assert_eq(res.out_of_range[0].value, 99999);
+    cr_assert_eq(parse("vigil/testvenue/sensor/t1", "{\"v\":1,\"value\":\"hot\"}").n_out_of_range,
+                 0, "only out_of_range values are kept");
 }
 
 /* A zigbee2mqtt smoke detector reports true / false: 1 and 0, never wrong_type. */
