@@ -38,10 +38,14 @@ int vg_model_id_valid(const char *id);
 /* The model, scenario and vigil-count files share libconfig's syntax and one rule: a key the
  * format does not have is an error, since a misspelt key would otherwise leave its default
  * without a word. Returns the first member of group g whose name is not in allowed (a
- * NULL-terminated list), or NULL when there is none or g is not a group. Thread: any. */
+ * NULL-terminated list), or NULL when there is none or g is not a group. With a buffer,
+ * also writes the member's dotted path there ("prefix.name", or "name" for prefix "").
+ * Thread: any. */
 struct config_setting_t;
 const struct config_setting_t *vg_config_unknown_key(const struct config_setting_t *g,
-                                                     const char *const *allowed);
+                                                     const char *const *allowed,
+                                                     const char *prefix, char *path,
+                                                     size_t path_size);
 /* "No index": a phase without a profile of its own, an event time outside every phase. */
 #define VG_MODEL_NONE UINT32_MAX
 

@@ -307,7 +307,8 @@ static int get_list(struct ctx *c, const config_setting_t *g, const char *obj, c
 }
 
 const config_setting_t *vg_config_unknown_key(const config_setting_t *g,
-                                              const char *const *allowed)
+                                              const char *const *allowed, const char *prefix,
+                                              char *path, size_t path_size)
 {
     for (int i = 0; g && config_setting_is_group(g) && i < config_setting_length(g); i++) {
         const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
@@ -316,8 +317,11 @@ const config_setting_t *vg_config_unknown_key(const config_setting_t *g,
 
         while (*a && strcmp(*a, name) != 0)
             a++;
-        if (!*a)
-            return s;
+        if (*a)
+            continue;
+        if (path)
+            snprintf(path, path_size, "%s%s%s", prefix, *prefix ? "." : "", name);
+        return s;
     }
     return NULL;
 }
@@ -325,7 +329,7 @@ const config_setting_t *vg_config_unknown_key(const config_setting_t *g,
 static int check_keys(struct ctx *c, const config_setting_t *g, const char *obj,
                       const char *const *allowed)
 {
-    const config_setting_t *s = vg_config_unknown_key(g, allowed);
+    const config_setting_t *s = vg_config_unknown_key(g, allowed, "", NULL, 0);
 
     return s ? fail(c, s, obj, config_setting_name(s), "unknown key") : 0;
 }

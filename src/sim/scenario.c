@@ -85,13 +85,10 @@ static int fail(loader *ld, const config_setting_t *at, const char *key, const c
 static int check_keys(loader *ld, const config_setting_t *g, const char *prefix,
                       const char *const *keys)
 {
-    const config_setting_t *e = vg_config_unknown_key(g, keys);
     char key[200];
+    const config_setting_t *e = vg_config_unknown_key(g, keys, prefix, key, sizeof(key));
 
-    if (!e)
-        return 0;
-    snprintf(key, sizeof(key), "%s%s%s", prefix, *prefix ? "." : "", config_setting_name(e));
-    return fail(ld, e, key, "unknown key");
+    return e ? fail(ld, e, key, "unknown key") : 0;
 }
 
 static char *keep(vg_scenario *s, const char *str)

@@ -40,13 +40,10 @@ fail(struct ctx *x, const config_setting_t *at, const char *key, const char *fmt
 static int check_keys(struct ctx *x, const config_setting_t *g, const char *prefix,
                       const char *const *keys)
 {
-    const config_setting_t *e = vg_config_unknown_key(g, keys);
     char key[128];
+    const config_setting_t *e = vg_config_unknown_key(g, keys, prefix, key, sizeof(key));
 
-    if (!e)
-        return 0;
-    snprintf(key, sizeof(key), "%s%s%s", prefix, *prefix ? "." : "", config_setting_name(e));
-    return fail(x, e, key, "unknown key");
+    return e ? fail(x, e, key, "unknown key") : 0;
 }
 
 static int get_str(struct ctx *x, const config_setting_t *parent, const char *name, const char *key,
