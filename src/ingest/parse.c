@@ -15,6 +15,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -707,7 +708,7 @@ int vg_ingest_parse(vg_ingest_parser *p, const char *topic, const void *payload,
 
     if (!p || !topic || (!payload && len) || (!out && cap) || !ret)
         return -EINVAL;
-    memset(ret, 0, sizeof(*ret));
+    memset(ret, 0, offsetof(vg_ingest_result, out_of_range)); /* the array is filled as used */
     ret->source = VG_INGEST_SRC_UNKNOWN;
     o.buf = out;
     o.cap = cap < p->lim.max_readings ? cap : p->lim.max_readings;
