@@ -198,7 +198,9 @@ static void publish_heartbeats(vg_alert *a)
 
     vg_alert_core_get_stats(a->core, &st);
     for (int f = 0; f < VG_FEED_COUNT; f++) {
-        int tl = snprintf(topic, sizeof(topic), "%s.heartbeat", vg_feed_name((enum vg_feed)f));
+        /* Not under "<feed>.": a subscriber of the feed's prefix gets alert messages only,
+         * each with the fields DESIGN.md lists; liveness is its own prefix. */
+        int tl = snprintf(topic, sizeof(topic), "heartbeat.%s", vg_feed_name((enum vg_feed)f));
         vg__buf_init(&b, a->msg, sizeof(a->msg), 0);
         vg__buf_printf(&b,
                        "{\"v\":1,\"type\":\"heartbeat\",\"feed\":\"%s\",\"seq\":%llu,"
@@ -593,6 +595,11 @@ static void handle_request(vg_alert *a, const char *text, size_t len, vg__buf *b
     const char *cmd = req ? get_str(req, "cmd") : NULL;
 
     bump(&a->n_requests);
+    /* DESIGN.md writes the command "out-of-service"; both spellings are taken. */
+    if (cmd && strcmp(cmd, "out-of-service") == 0)
+        cmd = "out_of_service";
+    else if (cmd && strcmp(cmd, "in-service") == 0)
+        cmd = "in_service";
     if (!req || !cJSON_IsObject(req)) {
         rep =
             reply_error(len >= REQUEST_MAX ? "request too large" : "request is not a JSON object");

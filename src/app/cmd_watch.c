@@ -684,9 +684,11 @@ int vg_cmd_watch(int argc, char **argv)
     zmq_setsockopt(w->req, ZMQ_LINGER, &zero, sizeof(zero));
     zmq_setsockopt(w->sub, ZMQ_LINGER, &zero, sizeof(zero));
     if (w->feed) {
-        char prefix[32];
+        char prefix[32], hb[48];
         snprintf(prefix, sizeof(prefix), "%s.", w->feed);
+        snprintf(hb, sizeof(hb), "heartbeat.%s", w->feed);
         zmq_setsockopt(w->sub, ZMQ_SUBSCRIBE, prefix, strlen(prefix));
+        zmq_setsockopt(w->sub, ZMQ_SUBSCRIBE, hb, strlen(hb));
         zmq_setsockopt(w->sub, ZMQ_SUBSCRIBE, "metrics.", 8);
     } else {
         zmq_setsockopt(w->sub, ZMQ_SUBSCRIBE, "", 0);

@@ -171,11 +171,11 @@ static void *subscribe_as(const char *prefix, const char *server_key, const char
         zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, csec ? csec : sec, 40);
     }
     zmq_setsockopt(s, ZMQ_SUBSCRIBE, prefix, strlen(prefix));
-    /* A client of part of a feed also takes that feed's heartbeat ("security.heartbeat"). */
+    /* A client of (part of) a feed also takes that feed's heartbeat ("heartbeat.security"). */
     const char *dot = strchr(prefix, '.');
     if (dot) {
         char hb[64];
-        snprintf(hb, sizeof(hb), "%.*sheartbeat", (int)(dot - prefix + 1), prefix);
+        snprintf(hb, sizeof(hb), "heartbeat.%.*s", (int)(dot - prefix), prefix);
         zmq_setsockopt(s, ZMQ_SUBSCRIBE, hb, strlen(hb));
     }
     cr_assert_eq(zmq_connect(s, vg_alert_feeds_endpoint(pubr)), 0);
@@ -462,6 +462,41 @@ Test(alert, heartbeat_carries_the_engines_event_time)
     cJSON_Delete(hb);
 }
 
+/* DESIGN.md's wire form: every message under a feed's prefix is an alert message with at
+ * least these fields, and its topic is <feed>.<grade>.<zone>. A client that subscribes to
+ * "security." and nothing else must never meet a heartbeat (they are "heartbeat.<feed>"). */
+Test(alert, a_feed_prefix_carries_only_alert_messages_with_the_design_fields)
+{
+    static const char *const fields[] = {"v",     "seq", "id", "feed",  "kind",      "zone",
+                                         "grade", "state", "ts", "value", "threshold", "message"};
+    void *sub = subscribe("security.", NULL); /* and heartbeat.security */
+    char topic[128];
+    int alerts = 0, heartbeats = 0;
+
+    wait_connected(sub);
+    push_plaza_critical(7, T0);
+    int64_t end = vg_mono_ns() + DEADLINE_MS * VG_NS_PER_MS;
+    while (heartbeats < 3 && vg_mono_ns() < end) { /* three heartbeats after the alert */
+        cJSON *m = recv_any(sub, topic, sizeof(topic), 100);
+        if (!m)
+            continue;
+        if (strncmp(topic, "security.", 9) == 0) {
+            cr_assert_str_eq(topic, "security.critical.plaza");
+            for (size_t k = 0; k < sizeof(fields) / sizeof(fields[0]); k++)
+                cr_assert_not_null(cJSON_GetObjectItemCaseSensitive(m, fields[k]),
+                                   "%s missing", fields[k]);
+            alerts++;
+        } else {
+            cr_assert_str_eq(topic, "heartbeat.security");
+            cr_assert(is_type(m, "heartbeat"));
+            heartbeats += alerts > 0;
+        }
+        cJSON_Delete(m);
+    }
+    cr_assert_eq(heartbeats, 3);
+    cr_assert_eq(alerts, 1);
+}
+
 Test(alert, late_joiner_gets_snapshot_then_only_newer_sequence_numbers)
 {
     char topic[128];
@@ -589,8 +624,9 @@ Test(alert, ack_via_control_changes_state_and_is_published)
     const cJSON *h0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(m, "hidden"), 0);
     cr_assert(cJSON_IsString(h0) && strcmp(h0->valuestring, "shelved") == 0);
     cJSON_Delete(m);
-    r = control(req, "{\"cmd\":\"out_of_service\",\"id\":\"7\",\"operator\":\"tech\"}");
-    cr_assert(ok(r));
+    /* DESIGN.md's spelling, "out-of-service", is taken like out_of_service */
+    r = control(req, "{\"cmd\":\"out-of-service\",\"id\":\"7\",\"operator\":\"tech\"}");
+    cr_assert(ok(r), "%s", str(r, "error"));
     cJSON_Delete(r);
     m = recv_alert(sub, topic, sizeof(topic), DEADLINE_MS);
     cr_assert_str_eq(str(m, "reason"), "out_of_service");

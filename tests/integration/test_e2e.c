@@ -173,7 +173,7 @@ static void *medsub_main(void *arg)
             continue;
         body[m < (int)sizeof(body) ? m : (int)sizeof(body) - 1] = '\0';
         atomic_fetch_add(&s->messages, 1);
-        if (strncmp(topic, "medical.", 8) == 0 && strncmp(topic, "medical.heartbeat", 17) != 0 &&
+        if (strncmp(topic, "medical.", 8) == 0 &&
             strstr(body, "\"kind\":\"help_medical\"") && strstr(body, "\"reason\":\"raise\""))
             atomic_fetch_add(&s->help_medical, 1);
     }
