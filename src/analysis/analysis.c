@@ -575,6 +575,15 @@ static void format_message(const vg_analysis *a, vg_alert_event *ev)
     }
 }
 
+/* Life-safety kinds, latched by the alert layer until an operator resets them (DESIGN.md):
+ * help-point presses and smoke. */
+static uint32_t life_safety(uint8_t kind)
+{
+    return kind == VG_ALERT_SMOKE || (kind >= VG_ALERT_HELP_MEDICAL && kind <= VG_ALERT_HELP_OTHER)
+               ? VG_ALERT_F_LATCHED
+               : 0;
+}
+
 /* Moves an alert to grade g at t and tells the sink. ev holds the subject, the numbers and
  * the evidence; this fills identity, action, grades, feed, flags and message. */
 static void transition(vg_analysis *a, struct alert *al, uint8_t g, int64_t t, vg_alert_event *ev)
@@ -607,6 +616,7 @@ static void transition(vg_analysis *a, struct alert *al, uint8_t g, int64_t t, v
     ev->feed = (uint8_t)vg_model_feed(a->m, (enum vg_alert_kind)ev->kind);
     if (al->chattering)
         ev->flags |= VG_ALERT_F_CHATTERING;
+    ev->flags |= life_safety(ev->kind);
     if (!ev->message[0]) /* a caller may have written a more specific one */
         format_message(a, ev);
     a->stats.events++;
@@ -1787,7 +1797,7 @@ static void snapshot_one(const vg_analysis *a, const struct alert *al, uint8_t k
     ev.grade = al->grade;
     ev.prev_grade = al->grade;
     ev.feed = (uint8_t)vg_model_feed(a->m, (enum vg_alert_kind)kind);
-    ev.flags = flags | (al->chattering ? VG_ALERT_F_CHATTERING : 0);
+    ev.flags = flags | life_safety(kind) | (al->chattering ? VG_ALERT_F_CHATTERING : 0);
     format_message(a, &ev);
     fn(ctx, &ev);
 }

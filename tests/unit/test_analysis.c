@@ -1536,3 +1536,45 @@ Test(analysis, the_same_input_twice_gives_byte_identical_output)
     free(t1.buf);
     free(t2.buf);
 }
+
+/* Smoke is life safety like a help press (DESIGN.md): latched by the alert layer until an
+ * operator resets it, on its raise, on its return to normal and in a snapshot. */
+static void smoke_flag(void *ctx, const vg_alert_event *ev)
+{
+    if (ev->kind == VG_ALERT_SMOKE)
+        *(uint32_t *)ctx = ev->flags | 0x80000000u;
+}
+
+Test(analysis, smoke_is_latched_like_a_help_press)
+{
+    char text[8192];
+    char *t1;
+    uint32_t snap = 0;
+    long i;
+
+    snprintf(text, sizeof(text), base_model, "");
+    t1 = replace(text, "}\n);\nhelp_points",
+                 "},\n  { id = \"smk\"; kind = \"smoke\"; zone = \"conc\"; min = 0; max = 1; "
+                 "period_s = 10; }\n);\nhelp_points");
+    load_text(t1);
+    free(t1);
+    start_loaded(0, 0);
+    for (int k = 0; k <= 60; k++) {
+        sensor(S_T3 + 1, T0 + k * S, 1.0);
+        tick(T0 + k * S);
+    }
+    i = find_event(VG_ALERT_SMOKE, 0);
+    cr_assert_geq(i, 0, "smoke raised");
+    cr_expect(events[i].flags & VG_ALERT_F_LATCHED);
+    cr_assert_eq(vg_analysis_for_each_active(an, smoke_flag, &snap), 0);
+    cr_expect(snap & 0x80000000u, "in the snapshot");
+    cr_expect(snap & VG_ALERT_F_LATCHED);
+    for (int k = 61; k <= 900; k++) {
+        sensor(S_T3 + 1, T0 + k * S, 0.0);
+        tick(T0 + k * S);
+    }
+    i = find_event(VG_ALERT_SMOKE, 1);
+    cr_assert_geq(i, 0, "smoke returns to normal");
+    cr_expect_eq(events[i].action, VG_ALERT_ACTION_CLEAR);
+    cr_expect(events[i].flags & VG_ALERT_F_LATCHED);
+}
