@@ -1465,6 +1465,16 @@ static void eval_disagree(vg_analysis *a, int64_t t)
         double m, mad, tol, d;
         vg_alert_event ev;
 
+        if (ss->peer_count < 2 && ss->disagree.grade != VG_GRADE_CLEAR) {
+            /* a reload left it without peers (or made it a kind not checked): nothing to
+             * disagree with, so the alert ends rather than stay up for good */
+            ev_init(&ev, VG_ALERT_SENSOR_DISAGREE, sn->zone, VG_SOURCE_SENSOR, s, ss->value, NAN);
+            ev_add(&ev, ss->last_t, ss->value, VG_SOURCE_SENSOR, s, VG_READING_SENSOR);
+            snprintf(ev.message, sizeof(ev.message), "clear: sensor %s has no peers to compare",
+                     sn->id);
+            ss->disagree_since = NEVER;
+            transition(a, &ss->disagree, VG_GRADE_CLEAR, t, &ev);
+        }
         if (ss->peer_count < 2 || !sensor_fresh(a, s, t))
             continue;
         for (uint32_t k = 0; k < ss->peer_count; k++) {
@@ -1646,6 +1656,27 @@ static bool remap_reading(const vg_model *from, const vg_model *to, vg_reading *
     }
 }
 
+/* A sensor whose kind changed: its limit alert was raised under the old kind's alert kind
+ * (the alert layer's key) and levels, so it is cleared now, in the old model's terms, and
+ * the new kind's limit grades from scratch. */
+static void retire_limit(vg_analysis *a, uint32_t s, enum vg_sensor_kind to)
+{
+    const vg_sensor *sn = vg_model_sensor(a->m, s);
+    struct sensor_st *ss = &a->sensors[s];
+    vg_alert_event ev;
+
+    if (ss->limit.a.grade != VG_GRADE_CLEAR) {
+        ev_init(&ev, (uint8_t)vg_sensor_kind_alert(sn->kind), sn->zone, VG_SOURCE_SENSOR, s,
+                ss->value, NAN);
+        ev_add_ring(&ev, ss->ev, ss->ev_n, VG_SOURCE_SENSOR, s, VG_READING_SENSOR);
+        snprintf(ev.message, sizeof(ev.message),
+                 "clear: sensor %s changed kind to %s; its %s limit no longer applies", sn->id,
+                 vg_sensor_kind_name(to), vg_sensor_kind_name(sn->kind));
+        transition(a, &ss->limit.a, VG_GRADE_CLEAR, a->stats.watermark_ns, &ev);
+    }
+    grader_init(&ss->limit);
+}
+
 int vg_analysis_reload(vg_analysis *a, const vg_model *m)
 {
     vg_analysis *b = NULL, tmp;
@@ -1701,27 +1732,26 @@ int vg_analysis_reload(vg_analysis *a, const vg_model *m)
         }
     }
     for (uint32_t s = 0; s < b->ns; s++) {
+        const vg_sensor *ns = vg_model_sensor(m, s), *os;
         vg_detector *fresh;
         uint32_t pf, pc;
 
-        if (vg_model_find_sensor(om, vg_model_sensor(m, s)->id, &o) < 0)
+        if (vg_model_find_sensor(om, ns->id, &o) < 0)
             continue;
-        if (vg_model_sensor(om, o)->sensitivity != vg_model_sensor(m, s)->sensitivity ||
-            vg_model_sensor(om, o)->kind != vg_model_sensor(m, s)->kind) {
-            /* a retuned or redefined stream starts over (keeps its pushed time only, so a
-             * redelivery is still a duplicate) */
-            b->sensors[s].pushed_t = a->sensors[o].pushed_t;
-            b->sensors[s].last_t = a->sensors[o].last_t;
-            continue;
-        }
-        /* the learned detector moves over; the fresh one is freed with the old state */
+        os = vg_model_sensor(om, o);
+        if (os->kind != ns->kind)
+            retire_limit(a, o, ns->kind);
+        /* everything moves over (alerts, timers, value) but its place among the peers */
         fresh = b->sensors[s].det;
         pf = b->sensors[s].peer_first;
         pc = b->sensors[s].peer_count;
         b->sensors[s] = a->sensors[o];
         b->sensors[s].peer_first = pf;
         b->sensors[s].peer_count = pc;
-        if (!b->cfg.anomaly || !b->sensors[s].det) {
+        /* the learned detector too, unless the sensor was retuned or redefined: then it
+         * takes the fresh one, and the old one is freed with the old state */
+        if (!b->cfg.anomaly || !b->sensors[s].det || os->sensitivity != ns->sensitivity ||
+            os->kind != ns->kind) {
             b->sensors[s].det = fresh;
             continue;
         }

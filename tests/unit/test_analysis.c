@@ -1350,6 +1350,140 @@ Test(analysis, reload_keeps_state_by_id_and_drops_what_is_gone)
     cr_expect_eq(events[i].t_ns, T0 + 51 * S);
 }
 
+/* Switches the core to the base venue edited by `from` -> `to` (conc_extra as for start). */
+static void reload_edited(const char *conc_extra, const char *from, const char *to)
+{
+    char text[8192], path[] = "/tmp/vg-test-analysis-XXXXXX";
+    char *edited;
+    vg_model *m2 = NULL;
+    vg_model_error err;
+    FILE *f;
+    int fd;
+
+    snprintf(text, sizeof(text), base_model, conc_extra ? conc_extra : "");
+    edited = replace(text, from, to);
+    fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    f = fdopen(fd, "w");
+    cr_assert_not_null(f);
+    fputs(edited, f);
+    fclose(f);
+    free(edited);
+    cr_assert_eq(vg_model_load(path, &m2, &err), 0, "%s:%d: %s: %s", err.file, err.line, err.key,
+                 err.message);
+    unlink(path);
+    cr_assert_eq(vg_analysis_reload(an, m2), 0);
+    vg_model_free(&model);
+    model = m2;
+}
+
+#define CO2_LINE "{ id = \"co2\"; kind = \"co2\"; "
+
+/* co2 at 1600 ppm: over warning (1500) from t = 0, raised after the 180 s on-delay. */
+static uint64_t co2_warning(void)
+{
+    long i;
+
+    for (int k = 0; k <= 18; k++) {
+        sensor(S_CO2, T0 + k * 10 * S, 1600);
+        tick(T0 + k * 10 * S);
+    }
+    i = find_event(VG_ALERT_CO2, 0);
+    cr_assert_geq(i, 0);
+    cr_assert_eq(events[i].grade, VG_GRADE_WARNING);
+    return events[i].id;
+}
+
+/* A retuned sensor keeps its state and only gets a fresh detector. It used to start over:
+ * its open warning was dropped without a clear (the alert layer kept it for good), and its
+ * flat time was lost while its last reading time was kept. */
+Test(analysis, reload_with_a_retuned_sensor_keeps_its_alerts_and_clears_them)
+{
+    uint64_t id;
+    size_t n;
+    long i;
+
+    start(NULL, 0, 1);
+    id = co2_warning();
+    n = n_events;
+    reload_edited(NULL, CO2_LINE, CO2_LINE "sensitivity = 0.3; ");
+    cr_assert_float_eq(vg_model_sensor(model, S_CO2)->sensitivity, 0.3, 1e-12);
+    cr_expect_eq(n_events, n, "a retune is not an event");
+    /* 500 ppm from t = 190: under warning - deadband (1400); the 300 s off-delay ends at 490 */
+    for (int k = 19; k <= 60; k++) {
+        sensor(S_CO2, T0 + k * 10 * S, 500);
+        tick(T0 + k * 10 * S);
+    }
+    i = find_event(VG_ALERT_CO2, 1);
+    cr_assert_geq(i, 0, "the co2 warning never cleared");
+    cr_expect_eq(events[i].action, VG_ALERT_ACTION_CLEAR);
+    cr_expect_eq(events[i].id, id);
+    cr_expect_eq(events[i].t_ns, T0 + 490 * S);
+}
+
+static void find_co2(void *ctx, const vg_alert_event *ev)
+{
+    long *kind = ctx;
+
+    if (ev->source_type == VG_SOURCE_SENSOR && ev->source == S_CO2 &&
+        ev->kind != VG_ALERT_SENSOR_STALE)
+        *kind = ev->kind;
+}
+
+/* A sensor that changed kind: its limit alert (keyed by the old kind's alert kind) is
+ * cleared at the reload, at the last watermark, in the old model's terms. */
+Test(analysis, reload_with_a_sensor_of_a_new_kind_clears_its_old_limit_alert)
+{
+    uint64_t id;
+    long i, kind = -1;
+
+    start(NULL, 0, 1);
+    id = co2_warning();
+    reload_edited(NULL, CO2_LINE, "{ id = \"co2\"; kind = \"other\"; ");
+    cr_assert_eq(count_events(VG_ALERT_CO2), 2);
+    i = find_event(VG_ALERT_CO2, 1);
+    cr_expect_eq(events[i].action, VG_ALERT_ACTION_CLEAR);
+    cr_expect_eq(events[i].id, id);
+    cr_expect_eq(events[i].source, S_CO2);
+    cr_expect_eq(events[i].t_ns, T0 + 180 * S);
+    cr_expect_neq(strstr(events[i].message, "changed kind to other"), NULL, "%s",
+                  events[i].message);
+    cr_assert_eq(vg_analysis_for_each_active(an, find_co2, &kind), 0);
+    cr_expect_eq(kind, -1, "still active: alert kind %ld", kind);
+    /* the new kind has no static levels: nothing more on this sensor's limit */
+    for (int k = 19; k <= 60; k++) {
+        sensor(S_CO2, T0 + k * 10 * S, 1600);
+        tick(T0 + k * 10 * S);
+    }
+    cr_expect_eq(count_events(VG_ALERT_CO2), 2);
+    cr_expect_eq(count_events(VG_ALERT_SENSOR_LIMIT), 0);
+}
+
+/* A sensor off its peers that a reload leaves without peers (here: a kind not checked)
+ * has its sensor_disagree cleared at the next check instead of keeping it for good. */
+Test(analysis, reload_leaving_a_sensor_without_peers_clears_its_disagreement)
+{
+    long i;
+
+    start(NULL, 0, 0);
+    for (int k = 0; k <= 30; k++) { /* as in the disagreement test: raised at 300 s */
+        sensor(S_T1, T0 + k * 10 * S, 30);
+        sensor(S_T2, T0 + k * 10 * S, 21);
+        sensor(S_T3, T0 + k * 10 * S, 21.5);
+        tick(T0 + k * 10 * S);
+    }
+    cr_assert_eq(count_events(VG_ALERT_SENSOR_DISAGREE), 1);
+    reload_edited(NULL, "{ id = \"t1\"; kind = \"temperature\";",
+                  "{ id = \"t1\"; kind = \"other\";");
+    sensor(S_T1, T0 + 310 * S, 30);
+    tick(T0 + 310 * S);
+    i = find_event(VG_ALERT_SENSOR_DISAGREE, 1);
+    cr_assert_geq(i, 0, "the disagreement never cleared");
+    cr_expect_eq(events[i].action, VG_ALERT_ACTION_CLEAR);
+    cr_expect_eq(events[i].source, S_T1);
+    cr_expect_eq(events[i].t_ns, T0 + 310 * S);
+}
+
 Test(analysis, zones_use_their_phase_limits_inside_a_phase)
 {
     char text[8192];
