@@ -1104,6 +1104,24 @@ static void eval_cameras(vg_analysis *a, int64_t t)
     }
 }
 
+/* A zone check the limits in force no longer run (trend horizon 0, zone now open or
+ * without capacity, mismatch off): its timers restart and an active alert clears, instead of
+ * staying up with nothing left to lower it. */
+static void zone_unchecked(vg_analysis *a, struct grader *gr, uint8_t kind, uint32_t z, int64_t t)
+{
+    vg_alert_event ev;
+
+    for (int i = 0; i < VG_GRADE_COUNT; i++)
+        gr->above_since[i] = NEVER;
+    gr->below_since = NEVER;
+    if (gr->a.grade == VG_GRADE_CLEAR)
+        return;
+    ev_init(&ev, kind, z, VG_SOURCE_ZONE, z, gr->a.value, NAN);
+    snprintf(ev.message, sizeof(ev.message), "clear: %s in %s is no longer checked",
+             vg_alert_kind_name((enum vg_alert_kind)kind), zone_name(a, z));
+    transition(a, &gr->a, VG_GRADE_CLEAR, t, &ev);
+}
+
 static void eval_zone(vg_analysis *a, uint32_t z, int64_t t, uint32_t phase)
 {
     const vg_zone *zn = vg_model_zone(a->m, z);
@@ -1241,6 +1259,8 @@ static void eval_zone(vg_analysis *a, uint32_t z, int64_t t, uint32_t phase)
             add_camera_evidence(a, zs, &ev, false);
             transition(a, &zs->trend.a, g, t, &ev);
         }
+    } else if (lim->ttc_horizon_ns <= 0) {
+        zone_unchecked(a, &zs->trend, VG_ALERT_TREND_TO_CRITICAL, z, t);
     }
 
     /* crowd pressure */
@@ -1253,11 +1273,16 @@ static void eval_zone(vg_analysis *a, uint32_t z, int64_t t, uint32_t phase)
         transition(a, &zs->pressure.a, g, t, &ev);
     }
 
-    if (!(flags & VG_METRICS_OCCUPANCY))
+    if (!(flags & VG_METRICS_OCCUPANCY)) { /* not closed (any more): no line occupancy */
+        zone_unchecked(a, &zs->occupancy, VG_ALERT_OCCUPANCY, z, t);
+        zone_unchecked(a, &zs->mismatch, VG_ALERT_OCCUPANCY_MISMATCH, z, t);
         return;
+    }
     /* occupancy against capacity, from lines */
-    if (zn->capacity > 0 && graded(a, &zs->occupancy, &lim->occupancy, mt->occupancy / zn->capacity,
-                                   t, zn->profile, &g)) {
+    if (zn->capacity <= 0)
+        zone_unchecked(a, &zs->occupancy, VG_ALERT_OCCUPANCY, z, t);
+    else if (graded(a, &zs->occupancy, &lim->occupancy, mt->occupancy / zn->capacity, t,
+                    zn->profile, &g)) {
         ev_init(&ev, VG_ALERT_OCCUPANCY, z, VG_SOURCE_ZONE, z, mt->occupancy / zn->capacity,
                 event_threshold(&lim->occupancy, zs->occupancy.a.grade, g));
         for (uint32_t j = 0; j < zn->line_count; j++) {
@@ -1288,6 +1313,8 @@ static void eval_zone(vg_analysis *a, uint32_t z, int64_t t, uint32_t phase)
             add_camera_evidence(a, zs, &ev, false);
             transition(a, &zs->mismatch.a, g, t, &ev);
         }
+    } else if (lim->mismatch_fraction <= 0 && lim->mismatch_min <= 0) {
+        zone_unchecked(a, &zs->mismatch, VG_ALERT_OCCUPANCY_MISMATCH, z, t);
     }
 }
 

@@ -1350,7 +1350,8 @@ Test(analysis, reload_keeps_state_by_id_and_drops_what_is_gone)
     cr_expect_eq(events[i].t_ns, T0 + 51 * S);
 }
 
-/* Switches the core to the base venue edited by `from` -> `to` (conc_extra as for start). */
+/* Switches the core to the base venue edited by `from` -> `to` (conc_extra as for start;
+ * no edit when from is NULL). */
 static void reload_edited(const char *conc_extra, const char *from, const char *to)
 {
     char text[8192], path[] = "/tmp/vg-test-analysis-XXXXXX";
@@ -1361,7 +1362,8 @@ static void reload_edited(const char *conc_extra, const char *from, const char *
     int fd;
 
     snprintf(text, sizeof(text), base_model, conc_extra ? conc_extra : "");
-    edited = replace(text, from, to);
+    edited = from ? replace(text, from, to) : strdup(text);
+    cr_assert_not_null(edited);
     fd = mkstemp(path);
     cr_assert_geq(fd, 0);
     f = fdopen(fd, "w");
@@ -1482,6 +1484,73 @@ Test(analysis, reload_leaving_a_sensor_without_peers_clears_its_disagreement)
     cr_expect_eq(events[i].action, VG_ALERT_ACTION_CLEAR);
     cr_expect_eq(events[i].source, S_T1);
     cr_expect_eq(events[i].t_ns, T0 + 310 * S);
+}
+
+/* Zone alerts whose check the limits in force stop running clear at the next tick; they
+ * used to stay active for good. */
+Test(analysis, a_mismatch_clears_when_a_reload_opens_the_zone)
+{
+    long i;
+
+    start(NULL, 0, 0);
+    /* as in the occupancy test: lines and cameras 90 apart in conc, raised at 121 s */
+    count(C_CONC, Z_CONC, T0, 50);
+    tick(T0);
+    cr_assert_eq(push(rd(VG_READING_LINE, 0, 0, T0 + S, 100, 10)), 0);
+    hold_conc(1, 121, 50);
+    cr_assert_eq(count_events(VG_ALERT_OCCUPANCY_MISMATCH), 1);
+    reload_edited("open = true;", NULL, NULL);
+    hold_conc(122, 122, 50);
+    i = find_event(VG_ALERT_OCCUPANCY_MISMATCH, 1);
+    cr_assert_geq(i, 0, "the mismatch never cleared");
+    cr_expect_eq(events[i].action, VG_ALERT_ACTION_CLEAR);
+    cr_expect_eq(events[i].t_ns, T0 + 122 * S);
+    cr_expect_neq(strstr(events[i].message, "occupancy_mismatch in conc is no longer checked"),
+                  NULL, "%s", events[i].message);
+}
+
+Test(analysis, an_occupancy_alert_clears_when_a_reload_removes_the_capacity)
+{
+    long i;
+
+    start(NULL, 0, 0);
+    /* as in the capacity test: 95 % of 400, advisory at 30 s */
+    cr_assert_eq(push(rd(VG_READING_LINE, 0, 0, T0, 0, 380)), 0);
+    for (int k = 0; k <= 30; k++)
+        tick(T0 + k * S);
+    cr_assert_eq(count_events(VG_ALERT_OCCUPANCY), 1);
+    reload_edited(NULL, "capacity = 400;", "");
+    cr_assert_eq(vg_model_zone(model, Z_CONC)->capacity, 0);
+    tick(T0 + 31 * S);
+    i = find_event(VG_ALERT_OCCUPANCY, 1);
+    cr_assert_geq(i, 0, "the occupancy alert never cleared");
+    cr_expect_eq(events[i].action, VG_ALERT_ACTION_CLEAR);
+    cr_expect_eq(events[i].t_ns, T0 + 31 * S);
+}
+
+Test(analysis, a_trend_alert_clears_in_a_phase_without_a_trend_horizon)
+{
+    char text[8192];
+    char *t1;
+    long i;
+
+    /* phase "calm" from T0 + 350 s to T0 + 1000 s turns conc's trend alert off */
+    snprintf(text, sizeof(text), base_model, "phases = { calm = { trend_horizon_s = 0; }; };");
+    t1 = replace(text, "zones = (",
+                 "phases = ( { id = \"calm\"; start = \"2026-05-22T13:25:50Z\"; "
+                 "end = \"2026-05-22T13:36:40Z\"; } );\nzones = (");
+    load_text(t1);
+    free(t1);
+    start_loaded(0, 0);
+    for (int k = 0; k <= 349; k++) /* filling: the trend warning comes at t = 300 */
+        hold_conc(k, k, 100 + k / 2.0);
+    cr_assert_eq(count_events(VG_ALERT_TREND_TO_CRITICAL), 1);
+    for (int k = 350; k <= 360; k++)
+        hold_conc(k, k, 100 + k / 2.0);
+    cr_assert_eq(count_events(VG_ALERT_TREND_TO_CRITICAL), 2, "the trend warning never cleared");
+    i = find_event(VG_ALERT_TREND_TO_CRITICAL, 1);
+    cr_expect_eq(events[i].action, VG_ALERT_ACTION_CLEAR);
+    cr_expect_eq(events[i].t_ns, T0 + 350 * S);
 }
 
 Test(analysis, zones_use_their_phase_limits_inside_a_phase)
