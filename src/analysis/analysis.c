@@ -978,9 +978,10 @@ int vg_analysis_push(vg_analysis *a, const vg_reading *r)
     if (!a || !r)
         return -EINVAL;
     why = vg_reading_check(a->m, r);
-    if (why == VG_REJECT_OUT_OF_RANGE && r->t_ns > a->floor_t) {
+    if (why == VG_REJECT_OUT_OF_RANGE && r->type == VG_READING_SENSOR && r->t_ns > a->floor_t) {
         /* the value is refused, but a sensor reading out of its physical range is itself
-         * a fault worth a technical alert (evaluated at the next tick) */
+         * a fault worth a technical alert (evaluated at the next tick); camera and line
+         * readings out of range are only refused (their source is no sensor index) */
         struct sensor_st *s = &a->sensors[r->source];
 
         if (r->t_ns > s->last_t && (s->oor_t == NEVER || r->t_ns >= s->oor_t)) {
