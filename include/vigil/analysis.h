@@ -249,8 +249,10 @@ typedef struct vg_analysis_cfg {
     int anomaly;             /* 1: run a vg_detector per sensor (default 1) */
     int64_t camera_fresh_ns; /* a count older than this is left out (default 0: the
                               * camera's stale_after_ns from the model) */
-    int64_t trend_window_ns; /* least-squares window (default 60 s) */
-    int64_t trend_min_ns;    /* samples must span this before a trend counts (default 20 s) */
+    int64_t trend_window_ns; /* least-squares window (default 60 s; 2..127 s: the
+                              * 128-sample ring at one sample a second) */
+    int64_t trend_min_ns;    /* samples must span this before a trend counts (default 20 s;
+                              * <= trend_window_ns) */
     int64_t flow_window_ns;  /* flow is crossings in this window (default 60 s; <= 120 s) */
     int64_t help_rearm_ns;   /* a help alert clears (latched) this long after the last
                               * press (default 120 s) */

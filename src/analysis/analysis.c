@@ -39,6 +39,11 @@
 #define JAM_RECOVER 0.9       /* ... and over until flow is back to this fraction of it */
 #define JAM_TREND_PER_MIN 0.1 /* density "rising" upstream: p/m² per minute */
 #define TREND_SAMPLE_NS NS_PER_S
+/* Samples are at least TREND_SAMPLE_NS apart, so the ring always holds the last
+ * (TREND_CAP - 1) samples' worth of time: a longer window would lose its oldest samples
+ * (and a trend_min beyond it would never be met). A slope needs 3 samples: 2 spacings. */
+#define TREND_WINDOW_MAX_NS ((TREND_CAP - 1) * TREND_SAMPLE_NS)
+#define TREND_WINDOW_MIN_NS (2 * TREND_SAMPLE_NS)
 
 _Static_assert(sizeof(vg_reading) <= 64, "vg_reading must fit 64 bytes");
 _Static_assert(sizeof(vg_alert_event) <= 512, "vg_alert_event must fit 512 bytes");
@@ -223,7 +228,9 @@ void vg_analysis_cfg_default(vg_analysis_cfg *cfg)
 static int cfg_valid(const vg_analysis_cfg *c)
 {
     return c->lateness_ns >= 0 && c->max_future_ns >= 0 && c->max_pending >= 2 &&
-           c->camera_fresh_ns >= 0 && c->trend_window_ns > 0 && c->trend_min_ns >= 0 &&
+           c->camera_fresh_ns >= 0 && c->trend_window_ns >= TREND_WINDOW_MIN_NS &&
+           c->trend_window_ns <= TREND_WINDOW_MAX_NS && c->trend_min_ns >= 0 &&
+           c->trend_min_ns <= c->trend_window_ns &&
            c->flow_window_ns >= NS_PER_S && c->flow_window_ns <= 120 * NS_PER_S &&
            c->help_rearm_ns >= 0 && c->anomaly_hold_ns >= 0;
 }

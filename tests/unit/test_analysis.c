@@ -361,6 +361,21 @@ Test(analysis, new_and_calls_refuse_bad_arguments)
     cfg.flow_window_ns = 60 * S;
     cfg.lateness_ns = -1;
     cr_expect_eq(vg_analysis_new(model, &cfg, &a), -EINVAL);
+    /* trend settings the 128-sample ring (one sample a second) cannot honour: no trend, so
+     * no time to critical, would ever be computed */
+    vg_analysis_cfg_default(&cfg);
+    cfg.trend_window_ns = 300 * S;
+    cfg.trend_min_ns = 150 * S;
+    cr_expect_eq(vg_analysis_new(model, &cfg, &a), -EINVAL, "window over 127 s");
+    cfg.trend_window_ns = 128 * S;
+    cfg.trend_min_ns = 20 * S;
+    cr_expect_eq(vg_analysis_new(model, &cfg, &a), -EINVAL, "window over 127 s");
+    cfg.trend_window_ns = 60 * S;
+    cfg.trend_min_ns = 61 * S;
+    cr_expect_eq(vg_analysis_new(model, &cfg, &a), -EINVAL, "min over the window");
+    cfg.trend_window_ns = 2 * S - 1;
+    cfg.trend_min_ns = 0;
+    cr_expect_eq(vg_analysis_new(model, &cfg, &a), -EINVAL, "room for fewer than 3 samples");
     cr_expect_null(a, "*ret untouched on error");
 
     cr_assert_eq(vg_analysis_new(model, NULL, &a), 0);
@@ -666,6 +681,25 @@ Test(analysis, a_trend_needs_samples_spanning_20_s)
     hold_conc(20, 20, 300);
     cr_expect(last_metrics[Z_CONC].flags & VG_METRICS_TREND, "no trend at 20 s");
     cr_expect_float_eq(last_metrics[Z_CONC].trend_per_min, 6.0, 1e-9, "0.1 p/m2/s");
+}
+
+/* The longest trend settings accepted still give a trend: 128 samples a second apart span
+ * 127 s, all of them in the ring. */
+Test(analysis, the_longest_trend_window_and_span_still_give_a_trend)
+{
+    vg_analysis_cfg cfg;
+
+    load_model(NULL);
+    vg_analysis_cfg_default(&cfg);
+    cfg.sink.on_metrics = on_metrics;
+    cfg.lateness_ns = 0;
+    cfg.trend_window_ns = cfg.trend_min_ns = 127 * S;
+    cr_assert_eq(vg_analysis_new(model, &cfg, &an), 0);
+    hold_conc(0, 126, 100);
+    cr_expect(!(last_metrics[Z_CONC].flags & VG_METRICS_TREND), "a trend before 127 s");
+    hold_conc(127, 127, 100);
+    cr_expect(last_metrics[Z_CONC].flags & VG_METRICS_TREND, "no trend at 127 s");
+    cr_expect_float_eq(last_metrics[Z_CONC].trend_per_min, 0.0, 1e-12);
 }
 
 Test(analysis, flat_density_has_no_time_to_critical)
