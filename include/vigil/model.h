@@ -46,6 +46,11 @@ const struct config_setting_t *vg_config_unknown_key(const struct config_setting
                                                      const char *const *allowed,
                                                      const char *prefix, char *path,
                                                      size_t path_size);
+
+/* Most raises the chatter rule can count (profile chatter.cycles): the analysis core keeps
+ * this many raise times per graded limit. */
+#define VG_CHATTER_CYCLES_MAX 8
+
 /* "No index": a phase without a profile of its own, an event time outside every phase. */
 #define VG_MODEL_NONE UINT32_MAX
 
@@ -197,7 +202,7 @@ typedef struct vg_profile {
     int64_t mismatch_delay_ns;
     double stale_factor;       /* a sensor is stale after stale_factor × its period */
     double stuck_factor;       /* stuck when flat for stuck_factor × its period (0: never) */
-    uint32_t chatter_cycles;   /* this many set/clear cycles ... */
+    uint32_t chatter_cycles;   /* this many set/clear cycles (2..VG_CHATTER_CYCLES_MAX) ... */
     int64_t chatter_window_ns; /* ... within this window flag an alert as chattering */
 } vg_profile;
 

@@ -29,7 +29,7 @@
 #define NS_PER_S INT64_C(1000000000)
 #define NEVER INT64_MIN
 #define EV_RING 4        /* recent readings kept per sensor and line, for evidence */
-#define CHATTER_HIST 8   /* raise times kept per graded limit */
+#define CHATTER_HIST VG_CHATTER_CYCLES_MAX /* raise times kept per graded limit */
 #define TREND_CAP 128    /* density samples kept per zone (one per second at most) */
 #define FLOW_BUCKETS 256 /* one-second buckets per line: two flow windows of up to 120 s */
 #define DISAGREE_PEERS_MAX 15
@@ -742,10 +742,10 @@ static void profile_chatter(const vg_analysis *a, uint32_t profile, uint32_t *re
 {
     const vg_profile *p = vg_model_profile(a->m, profile);
 
+    /* the loader refuses more cycles than CHATTER_HIST raise times can count */
     *ret_cycles = p ? p->chatter_cycles : 3;
     *ret_window = p ? p->chatter_window_ns : 60 * NS_PER_S;
-    if (*ret_cycles > CHATTER_HIST)
-        *ret_cycles = CHATTER_HIST;
+    assert(*ret_cycles <= CHATTER_HIST);
 }
 
 /* Steps a graded limit; on a grade change notes a raise for the chatter rule and returns

@@ -594,7 +594,7 @@ static int parse_profile_body(struct ctx *c, const config_setting_t *g, const ch
         long long cycles;
         join(sub, obj, "chatter");
         if ((r = check_keys(c, s, sub, ckeys)) < 0 ||
-            (r = get_int(c, s, sub, "cycles", 0, 2, 1000, &cycles)) < 0)
+            (r = get_int(c, s, sub, "cycles", 0, 2, VG_CHATTER_CYCLES_MAX, &cycles)) < 0)
             return r;
         if (r)
             p->chatter_cycles = (uint32_t)cycles;
