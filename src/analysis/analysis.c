@@ -1112,6 +1112,24 @@ static void eval_cameras(vg_analysis *a, int64_t t)
     }
 }
 
+/* Net crossings into zone z by its lines' totals (a line's in goes zone_from -> zone_to). */
+static double line_net(const vg_analysis *a, uint32_t z)
+{
+    const vg_zone *zn = vg_model_zone(a->m, z);
+    double occ = 0;
+
+    for (uint32_t j = 0; j < zn->line_count; j++) {
+        const vg_line *ln = vg_model_line(a->m, zn->lines[j]);
+        const struct line_st *ls = &a->lines[zn->lines[j]];
+
+        if (ln->zone_to == z)
+            occ += ls->in_total - ls->out_total;
+        if (ln->zone_from == z)
+            occ += ls->out_total - ls->in_total;
+    }
+    return occ;
+}
+
 /* A zone check the limits in force no longer run (trend horizon 0, zone now open or
  * without capacity, mismatch off): its timers restart and an active alert clears, instead of
  * staying up with nothing left to lower it. */
@@ -1201,19 +1219,13 @@ static void eval_zone(vg_analysis *a, uint32_t z, int64_t t, uint32_t phase)
         mt->pressure_per_s2 = density * mt->speed_var_m2_s2;
         flags |= VG_METRICS_PRESSURE;
     }
-    /* occupancy from lines: in crossings go zone_from -> zone_to */
+    /* occupancy and flow from lines */
     if (zn->line_count > 0) {
-        double occ = 0, flow = NAN;
+        double occ = line_net(a, z), flow = NAN;
 
         for (uint32_t j = 0; j < zn->line_count; j++) {
-            uint32_t li = zn->lines[j];
-            const vg_line *ln = vg_model_line(a->m, li);
-            const struct line_st *ls = &a->lines[li];
+            const struct line_st *ls = &a->lines[zn->lines[j]];
 
-            if (ln->zone_to == z)
-                occ += ls->in_total - ls->out_total;
-            if (ln->zone_from == z)
-                occ += ls->out_total - ls->in_total;
             if (!isnan(ls->flow_pmm) && !(ls->flow_pmm <= flow))
                 flow = ls->flow_pmm;
         }
@@ -1725,6 +1737,9 @@ int vg_analysis_reload(vg_analysis *a, const vg_model *m)
     if (r < 0)
         return r;
     om = a->m;
+    for (uint32_t l = 0; l < b->nl; l++) /* before the zones: their occupancy uses them */
+        if (vg_model_find_line(om, vg_model_line(m, l)->id, &o) == 0)
+            b->lines[l] = a->lines[o];
     for (uint32_t z = 0; z < b->nz; z++) {
         struct zone_st *nz = &b->zones[z];
         uint32_t first = nz->slot_first, cnt = nz->slot_count;
@@ -1736,12 +1751,15 @@ int vg_analysis_reload(vg_analysis *a, const vg_model *m)
         nz->slot_first = first;
         nz->slot_count = cnt;
         nz->closed = closed;
+        /* line occupancy goes on from where it was, whatever lines were added, removed or
+         * turned; a zone that was not closed had none: it is seeded again */
+        if (a->zones[o].closed)
+            nz->occ_offset += line_net(a, o) - line_net(b, z);
+        else
+            nz->occ_seeded = false;
         b->metrics[z] = a->metrics[o];
         b->metrics[z].zone = z;
     }
-    for (uint32_t l = 0; l < b->nl; l++)
-        if (vg_model_find_line(om, vg_model_line(m, l)->id, &o) == 0)
-            b->lines[l] = a->lines[o];
     for (uint32_t c = 0; c < b->nc; c++) {
         const vg_camera *cam = vg_model_camera(m, c);
         struct camera_st *nc = &b->cams[c];

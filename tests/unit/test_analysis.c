@@ -1630,6 +1630,58 @@ Test(analysis, a_trend_alert_clears_in_a_phase_without_a_trend_horizon)
     cr_expect_eq(events[i].t_ns, T0 + 350 * S);
 }
 
+#define DOOR2 "{ id = \"door2\"; width_m = 2.0; from = \"conc\"; to = \"hall\"; }, "
+
+/* Line occupancy goes on from where it was when a reload changes a closed zone's lines:
+ * the crossings of a removed line stay counted (its people are still where they went). */
+Test(analysis, line_occupancy_is_continuous_when_a_reload_removes_a_line)
+{
+    char text[8192];
+    char *t1;
+
+    snprintf(text, sizeof(text), base_model, "");
+    t1 = replace(text, "lines = ( ", "lines = ( " DOOR2);
+    load_text(t1);
+    free(t1);
+    start_loaded(0, 0);
+    /* seeded at 50 in conc and 2000 in the hall; 30 go through door2 into the hall */
+    count(C_CONC, Z_CONC, T0, 50);
+    count(C_H1, Z_HALL, T0, 1000);
+    count(C_H2, Z_HALL, T0, 500);
+    tick(T0);
+    cr_assert_eq(push(rd(VG_READING_LINE, 0, 0, T0 + S, 30, 0)), 0);
+    cr_assert_eq(push(rd(VG_READING_LINE, 1, 0, T0 + S, 4, 1)), 0);
+    tick(T0 + 2 * S);
+    cr_assert_float_eq(last_metrics[Z_CONC].occupancy, 17, 1e-9);
+    cr_assert_float_eq(last_metrics[Z_HALL].occupancy, 2033, 1e-9);
+    /* door2 goes; door (now line 0) counts on */
+    reload_edited(NULL, NULL, NULL);
+    cr_assert_eq(vg_model_line_count(model), 1);
+    tick(T0 + 3 * S);
+    cr_expect_float_eq(last_metrics[Z_CONC].occupancy, 17, 1e-9);
+    cr_expect_float_eq(last_metrics[Z_HALL].occupancy, 2033, 1e-9);
+    cr_assert_eq(push(rd(VG_READING_LINE, 0, 0, T0 + 4 * S, 2, 0)), 0);
+    tick(T0 + 4 * S);
+    cr_expect_float_eq(last_metrics[Z_CONC].occupancy, 15, 1e-9);
+    cr_expect_float_eq(last_metrics[Z_HALL].occupancy, 2035, 1e-9);
+}
+
+/* A zone that was open had no line occupancy: closed again by a reload, it is seeded again
+ * from its cameras, not from a sum that missed whoever came and went past no line. */
+Test(analysis, a_zone_closed_again_by_a_reload_is_seeded_again)
+{
+    start(NULL, 0, 0);
+    hold_conc(0, 0, 50);
+    cr_assert_float_eq(last_metrics[Z_CONC].occupancy, 50, 1e-9);
+    reload_edited("open = true;", NULL, NULL);
+    cr_assert_eq(push(rd(VG_READING_LINE, 0, 0, T0 + S, 30, 0)), 0);
+    hold_conc(1, 1, 80); /* 30 left by the door, 60 came in from the street */
+    cr_assert(isnan(last_metrics[Z_CONC].occupancy));
+    reload_edited(NULL, NULL, NULL);
+    hold_conc(2, 2, 80);
+    cr_expect_float_eq(last_metrics[Z_CONC].occupancy, 80, 1e-9);
+}
+
 Test(analysis, zones_use_their_phase_limits_inside_a_phase)
 {
     char text[8192];
