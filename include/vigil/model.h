@@ -429,6 +429,14 @@ const vg_zone_limits *vg_model_zone_limits_at(const vg_model *m, uint32_t zone, 
  * enum vg_alert_kind). Out-of-range kinds go to VG_FEED_TECHNICAL. Thread: any. */
 enum vg_feed vg_model_feed(const vg_model *m, enum vg_alert_kind kind);
 
+/* The suggested action for an alert of this kind in zone: the zone's `action` for crowd
+ * kinds (density, trend, flow, pressure, occupancy); who to send for help presses, heat and
+ * smoke, with the zone's `route` (how responders reach it): "Send a medic: <route>"; "" for
+ * other kinds or when the model gives nothing. Writes to buf (cap bytes, truncated) and
+ * returns it. Thread: any. */
+const char *vg_model_action(const vg_model *m, enum vg_alert_kind kind, uint32_t zone, char *buf,
+                            size_t cap);
+
 #ifdef __cplusplus
 }
 #endif

@@ -42,7 +42,8 @@ int vg__alert_topic(const vg_model *m, const vg_alert_info *a, int feed, char *o
 /* Id of the alert's zone, or "" (flood summaries: their sector's name). */
 const char *vg__alert_zone_id(const vg_model *m, const vg_alert_info *a);
 
-/* The suggested action text for an alert ("" when the model has none). */
-const char *vg__alert_action(const vg_model *m, const vg_alert_info *a);
+/* The suggested action text for an alert ("" when the model has none): vg_model_action(),
+ * or a flood summary's own; may be written to buf. */
+const char *vg__alert_action(const vg_model *m, const vg_alert_info *a, char *buf, size_t cap);
 
 #endif

@@ -198,32 +198,12 @@ static const char *subject_name(const vg_model *m, unsigned stype, uint32_t idx)
     return "";
 }
 
-const char *vg__alert_action(const vg_model *m, const vg_alert_info *a)
+const char *vg__alert_action(const vg_model *m, const vg_alert_info *a, char *buf, size_t cap)
 {
-    const vg_zone *z = vg_model_zone(m, a->last.zone);
-
     if (is_summary(a))
         return "review the grouped alerts of this sector; acknowledging the summary "
                "acknowledges them all";
-    if (!z)
-        return "";
-    switch (a->kind) {
-    case VG_ALERT_DENSITY:
-    case VG_ALERT_TREND_TO_CRITICAL:
-    case VG_ALERT_FLOW:
-    case VG_ALERT_PRESSURE:
-    case VG_ALERT_OCCUPANCY:
-        return z->action && z->action[0] ? z->action : "";
-    case VG_ALERT_HELP_MEDICAL:
-    case VG_ALERT_WBGT:
-    case VG_ALERT_HELP_SECURITY:
-    case VG_ALERT_HELP_FIRE:
-    case VG_ALERT_HELP_OTHER:
-    case VG_ALERT_SMOKE:
-        return z->route && z->route[0] ? z->route : "";
-    default:
-        return "";
-    }
+    return vg_model_action(m, (enum vg_alert_kind)a->kind, a->last.zone, buf, cap);
 }
 
 static int shown_grade(const vg_alert_info *a)
@@ -315,8 +295,9 @@ void vg__alert_json(vg__buf *b, const vg_model *m, const vg_alert_info *a, int r
         vg__buf_json_num(b, ev->value);
         vg__buf_puts(b, "}");
     }
+    char action[512];
     vg__buf_puts(b, "],\"action\":");
-    vg__buf_json_str(b, vg__alert_action(m, a));
+    vg__buf_json_str(b, vg__alert_action(m, a, action, sizeof(action)));
     if (a->acked_ns) {
         vg__buf_puts(b, ",\"owner\":{\"operator\":");
         vg__buf_json_str(b, a->operator_id);

@@ -355,10 +355,12 @@ size_t vg_engine_event_json(const vg_model *m, const vg_alert_event *ev, char *b
     }
     sb_printf(&b, "],\"message\":");
     sb_str(&b, ev->message, strnlen(ev->message, VG_ALERT_MESSAGE_MAX), 0);
-    const vg_zone *z = vg_model_zone(m, ev->zone);
-    if (z && z->action && *z->action && ev->action != VG_ALERT_ACTION_CLEAR) {
+    /* the same action as the feed's (vg_model_action) */
+    char action[512];
+    vg_model_action(m, (enum vg_alert_kind)ev->kind, ev->zone, action, sizeof(action));
+    if (action[0] && ev->action != VG_ALERT_ACTION_CLEAR) {
         sb_printf(&b, ",\"suggested_action\":");
-        sb_str(&b, z->action, strlen(z->action), 0);
+        sb_str(&b, action, strlen(action), 0);
     }
     sb_printf(&b, "}\n");
     if (cap)

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -453,4 +454,48 @@ enum vg_feed vg_model_feed(const vg_model *m, enum vg_alert_kind kind)
     if ((int)kind < 0 || kind >= VG_ALERT_KIND_COUNT)
         return VG_FEED_TECHNICAL;
     return m ? m->routes[kind] : vg__default_route(kind);
+}
+
+const char *vg_model_action(const vg_model *m, enum vg_alert_kind kind, uint32_t zone, char *buf,
+                            size_t cap)
+{
+    const vg_zone *z = vg_model_zone(m, zone);
+    const char *who = NULL;
+
+    if (!cap)
+        return buf;
+    buf[0] = '\0';
+    if (!z)
+        return buf;
+    switch (kind) {
+    case VG_ALERT_DENSITY:
+    case VG_ALERT_TREND_TO_CRITICAL:
+    case VG_ALERT_FLOW:
+    case VG_ALERT_PRESSURE:
+    case VG_ALERT_OCCUPANCY:
+        snprintf(buf, cap, "%s", z->action ? z->action : "");
+        return buf;
+    case VG_ALERT_HELP_MEDICAL:
+    case VG_ALERT_WBGT:
+        who = "Send a medic";
+        break;
+    case VG_ALERT_HELP_SECURITY:
+        who = "Send security";
+        break;
+    case VG_ALERT_HELP_FIRE:
+    case VG_ALERT_SMOKE:
+        who = "Send the fire team";
+        break;
+    case VG_ALERT_HELP_OTHER:
+        who = "Send a steward";
+        break;
+    default:
+        return buf;
+    }
+    /* the route says how to reach the zone; without one, who to send is still the action */
+    if (z->route && z->route[0])
+        snprintf(buf, cap, "%s: %s", who, z->route);
+    else
+        snprintf(buf, cap, "%s to %s", who, z->name && z->name[0] ? z->name : z->id);
+    return buf;
 }

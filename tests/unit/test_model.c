@@ -485,6 +485,35 @@ Test(model, routes_default_and_overridden)
     vg_model_free(&m);
 }
 
+/* The suggested action: the zone's own for crowd alerts; who to send, and how to reach the
+ * zone, for help, heat and smoke (a fire press must not read "medical post"). */
+Test(model, suggested_action_depends_on_the_kind)
+{
+    vg_model *m = load_ok(small_path);
+    char buf[256];
+
+    cr_expect_str_eq(vg_model_action(m, VG_ALERT_DENSITY, 0, buf, sizeof(buf)),
+                     "Slow ingress at Gate A");
+    cr_expect_str_eq(vg_model_action(m, VG_ALERT_HELP_MEDICAL, 0, buf, sizeof(buf)),
+                     "Send a medic: Service road N to Gate A");
+    cr_expect_str_eq(vg_model_action(m, VG_ALERT_HELP_FIRE, 0, buf, sizeof(buf)),
+                     "Send the fire team: Service road N to Gate A");
+    cr_expect_str_eq(vg_model_action(m, VG_ALERT_SMOKE, 0, buf, sizeof(buf)),
+                     "Send the fire team: Service road N to Gate A");
+    cr_expect_str_eq(vg_model_action(m, VG_ALERT_HELP_SECURITY, 0, buf, sizeof(buf)),
+                     "Send security: Service road N to Gate A");
+    cr_expect_str_eq(vg_model_action(m, VG_ALERT_SENSOR_STALE, 0, buf, sizeof(buf)), "");
+    /* the plaza has no route and no action */
+    cr_expect_str_eq(vg_model_action(m, VG_ALERT_HELP_OTHER, 1, buf, sizeof(buf)),
+                     "Send a steward to plaza");
+    cr_expect_str_eq(vg_model_action(m, VG_ALERT_DENSITY, 1, buf, sizeof(buf)), "");
+    cr_expect_str_eq(vg_model_action(m, VG_ALERT_HELP_MEDICAL, 99, buf, sizeof(buf)), "",
+                     "no such zone");
+    cr_expect_str_eq(vg_model_action(m, VG_ALERT_HELP_MEDICAL, 0, buf, 12), "Send a medi",
+                     "truncated to the buffer");
+    vg_model_free(&m);
+}
+
 Test(model, loading_twice_gives_identical_indices)
 {
     vg_model *a = load_ok(olympic_path), *b = load_ok(olympic_path);
