@@ -74,6 +74,9 @@ struct watch {
     int n_alerts;
     struct wzone zones[MAX_ZONES];
     int n_zones;
+    /* The selected alert by id, so a re-sort or a removal never moves an ack to another
+     * alert; selected is its index in the sorted list as last drawn. */
+    char selected_id[24];
     int selected;
     char status[200];
     int64_t last_msg_ns;
@@ -418,6 +421,25 @@ static int cmp_zone(const void *pa, const void *pb)
     return da < db ? 1 : da > db ? -1 : 0;
 }
 
+/* Sorts the list for display and returns the selected alert's index in it, or -1 when it
+ * is no longer listed (or none is selected). */
+static int sort_alerts(struct watch *w)
+{
+    qsort(w->alerts, (size_t)w->n_alerts, sizeof(w->alerts[0]), cmp_alert);
+    return w->selected_id[0] ? find_alert(w, w->selected_id) : -1;
+}
+
+/* Selects the alert at index i of the sorted list, clamped to the list. */
+static void select_index(struct watch *w, int i)
+{
+    if (i >= w->n_alerts)
+        i = w->n_alerts - 1;
+    if (i < 0)
+        i = 0;
+    w->selected = i;
+    snprintf(w->selected_id, sizeof(w->selected_id), "%s", w->n_alerts > 0 ? w->alerts[i].id : "");
+}
+
 static void render(struct watch *w)
 {
     struct winsize ws = {.ws_row = 24, .ws_col = 80};
@@ -432,11 +454,9 @@ static void render(struct watch *w)
     ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws);
     if (ws.ws_row < 10)
         ws.ws_row = 24;
-    qsort(w->alerts, (size_t)w->n_alerts, sizeof(w->alerts[0]), cmp_alert);
-    if (w->selected >= w->n_alerts)
-        w->selected = w->n_alerts - 1;
-    if (w->selected < 0)
-        w->selected = 0;
+    /* A selected alert that is gone hands the selection to the one now in its place. */
+    int sel = sort_alerts(w);
+    select_index(w, sel >= 0 ? sel : w->selected);
     printf("\033[H\033[2J");
     printf("\033[1mVIGIL WATCH\033[0m  feed=%s  %s  seq=%llu  alerts=%d  %s\r\n",
            w->feed ? w->feed : "all", w->feeds_ep, (unsigned long long)w->seq, w->n_alerts,
@@ -477,11 +497,16 @@ static void operator_cmd(struct watch *w, const char *cmd)
 {
     cJSON *req, *rep;
 
-    if (w->n_alerts == 0) {
-        snprintf(w->status, sizeof(w->status), "no alert selected");
+    /* The alert the operator selected, by id: never one that took its place in the list. */
+    const int i = w->selected_id[0] ? find_alert(w, w->selected_id) : -1;
+    if (i < 0) {
+        if (w->selected_id[0])
+            snprintf(w->status, sizeof(w->status), "alert %s is no longer listed", w->selected_id);
+        else
+            snprintf(w->status, sizeof(w->status), "no alert selected");
         return;
     }
-    const struct walert *a = &w->alerts[w->selected];
+    const struct walert *a = &w->alerts[i];
     req = cJSON_CreateObject();
     cJSON_AddStringToObject(req, "cmd", cmd);
     cJSON_AddStringToObject(req, "id", a->id);
@@ -519,11 +544,16 @@ static void handle_keys(struct watch *w)
             quit_flag = 1;
             break;
         case 'k':
-            w->selected--;
+        case 'j': {
+            /* from the selected alert's place in the current order, clamped to the list */
+            int sel = sort_alerts(w);
+            if (sel < 0)
+                sel = w->selected;
+            else
+                sel += c == 'j' ? 1 : -1;
+            select_index(w, sel);
             break;
-        case 'j':
-            w->selected++;
-            break;
+        }
         case 'a':
             operator_cmd(w, "ack");
             break;

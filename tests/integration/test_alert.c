@@ -996,6 +996,71 @@ Test(alert, vigil_watch_shows_an_alert_and_acknowledges_it_from_the_keyboard)
     child_sh("tmux -L %s kill-server 2>/dev/null", session);
 }
 
+/* The next ack on sub (raise messages skipped): the id it acknowledged, or "" at the deadline. */
+static const char *next_ack_id(void *sub)
+{
+    static char id[32];
+    char topic[128];
+    int64_t end = vg_mono_ns() + DEADLINE_MS * VG_NS_PER_MS;
+    id[0] = 0;
+    while (!id[0] && vg_mono_ns() < end) {
+        cJSON *m = recv_alert(sub, topic, sizeof(topic), DEADLINE_MS);
+        if (!m)
+            break;
+        if (strcmp(str(m, "reason"), "ack") == 0)
+            snprintf(id, sizeof(id), "%s", str(m, "id"));
+        cJSON_Delete(m);
+    }
+    return id;
+}
+
+/* The selection follows the alert, not its row: an alert sorted in above the selected one
+ * does not take the ack, and keys typed faster than the screen redraws ("kka", "jjja" in one
+ * read) stop at the ends of the list instead of selecting past them. */
+Test(alert, vigil_watch_acks_the_selected_alert_whatever_the_list_does)
+{
+    const char *vigil = getenv("VG_VIGIL");
+    char session[64];
+    if (!vigil || child_sh("command -v tmux >/dev/null") != 0)
+        cr_skip_test("needs VG_VIGIL and tmux");
+    snprintf(session, sizeof(session), "vgsel%d", (int)getpid());
+    snprintf(tmux_session, sizeof(tmux_session), "%s", session);
+    void *sub = subscribe("", NULL);
+    wait_connected(sub);
+    vg_alert_event first = make_event(VG_ALERT_DENSITY, VG_SOURCE_ZONE, GATE, GATE,
+                                      VG_ALERT_ACTION_RAISE, VG_GRADE_WARNING, T0, 81);
+    push_event(&first);
+    cr_assert_eq(child_sh("tmux -L %s new-session -d -s %s -x 160 -y 30 "
+                          "\"TERM=xterm-256color %s watch --endpoint %s --control %s "
+                          "--operator op-sel\"",
+                          session, session, vigil, vg_alert_feeds_endpoint(pubr),
+                          vg_alert_control_endpoint(pubr)),
+                 0);
+    cr_assert(wait_pane(session, "\n81 "), "%s", pane_text(session));
+
+    /* a critical sorts in above 81, which stays selected */
+    push_plaza_critical(82, T0 + SEC(1));
+    cr_assert(wait_pane(session, "\n82 "), "%s", pane_text(session));
+    const char *text = pane_text(session);
+    cr_assert(strstr(text, "\n82 ") < strstr(text, "\n81 "), "82 is listed first: %s", text);
+    child_sh("tmux -L %s send-keys -t %s a", session, session);
+    cr_assert_str_eq(next_ack_id(sub), "81", "the ack goes to the alert that was selected");
+
+    /* up twice from the second row stops at the first */
+    child_sh("tmux -L %s send-keys -t %s kka", session, session);
+    cr_assert_str_eq(next_ack_id(sub), "82");
+
+    /* down past the last row (a newer warning, below 81) stops at the last */
+    vg_alert_event newer = make_event(VG_ALERT_WBGT, VG_SOURCE_SENSOR, 0, PLAZA,
+                                      VG_ALERT_ACTION_RAISE, VG_GRADE_WARNING, T0 + SEC(5), 83);
+    push_event(&newer);
+    cr_assert(wait_pane(session, "\n83 "), "%s", pane_text(session));
+    child_sh("tmux -L %s send-keys -t %s jjjja", session, session);
+    cr_assert_str_eq(next_ack_id(sub), "83");
+    child_sh("tmux -L %s send-keys -t %s q", session, session);
+    child_sh("tmux -L %s kill-server 2>/dev/null", session);
+}
+
 /* The console lists alerts by grade, then oldest first, whatever order they arrived in, and
  * its header says "live" while heartbeats arrive and "NO HEARTBEAT" 5 s after they stop. */
 Test(alert, vigil_watch_sorts_by_grade_then_age_and_says_when_heartbeats_stop)
