@@ -9,6 +9,8 @@
  *   both and the engine's instance id. Watching one feed checks fseq, watching all checks
  *   seq. A gap, a new instance (engine restart) or a first heartbeat after silence triggers
  *   a new snapshot; messages older than the snapshot's sequence are ignored.
+ * - A failed snapshot (nothing answers at --control) is retried at most every
+ *   SNAPSHOT_RETRY_S; until one succeeds, messages are shown as they come.
  * - The control socket is REQ with ZMQ_REQ_RELAXED and ZMQ_REQ_CORRELATE and a receive
  *   timeout, so a request lost in an engine restart does not wedge the console.
  * - Single thread: zmq_poll on the SUB socket and stdin. */
@@ -35,6 +37,9 @@
 #define MAX_ALERTS 4096
 #define MAX_ZONES 4096
 #define REQ_TIMEOUT_MS 2000
+/* After a snapshot fails, the next try waits this long: each try can block for
+ * REQ_TIMEOUT_MS, which must not happen on every message. */
+#define SNAPSHOT_RETRY_S 5
 /* An engine whose event time is within this of the wall clock is live (its lateness is 2 s). */
 #define AGE_LIVE_S 60.0
 
@@ -70,6 +75,8 @@ struct watch {
     uint64_t seq, fseq; /* last seen (or snapshot's) */
     double event_ts;    /* the engine's event time from its heartbeats (NAN: not known) */
     bool synced;
+    bool snapshot_failing;     /* the last snapshot failed (said once on stderr) */
+    int64_t snapshot_retry_ns; /* no new try before this (monotonic) */
     struct walert alerts[MAX_ALERTS];
     int n_alerts;
     struct wzone zones[MAX_ZONES];
@@ -298,23 +305,40 @@ static void print_line(struct watch *w, const char *prefix, const cJSON *o)
     fflush(stdout);
 }
 
+/* A failed snapshot: no new try for SNAPSHOT_RETRY_S, and in --lines mode (where nobody
+ * sees w->status) one warning on stderr per run of failures. */
+static int snapshot_failed(struct watch *w, int err)
+{
+    w->snapshot_retry_ns = vg_mono_ns() + SNAPSHOT_RETRY_S * VG_NS_PER_S;
+    if (w->lines && !w->snapshot_failing)
+        fprintf(stderr,
+                "vigil watch: %s; showing messages without a snapshot, retrying every %d s\n",
+                w->status, SNAPSHOT_RETRY_S);
+    w->snapshot_failing = true;
+    return err;
+}
+
 static int take_snapshot(struct watch *w)
 {
-    cJSON *req = cJSON_CreateObject(), *rep;
+    cJSON *req, *rep;
     const cJSON *alerts, *a;
 
+    if (w->snapshot_failing && vg_mono_ns() < w->snapshot_retry_ns)
+        return -EAGAIN;
+    req = cJSON_CreateObject();
     cJSON_AddStringToObject(req, "cmd", "snapshot");
     if (w->feed)
         cJSON_AddStringToObject(req, "feed", w->feed);
     rep = request(w, req);
     cJSON_Delete(req);
     if (!rep)
-        return -EIO;
+        return snapshot_failed(w, -EIO);
     if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rep, "ok"))) {
         snprintf(w->status, sizeof(w->status), "snapshot refused");
         cJSON_Delete(rep);
-        return -EPROTO;
+        return snapshot_failed(w, -EPROTO);
     }
+    w->snapshot_failing = false;
     w->n_alerts = 0;
     alerts = cJSON_GetObjectItemCaseSensitive(rep, "alerts");
     cJSON_ArrayForEach(a, alerts)
@@ -380,8 +404,13 @@ static void handle_message(struct watch *w, const char *topic, const cJSON *o)
         return;
     }
     uint64_t s = msg_seq(w, o);
-    if (!w->synced) {
+    if (!w->synced)
         take_snapshot(w);
+    if (!w->synced) {
+        /* No snapshot (the control socket does not answer): the message is still news. */
+        apply_alert(w, o);
+        if (w->lines)
+            print_line(w, topic, o);
         return;
     }
     if (s <= have_seq(w))
@@ -605,7 +634,8 @@ static void usage(FILE *f)
         "zone densities with their level of service; keys a (ack), s (shelve 30 min),\n"
         "u (unshelve), r (reset a latched alert), up/down, q. It takes a snapshot from the\n"
         "control socket on start and on any gap in sequence numbers, and follows an engine\n"
-        "restart by itself.\n\n"
+        "restart by itself. While the control socket does not answer it still shows every\n"
+        "message (--lines: with one warning on stderr) and retries the snapshot every %d s.\n\n"
         "  --feed NAME        only this feed (default: all feeds)\n"
         "  --endpoint EP      the engine's feeds (default %s)\n"
         "  --control EP       the engine's control socket (default %s)\n"
@@ -616,7 +646,7 @@ static void usage(FILE *f)
         "  --client-key K     this console's CURVE public key, when the engine keeps an\n"
         "                     allow-list; its secret key comes from the environment\n"
         "                     variable VIGIL_CLIENT_SECRET_KEY (never on the command line)\n",
-        VG_ALERT_DEFAULT_FEEDS, VG_ALERT_DEFAULT_CONTROL);
+        SNAPSHOT_RETRY_S, VG_ALERT_DEFAULT_FEEDS, VG_ALERT_DEFAULT_CONTROL);
 }
 
 int vg_cmd_watch(int argc, char **argv)

@@ -21,11 +21,13 @@
 #include "vigil/common.h"
 
 #include "child.h"
+#include "itest_util.h"
 #include "mutate.h"
 
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -1114,7 +1116,9 @@ struct child {
     size_t len;
 };
 
-static void spawn(struct child *c, char *const argv[], const char *env_secret)
+/* Starts argv with stdout (and stderr, unless err_path names a file for it) on c's pipe. */
+static void spawn_err(struct child *c, char *const argv[], const char *env_secret,
+                      const char *err_path)
 {
     int p[2];
     cr_assert_eq(pipe(p), 0);
@@ -1123,7 +1127,14 @@ static void spawn(struct child *c, char *const argv[], const char *env_secret)
     cr_assert_geq(c->pid, 0);
     if (c->pid == 0) {
         dup2(p[1], 1);
-        dup2(p[1], 2);
+        if (err_path) {
+            int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+            if (e < 0)
+                _exit(127);
+            dup2(e, 2);
+        } else {
+            dup2(p[1], 2);
+        }
         close(p[0]);
         if (env_secret)
             setenv("VIGIL_CLIENT_SECRET_KEY", env_secret, 1);
@@ -1132,6 +1143,11 @@ static void spawn(struct child *c, char *const argv[], const char *env_secret)
     }
     close(p[1]);
     c->fd = p[0];
+}
+
+static void spawn(struct child *c, char *const argv[], const char *env_secret)
+{
+    spawn_err(c, argv, env_secret, NULL);
 }
 
 /* Reads the child's output until it contains needle (1) or timeout_ms pass (0). */
@@ -1225,7 +1241,7 @@ Test(alert_curve, watch_lines_reads_a_curve_feed_with_its_own_client_key, .init 
 
     /* the same console with a key pair that is not on the list sees nothing */
     spawn(&c, argv, csec); /* wrong secret for kpub: the handshake fails */
-    /* Its snapshot request times out after 2 s and it says nothing; give it 3 s. */
+    /* Its snapshot request times out after 2 s (a warning, no alert); give it 3 s. */
     cr_assert_not(wait_output_ms(&c, "id=5", 3000), "no alert without the right key: %s", c.buf);
     stop_child(&c);
 }
@@ -1264,4 +1280,56 @@ Test(alert, vigil_watch_resynchronises_after_an_engine_restart)
     push_event(&g);
     cr_assert(wait_output(&c, "id=9 feed=security grade=critical"), "got: %s", c.buf + before);
     cr_assert_eq(stop_child(&c), 0);
+}
+
+/* With no answer on the control socket (nothing listens at --control), --lines still prints
+ * every message, says so once on stderr, and retries the snapshot only every few seconds,
+ * so messages are not held up by a 2 s request each. */
+Test(alert, watch_lines_prints_messages_when_the_control_socket_does_not_answer)
+{
+    const char *vigil = getenv("VG_VIGIL");
+    char ctl[64], err_path[] = "/tmp/vg-watch-noctl-XXXXXX";
+    struct child c;
+    if (!vigil)
+        cr_skip_test("needs VG_VIGIL");
+    const int fd = mkstemp(err_path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    snprintf(ctl, sizeof(ctl), "tcp://127.0.0.1:%d", free_port());
+    char *argv[] = {(char *)vigil, "watch", "--lines", "--endpoint",
+                    (char *)vg_alert_feeds_endpoint(pubr), "--control", ctl, NULL};
+    spawn_err(&c, argv, NULL, err_path);
+    /* The first snapshot times out after 2 s; by then the console's SUB is connected. */
+    int64_t end = vg_mono_ns() + 10 * VG_NS_PER_S;
+    char *err = read_file(err_path);
+    while (!strstr(err, "vigil watch:") && vg_mono_ns() < end) {
+        free(err);
+        nap_ms(50);
+        err = read_file(err_path);
+    }
+    cr_assert_not_null(strstr(err, "no reply from"), "stderr: %s", err);
+    free(err);
+
+    /* One message a second for 8 s, across at least one retry: each is printed within 3 s. */
+    for (int i = 0; i < 8; i++) {
+        vg_alert_event e = make_event(VG_ALERT_DENSITY, VG_SOURCE_ZONE, GATE, GATE,
+                                      i == 0 ? VG_ALERT_ACTION_RAISE : VG_ALERT_ACTION_CHANGE,
+                                      i % 2 ? VG_GRADE_CRITICAL : VG_GRADE_WARNING,
+                                      T0 + SEC(i), 90);
+        char want[64];
+        push_event(&e);
+        snprintf(want, sizeof(want), " seq=%d ts=", i + 1);
+        cr_assert(wait_output_ms(&c, want, 3000), "no line with%s within 3 s: %s", want, c.buf);
+        nap_ms(1000);
+    }
+    cr_assert_not_null(strstr(c.buf, "id=90 feed=security"), "%s", c.buf);
+    cr_assert_null(strstr(c.buf, "snapshot-end"), "%s", c.buf);
+    cr_assert_eq(stop_child(&c), 0);
+    err = read_file(err_path);
+    const char *first = strstr(err, "vigil watch:");
+    cr_assert_not_null(first);
+    cr_assert_null(strstr(first + 1, "vigil watch:"), "one warning per run of failures: %s",
+                   err);
+    free(err);
+    unlink(err_path);
 }
