@@ -10,6 +10,7 @@
 #include "vigil/engine.h"
 #include "vigil/model.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <mosquitto.h>
@@ -50,7 +51,8 @@ static void usage(FILE *f)
             "  --events FILE          alert events as JSON lines, '-' for stdout (default '-')\n"
             "  --no-events            do not write alert events\n"
             "  --rejects FILE         refused messages as JSON lines ('-' for stdout)\n"
-            "  --metrics HOST:PORT    serve Prometheus metrics at http://HOST:PORT/metrics\n"
+            "  --metrics HOST:PORT    serve Prometheus metrics at http://HOST:PORT/metrics;\n"
+            "                         HOST is an IPv4 address or localhost\n"
             "  --status-interval S    status line on stderr every S seconds (default 60; 0: off)\n"
             "  --max-payload BYTES    larger payloads are refused as oversized (default 1048576)\n"
             "  --max-age S            readings older than S seconds are too_old (default 3600)\n"
@@ -402,8 +404,13 @@ int vg_cmd_run(int argc, char **argv)
         }
     }
     if (metrics) {
-        if (parse_endpoint(metrics, NULL, metrics_host, sizeof(metrics_host), &port, &scheme))
-            return bad("metrics address (HOST:PORT)", metrics);
+        struct in_addr ip4;
+        /* The metrics server binds IPv4 only (src/engine/metrics.c): anything else is bad
+         * usage here, not a failure at start that a service manager would retry forever. */
+        if (parse_endpoint(metrics, NULL, metrics_host, sizeof(metrics_host), &port, &scheme) ||
+            (strcmp(metrics_host, "localhost") != 0 &&
+             inet_pton(AF_INET, metrics_host, &ip4) != 1))
+            return bad("metrics address (IPV4:PORT or localhost:PORT)", metrics);
         cfg.metrics_host = metrics_host;
         cfg.metrics_port = (uint16_t)port;
     }

@@ -354,6 +354,9 @@ Test(engine, bad_usage_and_bad_model_exit_2)
         {{M, "--log-level", "loud"}, "invalid log level"},
         {{M, "stray"}, "invalid argument 'stray'"},
         {{M, "--metrics", "nohost"}, "invalid metrics address"},
+        /* the metrics server binds IPv4 only: refused here, not at start with exit 1 */
+        {{M, "--metrics", "[::1]:9464"}, "invalid metrics address"},
+        {{M, "--metrics", "example.org:9464"}, "invalid metrics address"},
         {{M, "--password-file", "/nonexistent.pw"}, "--password-file /nonexistent.pw"},
         {{M, "--password-file", passfile}, "a password needs --username"},
         {{M, "--feeds-key", "/nonexistent.key"}, "--feeds-key /nonexistent.key"},
