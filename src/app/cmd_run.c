@@ -146,14 +146,19 @@ static int parse_num(const char *s, double lo, double hi, double *ret)
     return 0;
 }
 
-static char *read_password(const char *path)
+/* The first line of path (malloc'd), or NULL with *why saying why. */
+static char *read_password(const char *path, const char **why)
 {
     FILE *f = fopen(path, "r");
     char line[512];
 
-    if (!f)
+    if (!f) {
+        *why = strerror(errno);
         return NULL;
+    }
     if (!fgets(line, sizeof(line), f)) {
+        /* errno is not set at end of file: "Success" would be a confusing reason */
+        *why = ferror(f) ? strerror(errno) : "empty file";
         fclose(f);
         return NULL;
     }
@@ -220,7 +225,7 @@ int vg_cmd_run(int argc, char **argv)
     const char *archive = NULL, *metrics = NULL;
     char broker_host[256], metrics_host[256], zhost[256];
     char *password = NULL, *feeds_key = NULL, *control_key = NULL;
-    const char *feeds_key_path = NULL, *control_key_path = NULL;
+    const char *feeds_key_path = NULL, *control_key_path = NULL, *why = "";
     vg_engine_cfg cfg;
     vg_model *model = NULL;
     vg_model_error merr;
@@ -415,22 +420,22 @@ int vg_cmd_run(int argc, char **argv)
         cfg.metrics_port = (uint16_t)port;
     }
     if (passfile) {
-        password = read_password(passfile);
+        password = read_password(passfile, &why);
         if (!password) {
-            fprintf(stderr, "vigil run: --password-file %s: %s\n", passfile, strerror(errno));
+            fprintf(stderr, "vigil run: --password-file %s: %s\n", passfile, why);
             return 2;
         }
     } else if (getenv("VIGIL_MQTT_PASSWORD")) {
         password = strdup(getenv("VIGIL_MQTT_PASSWORD"));
     }
     cfg.ingest.password = password;
-    if (feeds_key_path && !(feeds_key = read_password(feeds_key_path))) {
-        fprintf(stderr, "vigil run: --feeds-key %s: %s\n", feeds_key_path, strerror(errno));
+    if (feeds_key_path && !(feeds_key = read_password(feeds_key_path, &why))) {
+        fprintf(stderr, "vigil run: --feeds-key %s: %s\n", feeds_key_path, why);
         status = 2;
         goto out;
     }
-    if (control_key_path && !(control_key = read_password(control_key_path))) {
-        fprintf(stderr, "vigil run: --control-key %s: %s\n", control_key_path, strerror(errno));
+    if (control_key_path && !(control_key = read_password(control_key_path, &why))) {
+        fprintf(stderr, "vigil run: --control-key %s: %s\n", control_key_path, why);
         status = 2;
         goto out;
     }

@@ -324,6 +324,11 @@ Test(engine, bad_usage_and_bad_model_exit_2)
     cr_assert_not_null(pf);
     fputs("secret\n", pf);
     fclose(pf);
+    char emptyfile[600];
+    snprintf(emptyfile, sizeof(emptyfile), "%s/empty.txt", tmp);
+    pf = fopen(emptyfile, "w");
+    cr_assert_not_null(pf);
+    fclose(pf);
 #define M "--model", model_path
     static const char *no_model[] = {NULL};
     const struct {
@@ -361,6 +366,10 @@ Test(engine, bad_usage_and_bad_model_exit_2)
         {{M, "--password-file", passfile}, "a password needs --username"},
         {{M, "--feeds-key", "/nonexistent.key"}, "--feeds-key /nonexistent.key"},
         {{M, "--control-key", "/nonexistent.key"}, "--control-key /nonexistent.key"},
+        /* an empty file is named as such, not with errno's "Success" */
+        {{M, "--password-file", emptyfile}, "empty.txt: empty file"},
+        {{M, "--feeds-key", emptyfile}, "empty.txt: empty file"},
+        {{M, "--control-key", emptyfile}, "empty.txt: empty file"},
     };
 #undef M
     char *err;
