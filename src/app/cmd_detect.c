@@ -13,7 +13,8 @@
  * (bad timestamp, non-numeric or non-finite value, missing field) is counted, scored 0
  * without touching the detector, and reported on stderr when the file is done (exit 0).
  * Output goes through a temporary file renamed into place in --results mode, so a
- * failed run never leaves a half-written results file. */
+ * failed run never leaves a half-written results file; on stdout each file's block is held
+ * in memory and written once the file is accepted, so a rejected file writes nothing. */
 #include "cmd.h"
 #include "vigil/common.h"
 #include "vigil/detect.h"
@@ -349,14 +350,33 @@ static void summary(const char *name, const struct file_stats *st, const vg_dete
 static int detect_path(const char *path, FILE *out, const vg_detector_cfg *cfg, int quiet)
 {
     struct file_stats st;
-    FILE *in = fopen(path, "r");
+    char *block = NULL;
+    size_t len = 0;
+    FILE *in = fopen(path, "r"), *mem;
 
     if (!in) {
         fprintf(stderr, "vigil detect: %s: cannot open: %s\n", path, strerror(errno));
         return -1;
     }
-    int r = detect_stream(in, path, out, "stdout", cfg, &st);
+    /* The file's block is held in memory until the file is accepted, so a file rejected
+     * after its first rows (no readable row) leaves nothing on stdout. */
+    mem = open_memstream(&block, &len);
+    if (!mem) {
+        fprintf(stderr, "vigil detect: %s: %s\n", path, strerror(errno));
+        fclose(in);
+        return -1;
+    }
+    int r = detect_stream(in, path, mem, "stdout", cfg, &st);
     fclose(in);
+    if (fclose(mem) != 0 && r == 0) {
+        write_error("stdout", path);
+        r = -1;
+    }
+    if (r == 0 && fwrite(block, 1, len, out) != len) {
+        write_error("stdout", path);
+        r = -1;
+    }
+    free(block);
     if (r == 0)
         summary(path, &st, cfg, quiet);
     return r;

@@ -820,6 +820,29 @@ Test(detect_cli, file_without_a_good_row_is_an_error_with_its_line)
     free(err);
 }
 
+/* A file rejected after its rows were read (no readable row, no data row) leaves nothing on
+ * stdout: only the accepted file's block is there. */
+Test(detect_cli, a_rejected_file_leaves_nothing_on_stdout)
+{
+    char good[512], allbad[512], norows[512], *out, *err;
+    write_file("good.csv", "timestamp,value\n2015-09-01 10:00:00,1\n2015-09-01 10:01:00,2\n");
+    write_file("allbad.csv", "timestamp,value\n2015-09-01 10:00:00,x\n");
+    write_file("norows.csv", "timestamp,value\n");
+    path_in(good, sizeof(good), "good.csv");
+    path_in(allbad, sizeof(allbad), "allbad.csv");
+    path_in(norows, sizeof(norows), "norows.csv");
+    cr_assert_eq(run_detect(&out, &err, (const char *[]){"-q", allbad, good, norows, NULL}), 1,
+                 "%s", err);
+    cr_assert_eq(count_lines(out), 3, "one header and the good file's two rows: %s", out);
+    cr_assert_eq(strncmp(out, "timestamp,value,anomaly_score\n2015-09-01 10:00:00,1,", 52), 0,
+                 "%s", out);
+    cr_assert_null(strstr(out, ",x,"), "%s", out);
+    cr_assert_not_null(strstr(err, "no readable row"), "%s", err);
+    cr_assert_not_null(strstr(err, "no data rows"), "%s", err);
+    free(out);
+    free(err);
+}
+
 Test(detect_cli, bad_header_and_empty_file_are_errors)
 {
     char p[512], *out, *err;
