@@ -807,6 +807,30 @@ Test(detect_cli, bad_row_is_counted_scored_zero_and_reported)
     free(err);
 }
 
+/* A day the month does not have is a bad timestamp: scored 0 and counted. Leap days count
+ * in leap years only (2000 is one, 1900 is not). */
+Test(detect_cli, a_day_past_the_end_of_its_month_is_a_bad_row)
+{
+    char p[512], *out, *err;
+    write_file("days.csv", "timestamp,value\n"
+                           "2024-02-28 10:00:00,1\n"
+                           "2024-02-29 10:00:00,2\n"
+                           "2024-02-30 10:00:00,3\n"
+                           "2023-02-29 10:00:00,4\n"
+                           "2024-04-31 10:00:00,5\n"
+                           "2000-02-29 10:00:00,6\n"
+                           "1900-02-29 10:00:00,7\n"
+                           "2024-12-31 23:59:59,8\n");
+    path_in(p, sizeof(p), "days.csv");
+    cr_assert_eq(run_detect(&out, &err, (const char *[]){"-q", p, NULL}), 0, "%s", err);
+    cr_assert_eq(count_lines(out), 9);
+    cr_assert_not_null(strstr(out, "2024-02-30 10:00:00,3,0.000000000\n"), "%s", out);
+    cr_assert_not_null(strstr(err, "4 bad rows"), "stderr: %s", err);
+    cr_assert_not_null(strstr(err, "lines 4, 5, 6, 8"), "stderr: %s", err);
+    free(out);
+    free(err);
+}
+
 Test(detect_cli, file_without_a_good_row_is_an_error_with_its_line)
 {
     char p[512], *out, *err;
