@@ -130,8 +130,10 @@ static int parse_vary(const char *arg, struct vary *v)
     v->step = strtod(end + 1, &end);
     if (*end || !isfinite(v->from) || !isfinite(v->to) || !(v->step > 0) || v->to < v->from)
         return -EINVAL;
-    /* inclusive of TO, tolerant of binary fractions (0.1 steps) */
-    v->n = (int)floor((v->to - v->from) / v->step + 1e-9) + 1;
+    /* inclusive of TO, tolerant of binary fractions (0.1 steps); a count past the limit is
+     * kept as MAX_SETTINGS + 1 (refused by the caller) so the cast cannot overflow */
+    const double n = floor((v->to - v->from) / v->step + 1e-9) + 1;
+    v->n = n > MAX_SETTINGS ? MAX_SETTINGS + 1 : (int)n;
     return v->n > 0 ? 0 : -EINVAL;
 }
 
@@ -809,6 +811,12 @@ int vg_cmd_tune(int argc, char **argv)
                 fprintf(stderr, "vigil tune: --vary %s: unknown core setting\n", optarg);
                 return 2;
             }
+            /* checked before multiplying: large ranges would wrap the product to a small one */
+            if ((size_t)vary[nvary].n > MAX_SETTINGS / nset) {
+                fprintf(stderr, "vigil tune: too many settings (the product of the --vary "
+                                "counts): at most %d\n", MAX_SETTINGS);
+                return 2;
+            }
             nset *= (size_t)vary[nvary].n;
             nvary++;
             break;
@@ -823,10 +831,6 @@ int vg_cmd_tune(int argc, char **argv)
     narch = argc - optind;
     if (narch < 1 || nvary == 0) {
         usage(stderr);
-        return 2;
-    }
-    if (nset > MAX_SETTINGS) {
-        fprintf(stderr, "vigil tune: %zu settings: at most %d\n", nset, MAX_SETTINGS);
         return 2;
     }
     if (outputs_usable(csv, png) < 0)

@@ -1278,6 +1278,11 @@ Test(archive, replay_and_tune_refuse_bad_usage_and_unusable_inputs)
          2, "at most 4 --vary"},
         {"tune --vary analysis.lateness_s=1:10000:1 --vary analysis.trend_window_s=1:10:1 %1$s",
          2, "at most 10000"},
+        /* 2^21 * 2^21 * 2^22 settings: a product that wraps to 0 in 64 bits */
+        {"tune --vary analysis.lateness_s=0:2097151:1 --vary analysis.lateness_s=0:2097151:1 "
+         "--vary analysis.trend_window_s=0:4194303:1 %1$s",
+         2, "at most 10000"},
+        {"tune --vary analysis.lateness_s=0:1e300:1e-300 %1$s", 2, "at most 10000"},
         {"tune VARY /nonexistent.h5", 1, "/nonexistent.h5: No such file"},
         {"tune VARY %2$s", 1, "not a Vigil archive"},
         {"tune VARY --model /nonexistent.cfg %1$s", 1, "base model:"},
