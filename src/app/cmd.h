@@ -3,6 +3,10 @@
 #ifndef VIGIL_APP_CMD_H
 #define VIGIL_APP_CMD_H
 
+/* The slowest --speed of vigil replay and vigil sim (event seconds per wall second): below
+ * it a minute of events would take more than 17 hours, so it is a typo, refused as bad usage. */
+#define VG_MIN_SPEED 0.001
+
 int vg_cmd_run(int argc, char **argv);
 int vg_cmd_replay(int argc, char **argv);
 int vg_cmd_tune(int argc, char **argv);

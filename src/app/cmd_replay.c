@@ -28,7 +28,8 @@ static void usage(FILE *f)
             "\n"
             "  --model FILE      grade against this venue model instead of the archived ones\n"
             "                    (one model for the whole replay: archived reloads are ignored)\n"
-            "  --speed N|max     N event seconds per wall second (default max: as fast as possible)\n"
+            "  --speed N|max     N event seconds per wall second, N >= 0.001 (default max: as\n"
+            "                    fast as possible)\n"
             "  --publish EP      also publish through the alert layer on a ZeroMQ PUB socket bound\n"
             "                    at EP (feeds as `vigil run`; control socket on a free port);\n"
             "                    waits 1 s after binding so subscribers can connect\n"
@@ -257,8 +258,9 @@ int vg_cmd_replay(int argc, char **argv)
                 char *end;
 
                 speed = strtod(optarg, &end);
-                if (*end || !(speed > 0) || !isfinite(speed)) {
-                    fprintf(stderr, "vigil replay: --speed takes a positive number or max\n");
+                if (*end || !(speed >= VG_MIN_SPEED) || !isfinite(speed)) {
+                    fprintf(stderr, "vigil replay: --speed takes a number >= %g or max\n",
+                            VG_MIN_SPEED);
                     return 2;
                 }
             }
@@ -390,7 +392,9 @@ int vg_cmd_replay(int argc, char **argv)
             if (speed > 0) {
                 if (first_tick == INT64_MIN)
                     first_tick = in.t_ns;
-                sleep_until_mono(t0_wall + (int64_t)((double)(in.t_ns - first_tick) / speed));
+                /* capped (at 30 years) so a long run at a slow speed cannot overflow */
+                double wait_ns = fmin((double)(in.t_ns - first_tick) / speed, 1e18);
+                sleep_until_mono(t0_wall + (int64_t)wait_ns);
             }
             if (vg_analysis_tick(an, in.t_ns) < 0) {
                 fprintf(stderr, "vigil replay: %s: tick goes back in time (files out of order?)\n",

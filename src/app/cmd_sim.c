@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <mosquitto.h>
 #include <pthread.h>
 #include <signal.h>
@@ -164,8 +165,8 @@ static void usage(FILE *f)
             "options:\n"
             "  --model FILE        venue model (models/olympic-park.cfg)\n"
             "  --scenario FILE     scenario (models/scenarios/incidents.cfg, quiet.cfg)\n"
-            "  --speed N|max       simulated seconds per wall second (default 1); max: as fast\n"
-            "                      as the broker acknowledges\n"
+            "  --speed N|max       simulated seconds per wall second, 0.001 to 1e6 (default 1);\n"
+            "                      max: as fast as the broker acknowledges\n"
             "  --broker URL        mqtt://HOST:PORT or mqtts://HOST:PORT (TLS)\n"
             "                      (default mqtt://127.0.0.1:1883)\n"
             "  --no-broker         do not publish (with --dump or --truth)\n"
@@ -403,8 +404,8 @@ int vg_cmd_sim(int argc, char **argv)
                 speed = 0;
             } else {
                 speed = strtod(optarg, &end);
-                if (*end || !(speed > 0 && speed <= 1e6))
-                    return bad("speed (a number > 0, or max)", optarg);
+                if (*end || !(speed >= VG_MIN_SPEED && speed <= 1e6))
+                    return bad("speed (a number from 0.001 to 1e6, or max)", optarg);
             }
             break;
         case OPT_BROKER: broker = optarg; break;
@@ -519,7 +520,9 @@ int vg_cmd_sim(int argc, char **argv)
     status = 0;
     while (!vg_sim_done(sim) && !stop_requested) {
         if (speed > 0)
-            sleep_until_mono(wall0 + (int64_t)((double)(vg_sim_now_ns(sim) - sim0) / speed));
+            /* capped (at 30 years) so a long day at a slow speed cannot overflow */
+            sleep_until_mono(wall0 + (int64_t)fmin((double)(vg_sim_now_ns(sim) - sim0) / speed,
+                                                   1e18));
         if (stop_requested)
             break;
         r = vg_sim_step(sim, emit, &p);

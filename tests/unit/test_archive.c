@@ -1262,8 +1262,10 @@ Test(archive, replay_and_tune_refuse_bad_usage_and_unusable_inputs)
         int status;
         const char *want;
     } cases[] = {
-        {"replay --speed 0 %1$s", 2, "--speed takes a positive number or max"},
-        {"replay --speed fast %1$s", 2, "--speed takes a positive number or max"},
+        {"replay --speed 0 %1$s", 2, "--speed takes a number >= 0.001 or max"},
+        {"replay --speed fast %1$s", 2, "--speed takes a number >= 0.001 or max"},
+        /* far below the bound: its pacing would overflow */
+        {"replay --speed 1e-300 %1$s", 2, "--speed takes a number >= 0.001 or max"},
         {"replay --frobnicate %1$s", 2, "usage: vigil replay"},
         {"replay", 2, "usage: vigil replay"},
         {"replay /nonexistent.h5", 1, "/nonexistent.h5: No such file"},

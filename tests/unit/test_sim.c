@@ -1321,6 +1321,7 @@ Test(sim, vigil_sim_refuses_bad_usage_and_bad_files)
     } cases[] = {
         {"--speed 0", NULL, 2, "bad speed"},
         {"--speed fast", NULL, 2, "bad speed"},
+        {"--speed 1e-300", NULL, 2, "bad speed (a number from 0.001 to 1e6, or max)"},
         {"--qos 2", NULL, 2, "bad qos"},
         {"--max-inflight 0", NULL, 2, "bad max-inflight"},
         {"--seed x", NULL, 2, "bad seed"},
