@@ -456,6 +456,7 @@ Test(engine, feeds_publish_the_alert_and_control_status_has_engine_counters)
     zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof(linger));
     zmq_setsockopt(req, ZMQ_LINGER, &linger, sizeof(linger));
     cr_assert_eq(zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "medical.", 8), 0);
+    cr_assert_eq(zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "heartbeat.medical", 17), 0);
     cr_assert_eq(zmq_connect(sub, vg_engine_feeds_endpoint(e)), 0);
     cr_assert_eq(zmq_connect(req, vg_engine_control_endpoint(e)), 0);
     cr_assert_eq(vg_engine_start(e), 0);
