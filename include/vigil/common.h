@@ -36,6 +36,10 @@ int64_t vg_wall_ns(void);
  * Thread: any. */
 int vg_parse_instant(const char *text, int64_t *ret_ns);
 
+/* Days in month (1..12) of year, proleptic Gregorian (leap years included); 0 for a month
+ * out of range. Thread: any. */
+int vg_days_in_month(int year, int month);
+
 enum vg_log_level {
     VG_LOG_ERROR = 0,
     VG_LOG_WARN = 1,

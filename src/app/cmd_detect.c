@@ -104,14 +104,6 @@ static int parse_digits(const char **sp, int n, int *ret)
     return 0;
 }
 
-/* Days in month mo (1..12) of year y, proleptic Gregorian. */
-static int days_in_month(int y, int mo)
-{
-    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    const int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return mo == 2 && leap ? 29 : days[mo - 1];
-}
-
 /* Parses a calendar timestamp (UTC) or Unix seconds into ns since the epoch. */
 static int parse_timestamp(const char *s, int64_t *ret_ns)
 {
@@ -146,8 +138,8 @@ static int parse_timestamp(const char *s, int64_t *ret_ns)
         if (*p == 'Z')
             p++;
         /* 1678..2261: the years whose nanoseconds since 1970 fit in 64 bits */
-        if (*p != '\0' || y < 1678 || y > 2261 || mo < 1 || mo > 12 || d < 1 ||
-            d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60)
+        if (*p != '\0' || y < 1678 || y > 2261 || d < 1 || d > vg_days_in_month(y, mo) ||
+            h > 23 || mi > 59 || sec > 60)
             return -EINVAL;
         *ret_ns = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60 * VG_NS_PER_S +
                   (int64_t)sec * VG_NS_PER_S + frac_ns;

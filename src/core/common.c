@@ -77,9 +77,18 @@ int vg_log_parse_level(const char *name, enum vg_log_level *ret_level)
     return -EINVAL;
 }
 
+int vg_days_in_month(int year, int month)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    const int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+
+    if (month < 1 || month > 12)
+        return 0;
+    return month == 2 && leap ? 29 : days[month - 1];
+}
+
 int vg_parse_instant(const char *text, int64_t *ret_ns)
 {
-    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int y, mo, d, h, mi, s;
     long off = 0;
 
@@ -100,9 +109,8 @@ int vg_parse_instant(const char *text, int64_t *ret_ns)
         for (p++; isdigit((unsigned char)*p); p++, unit /= 10)
             frac += (*p - '0') * unit;
     }
-    const int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (y < 1970 || y > 2261 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
-        (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || s > 59)
+    if (y < 1970 || y > 2261 || d < 1 || d > vg_days_in_month(y, mo) || h > 23 || mi > 59 ||
+        s > 59)
         return -EINVAL;
     if (strcmp(p, "Z") == 0 || strcmp(p, "UTC") == 0) {
         off = 0;
