@@ -274,6 +274,10 @@ typedef struct vg_analysis vg_analysis;
  * out of range), -ENOMEM. *ret is written only on success. Thread: any. */
 int vg_analysis_new(const vg_model *m, const vg_analysis_cfg *cfg, vg_analysis **ret);
 
+/* 0 when vg_analysis_new() takes cfg's values, else -EINVAL (docs/analysis.md lists the
+ * ranges). Lets a caller refuse a configuration before any work. Thread: any. */
+int vg_analysis_cfg_check(const vg_analysis_cfg *cfg);
+
 /* Frees it; accepts NULL and *ap == NULL; sets *ap to NULL. Thread: the owner. */
 void vg_analysis_free(vg_analysis **ap);
 

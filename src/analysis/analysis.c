@@ -235,6 +235,11 @@ static int cfg_valid(const vg_analysis_cfg *c)
            c->help_rearm_ns >= 0 && c->anomaly_hold_ns >= 0;
 }
 
+int vg_analysis_cfg_check(const vg_analysis_cfg *cfg)
+{
+    return cfg && cfg_valid(cfg) ? 0 : -EINVAL;
+}
+
 /* True when every neighbour of zone z is joined to it by at least one counting line, so
  * lines see every way in and out and their occupancy means something. A zone open to the
  * outside (model `open`) has a way in that no line counts. */

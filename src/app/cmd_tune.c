@@ -241,6 +241,18 @@ static int analysis_key(const char *key, double v, vg_analysis_cfg *c)
     return strncmp(key, "analysis.", 9) == 0 ? -ENOENT : 1; /* 1: a model key */
 }
 
+/* The values of setting number s (the last --vary changes fastest), applied to cfg where
+ * they are core settings. */
+static void setting(const struct vary *vary, int nvary, size_t s, double *values,
+                    vg_analysis_cfg *cfg)
+{
+    for (int i = nvary - 1; i >= 0; i--) {
+        values[i] = vary[i].from + (double)(s % (size_t)vary[i].n) * vary[i].step;
+        s /= (size_t)vary[i].n;
+        analysis_key(vary[i].key, values[i], cfg);
+    }
+}
+
 /* The base model with the setting's values applied, loaded from a temp file. */
 static int model_for(const char *base_text, const char *include_dir, const struct vary *vary,
                      int nvary, const double *values, vg_model **ret)
@@ -916,21 +928,30 @@ int vg_cmd_tune(int argc, char **argv)
     res = calloc(nset, sizeof(*res));
     if (!res)
         goto out;
+    /* Every core setting is checked before the sweep, not found wrong hours into it. */
+    for (size_t s = 0; s < nset; s++) {
+        vg_analysis_cfg cfg = acfg;
+
+        setting(vary, nvary, s, res[s].values, &cfg);
+        if (vg_analysis_cfg_check(&cfg) < 0) {
+            fprintf(stderr, "vigil tune: setting %zu (", s);
+            for (int i = 0; i < nvary; i++)
+                fprintf(stderr, "%s%s = %g", i ? ", " : "", vary[i].key, res[s].values[i]);
+            fprintf(stderr, "): the analysis core refuses it (trend window 2..127 s, trend_min "
+                            "at most the window, flow window 1..120 s; docs/analysis.md)\n");
+            rc = 2;
+            goto out;
+        }
+    }
     for (size_t s = 0; s < nset; s++) {
         struct result *r = &res[s];
         struct collect col = {NULL, 0, 0, 0};
         vg_analysis_cfg cfg = acfg;
         vg_model *m = NULL;
         vg_analysis *an = NULL;
-        size_t idx = s;
         int err;
 
-        /* the last --vary changes fastest */
-        for (int i = nvary - 1; i >= 0; i--) {
-            r->values[i] = vary[i].from + (double)(idx % (size_t)vary[i].n) * vary[i].step;
-            idx /= (size_t)vary[i].n;
-            analysis_key(vary[i].key, r->values[i], &cfg);
-        }
+        setting(vary, nvary, s, r->values, &cfg);
         err = model_for(base_text, include_dir[0] ? include_dir : NULL, vary, nvary, r->values,
                         &m);
         if (err < 0)

@@ -1285,6 +1285,9 @@ Test(archive, replay_and_tune_refuse_bad_usage_and_unusable_inputs)
          "--vary analysis.trend_window_s=0:4194303:1 %1$s",
          2, "at most 10000"},
         {"tune --vary analysis.lateness_s=0:1e300:1e-300 %1$s", 2, "at most 10000"},
+        /* a core setting the analysis core refuses is found before the sweep */
+        {"tune --vary analysis.trend_window_s=60:180:60 %1$s", 2,
+         "setting 2 (analysis.trend_window_s = 180): the analysis core refuses it"},
         {"tune VARY /nonexistent.h5", 1, "/nonexistent.h5: No such file"},
         {"tune VARY %2$s", 1, "not a Vigil archive"},
         {"tune VARY --model /nonexistent.cfg %1$s", 1, "base model:"},
