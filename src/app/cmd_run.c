@@ -403,8 +403,11 @@ int vg_cmd_run(int argc, char **argv)
     cfg.archive_dir = archive;
     if (archive) {
         struct stat st;
-        if (stat(archive, &st) < 0 || !S_ISDIR(st.st_mode)) {
-            fprintf(stderr, "vigil run: --archive %s: not a directory\n", archive);
+        const int found = stat(archive, &st) == 0;
+        if (!found || !S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "vigil run: --archive %s: %s\n", archive,
+                    !found && errno == ENOENT ? "no such directory (create it first)"
+                                              : "not a directory");
             return 2;
         }
     }

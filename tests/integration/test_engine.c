@@ -341,7 +341,8 @@ Test(engine, bad_usage_and_bad_model_exit_2)
         {{M, "--feeds", "tcp://127.0.0.1:7001", "--control", "tcp://127.0.0.1:7001"},
          "--feeds and --control must differ"},
         {{M, "--feeds", "tcp://127.0.0.1:0"}, "invalid feeds endpoint"}, /* port 0 is '*' */
-        {{M, "--archive", "/nonexistent/dir"}, "not a directory"},
+        {{M, "--archive", "/nonexistent/dir"}, "no such directory (create it first)"},
+        {{M, "--archive", model_path}, "not a directory"},
         {{M, "--broker", "mqtts://127.0.0.1:8883"}, "mqtts:// needs --cafile or --capath"},
         {{M, "--cert", "/tmp/c.pem"}, "--cert and --key go together"},
         {{"--model", "/nonexistent.cfg"}, "/nonexistent.cfg"},
