@@ -663,7 +663,9 @@ static int on_active(vg_alert_core *c, const vg_alert_event *ev, uint64_t key)
         r->a.grade = ev->grade;
         r->a.sector = rec_sector(c, r);
         r->a.state = VG_ALERT_STATE_UNACK;
-        r->a.raised_ns = r->a.changed_ns = r->a.unack_since_ns = c->now;
+        /* the analysis's event time: the same instant as in the event log and the archive
+         * (c->now can be a tick later) */
+        r->a.raised_ns = r->a.changed_ns = r->a.unack_since_ns = ev->t_ns;
         if (should_suppress(c, r))
             r->a.hide |= VG_ALERT_HIDE_SUPPRESSED;
         flood_count_raise(c);
@@ -690,14 +692,14 @@ static int on_active(vg_alert_core *c, const vg_alert_event *ev, uint64_t key)
     r->a.activation = ev->id;
     r->a.last = *ev;
     r->a.grade = ev->grade;
-    r->a.changed_ns = c->now;
+    r->a.changed_ns = ev->t_ns;
     why = VG_ALERT_REASON_CHANGE;
     switch (r->a.state) {
     case VG_ALERT_STATE_NORMAL:
     case VG_ALERT_STATE_RTN_UNACK:
     case VG_ALERT_STATE_LATCHED:
         r->a.state = VG_ALERT_STATE_UNACK;
-        r->a.unack_since_ns = c->now;
+        r->a.unack_since_ns = ev->t_ns;
         r->a.escalations = 0;
         why = VG_ALERT_REASON_RAISE;
         flood_count_raise(c);
@@ -706,7 +708,7 @@ static int on_active(vg_alert_core *c, const vg_alert_event *ev, uint64_t key)
         if (ev->grade > old_grade) {
             /* A worse grade needs a new acknowledgement (ISA-18.2 re-alarm). */
             r->a.state = VG_ALERT_STATE_UNACK;
-            r->a.unack_since_ns = c->now;
+            r->a.unack_since_ns = ev->t_ns;
             r->a.escalations = 0;
         }
         break;
@@ -752,7 +754,7 @@ static int on_clear(vg_alert_core *c, const vg_alert_event *ev, uint64_t key)
     r->a.last.t_ns = ev->t_ns;
     r->a.last.action = ev->action;
     memcpy(r->a.last.message, ev->message, sizeof(r->a.last.message));
-    r->a.changed_ns = c->now;
+    r->a.changed_ns = ev->t_ns;
     r->a.next_escalation_ns = 0;
     switch (r->a.state) {
     case VG_ALERT_STATE_UNACK:

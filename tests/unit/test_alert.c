@@ -178,6 +178,24 @@ Test(alert, raise_publishes_one_unack_note_on_the_routed_feed)
     cr_assert_eq(a->state, VG_ALERT_STATE_UNACK);
 }
 
+/* An event that reaches the alert layer after a later tick keeps its own time: the feed's
+ * ts is the instant the event log and the archive show, not the tick's. */
+Test(alert, transition_times_are_the_events_not_the_latest_tick)
+{
+    cr_assert_eq(vg_alert_core_tick(core, T0 + SEC(1)), 0);
+    push(density(PLAZA, VG_ALERT_ACTION_RAISE, VG_GRADE_WARNING, T0, 7));
+    cr_assert_eq(notes[n_notes - 1].a.raised_ns, T0);
+    cr_assert_eq(notes[n_notes - 1].a.changed_ns, T0);
+    cr_assert_eq(vg_alert_core_tick(core, T0 + SEC(3)), 0);
+    push(density(PLAZA, VG_ALERT_ACTION_CHANGE, VG_GRADE_CRITICAL, T0 + SEC(2), 7));
+    cr_assert_eq(notes[n_notes - 1].a.changed_ns, T0 + SEC(2));
+    cr_assert_eq(notes[n_notes - 1].a.raised_ns, T0);
+    cr_assert_eq(vg_alert_core_tick(core, T0 + SEC(5)), 0);
+    push(density(PLAZA, VG_ALERT_ACTION_CLEAR, VG_GRADE_CLEAR, T0 + SEC(4), 7));
+    cr_assert_eq(notes[n_notes - 1].reason, VG_ALERT_REASON_RTN);
+    cr_assert_eq(notes[n_notes - 1].a.changed_ns, T0 + SEC(4));
+}
+
 Test(alert, ack_records_owner_and_audit)
 {
     push(density(PLAZA, VG_ALERT_ACTION_RAISE, VG_GRADE_WARNING, T0, 7));
