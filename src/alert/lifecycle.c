@@ -387,7 +387,8 @@ static void drop(vg_alert_core *c, struct rec *r, enum vg_alert_reason why)
     uint32_t sector = r->a.sector;
 
     r->a.state = VG_ALERT_STATE_CLEARED;
-    r->a.changed_ns = c->now;
+    if (why != VG_ALERT_REASON_RTN) /* a return to normal keeps its event's time (on_clear) */
+        r->a.changed_ns = c->now;
     r->a.next_escalation_ns = 0;
     if (r->announced)
         publish(c, r, why);
@@ -642,6 +643,14 @@ static bool is_cause(const vg_alert_event *ev)
            ev->kind == VG_ALERT_SENSOR_STUCK || ev->kind == VG_ALERT_SENSOR_RANGE;
 }
 
+/* The time of an analysis transition of r: the event's own (the instant the event log and
+ * the archive show), but never before r's last change. Operator actions are stamped with
+ * the core's clock, which runs up to the analysis lateness ahead of the events. */
+static int64_t transition_time(const struct rec *r, const vg_alert_event *ev)
+{
+    return ev->t_ns > r->a.changed_ns ? ev->t_ns : r->a.changed_ns;
+}
+
 static int on_active(vg_alert_core *c, const vg_alert_event *ev, uint64_t key)
 {
     struct rec *r = tab_find(c, key);
@@ -687,19 +696,20 @@ static int on_active(vg_alert_core *c, const vg_alert_event *ev, uint64_t key)
 
     unsigned old_grade = r->a.grade;
     bool was_cond = r->cond;
+    const int64_t t = transition_time(r, ev);
     r->cond = 1;
     r->latched |= (ev->flags & VG_ALERT_F_LATCHED) != 0;
     r->a.activation = ev->id;
     r->a.last = *ev;
     r->a.grade = ev->grade;
-    r->a.changed_ns = ev->t_ns;
+    r->a.changed_ns = t;
     why = VG_ALERT_REASON_CHANGE;
     switch (r->a.state) {
     case VG_ALERT_STATE_NORMAL:
     case VG_ALERT_STATE_RTN_UNACK:
     case VG_ALERT_STATE_LATCHED:
         r->a.state = VG_ALERT_STATE_UNACK;
-        r->a.unack_since_ns = ev->t_ns;
+        r->a.unack_since_ns = t;
         r->a.escalations = 0;
         why = VG_ALERT_REASON_RAISE;
         flood_count_raise(c);
@@ -708,13 +718,13 @@ static int on_active(vg_alert_core *c, const vg_alert_event *ev, uint64_t key)
         if (ev->grade > old_grade) {
             /* A worse grade needs a new acknowledgement (ISA-18.2 re-alarm). */
             r->a.state = VG_ALERT_STATE_UNACK;
-            r->a.unack_since_ns = ev->t_ns;
+            r->a.unack_since_ns = t;
             r->a.escalations = 0;
         }
         break;
     default:
         if (ev->grade > old_grade || !was_cond) {
-            r->a.unack_since_ns = c->now;
+            r->a.unack_since_ns = t;
             r->a.escalations = 0;
         }
         break;
@@ -754,7 +764,7 @@ static int on_clear(vg_alert_core *c, const vg_alert_event *ev, uint64_t key)
     r->a.last.t_ns = ev->t_ns;
     r->a.last.action = ev->action;
     memcpy(r->a.last.message, ev->message, sizeof(r->a.last.message));
-    r->a.changed_ns = ev->t_ns;
+    r->a.changed_ns = transition_time(r, ev);
     r->a.next_escalation_ns = 0;
     switch (r->a.state) {
     case VG_ALERT_STATE_UNACK:

@@ -194,6 +194,22 @@ Test(alert, transition_times_are_the_events_not_the_latest_tick)
     push(density(PLAZA, VG_ALERT_ACTION_CLEAR, VG_GRADE_CLEAR, T0 + SEC(4), 7));
     cr_assert_eq(notes[n_notes - 1].reason, VG_ALERT_REASON_RTN);
     cr_assert_eq(notes[n_notes - 1].a.changed_ns, T0 + SEC(4));
+    /* but never before the alert's last change: an ack at the core's clock (T0 + 8 s here)
+     * followed by an event stamped before it */
+    push(density(PLAZA, VG_ALERT_ACTION_RAISE, VG_GRADE_WARNING, T0 + SEC(6), 7));
+    cr_assert_eq(vg_alert_core_tick(core, T0 + SEC(8)), 0);
+    cr_assert_eq(vg_alert_core_ack(core, 7, &op1), 0);
+    cr_assert_eq(notes[n_notes - 1].a.changed_ns, T0 + SEC(8));
+    push(density(PLAZA, VG_ALERT_ACTION_CLEAR, VG_GRADE_CLEAR, T0 + SEC(7), 7));
+    cr_assert_eq(notes[n_notes - 1].a.state, VG_ALERT_STATE_CLEARED);
+    cr_assert_eq(notes[n_notes - 1].a.changed_ns, T0 + SEC(8), "not stamped before the ack");
+    /* an acknowledged alert's return to normal, its last message, has the event's time */
+    push(density(PLAZA, VG_ALERT_ACTION_RAISE, VG_GRADE_WARNING, T0 + SEC(10), 9));
+    cr_assert_eq(vg_alert_core_ack(core, 9, &op1), 0);
+    cr_assert_eq(vg_alert_core_tick(core, T0 + SEC(14)), 0);
+    push(density(PLAZA, VG_ALERT_ACTION_CLEAR, VG_GRADE_CLEAR, T0 + SEC(13), 9));
+    cr_assert_eq(notes[n_notes - 1].a.state, VG_ALERT_STATE_CLEARED);
+    cr_assert_eq(notes[n_notes - 1].a.changed_ns, T0 + SEC(13));
 }
 
 Test(alert, ack_records_owner_and_audit)
