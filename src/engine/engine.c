@@ -770,11 +770,14 @@ static void *analysis_main(void *arg)
                     continue;
                 }
                 if (r[i].type == VG_INGEST_READING_OUT_OF_RANGE) {
-                    /* Ingest refused, counted, logged and archived it; the core's refusal
-                     * only raises sensor_range, so it is not counted again here. */
+                    /* Ingest refused, counted and logged it; the core's refusal only raises
+                     * sensor_range, so it is not counted again here. The archive keeps it
+                     * as a reading offered to the core, so a replay raises the same alert. */
                     vg_reading sr = r[i];
                     sr.type = VG_READING_SENSOR;
-                    (void)vg_analysis_push(e->analysis, &sr);
+                    const int why = vg_analysis_push(e->analysis, &sr);
+                    if (e->archive)
+                        H5_PUSH(e, vg_archive_push_reading(e->rings[R_HDF5], &sr, why));
                     marks++;
                     continue;
                 }

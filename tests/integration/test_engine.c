@@ -21,6 +21,7 @@
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <glob.h>
 #include <mosquitto.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -594,7 +595,11 @@ Test(engine, out_of_range_sensor_reading_raises_sensor_range_once_counted)
     char control_ep[128], id[32];
     void *zctx = zmq_ctx_new();
     void *req = zmq_socket(zctx, ZMQ_REQ);
-    pid_t pid = vigil_start("range.log", "vg-it-engine-range", mport, NULL);
+    char arch[600];
+    snprintf(arch, sizeof(arch), "%s/range-arch", tmp);
+    cr_assert_eq(mkdir(arch, 0755), 0);
+    const char *const with_archive[] = {"--archive", arch, NULL};
+    pid_t pid = vigil_start("range.log", "vg-it-engine-range", mport, with_archive);
 
     cr_assert_eq(wait_metric(mport, "vigil_mqtt_connected", 1, 15000), 1);
     nap_ms(200);
@@ -630,6 +635,18 @@ Test(engine, out_of_range_sensor_reading_raises_sensor_range_once_counted)
     zmq_ctx_term(zctx);
     kill(pid, SIGTERM);
     cr_assert_eq(child_wait(pid, 10000), 0);
+    /* The archive holds the refused reading as offered to the core: a replay raises the
+     * same sensor_range, and every later alert keeps its id. */
+    glob_t g;
+    char pattern[700], log[700];
+    snprintf(pattern, sizeof(pattern), "%s/*.h5", arch);
+    snprintf(log, sizeof(log), "%s/range-replay.log", tmp);
+    cr_assert_eq(glob(pattern, 0, NULL, &g), 0);
+    const char *argv[8] = {getenv("VG_VIGIL"), "replay", "--verify", "--quiet", g.gl_pathv[0],
+                           NULL};
+    const int st = child_run(argv, &(child_io){.err = log}, 60000);
+    globfree(&g);
+    cr_assert_eq(st, 0, "vigil replay --verify: see %s", log);
 }
 
 Test(engine, reload_keeps_alerts_adds_and_removes_sensors_and_refuses_bad_models)
