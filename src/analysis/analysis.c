@@ -1806,6 +1806,16 @@ int vg_analysis_reload(vg_analysis *a, const vg_model *m)
         b->sensors[s] = a->sensors[o];
         b->sensors[s].peer_first = pf;
         b->sensors[s].peer_count = pc;
+        if (os->kind != ns->kind) {
+            /* the last value (and its evidence) is in the old kind's terms, maybe its unit:
+             * the new kind's limits grade only readings taken under it */
+            struct sensor_st *bs = &b->sensors[s];
+            bs->value = NAN;
+            bs->ev_n = 0;
+            bs->flat_since = bs->last_t;
+            bs->oor_t = NEVER;
+            bs->disagree_since = NEVER;
+        }
         /* the learned detector too, unless the sensor was retuned or redefined: then it
          * takes the fresh one, and the old one is freed with the old state */
         if (!b->cfg.anomaly || !b->sensors[s].det || os->sensitivity != ns->sensitivity ||

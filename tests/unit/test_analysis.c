@@ -1538,6 +1538,28 @@ Test(analysis, reload_with_a_sensor_of_a_new_kind_clears_its_old_limit_alert)
     cr_expect_eq(count_events(VG_ALERT_SENSOR_LIMIT), 0);
 }
 
+/* A sensor that changed kind is not graded by the new kind on a value it read as the old
+ * one: temperature 21 degC redefined as a smoke detector must not raise smoke (a false
+ * life-safety alarm) before the detector says anything. */
+Test(analysis, reload_with_a_new_kind_grades_only_readings_taken_under_it)
+{
+    start(NULL, 0, 0);
+    for (int k = 0; k <= 30; k++) {
+        sensor(S_T1, T0 + k * S, 21);
+        tick(T0 + k * S);
+    }
+    reload_edited(NULL, "{ id = \"t1\"; kind = \"temperature\"; zone = \"conc\"; min = -30; max = 60;",
+                  "{ id = \"t1\"; kind = \"smoke\"; zone = \"conc\"; min = 0; max = 1;");
+    for (int k = 31; k <= 40; k++)
+        tick(T0 + k * S);
+    cr_expect_eq(count_events(VG_ALERT_SMOKE), 0, "graded the old temperature as smoke");
+    cr_expect_eq(count_events(VG_ALERT_SENSOR_RANGE), 0);
+    sensor(S_T1, T0 + 41 * S, 1);
+    tick(T0 + 41 * S);
+    tick(T0 + 42 * S);
+    cr_expect_eq(count_events(VG_ALERT_SMOKE), 1, "a reading taken as smoke is graded");
+}
+
 /* A sensor off its peers that a reload leaves without peers (here: a kind not checked)
  * has its sensor_disagree cleared at the next check instead of keeping it for good. */
 Test(analysis, reload_leaving_a_sensor_without_peers_clears_its_disagreement)
