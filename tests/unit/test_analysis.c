@@ -1017,6 +1017,12 @@ Test(analysis, out_of_range_value_is_refused_and_raises_sensor_range)
     cr_assert_eq(vg_analysis_get_stats(an, &st), 0);
     cr_expect_eq(st.rejected[VG_REJECT_OUT_OF_RANGE], 1);
     cr_expect_eq(st.accepted, 2);
+    /* one stamped an hour ahead is refused and not noted: it would hold sensor_range until
+     * a valid reading newer than it */
+    cr_expect_eq(push(rd(VG_READING_SENSOR, S_WBGT, 0, T0 + 3600 * S, 75, 0)),
+                 VG_REJECT_OUT_OF_RANGE);
+    tick(T0 + 3 * S);
+    cr_expect_eq(count_events(VG_ALERT_SENSOR_RANGE), 2, "no third event");
 }
 
 /* Camera and line readings out of range are refused without touching any sensor: their
