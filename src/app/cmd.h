@@ -7,6 +7,10 @@
  * it a minute of events would take more than 17 hours, so it is a typo, refused as bad usage. */
 #define VG_MIN_SPEED 0.001
 
+/* The first line of a password or key file (malloc'd, line end removed), or NULL with *why
+ * saying why: the open or read error, "empty file", or "out of memory". */
+char *vg_cmd_read_secret(const char *path, const char **why);
+
 int vg_cmd_run(int argc, char **argv);
 int vg_cmd_replay(int argc, char **argv);
 int vg_cmd_tune(int argc, char **argv);

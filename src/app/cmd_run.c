@@ -146,27 +146,6 @@ static int parse_num(const char *s, double lo, double hi, double *ret)
     return 0;
 }
 
-/* The first line of path (malloc'd), or NULL with *why saying why. */
-static char *read_password(const char *path, const char **why)
-{
-    FILE *f = fopen(path, "r");
-    char line[512];
-
-    if (!f) {
-        *why = strerror(errno);
-        return NULL;
-    }
-    if (!fgets(line, sizeof(line), f)) {
-        /* errno is not set at end of file: "Success" would be a confusing reason */
-        *why = ferror(f) ? strerror(errno) : "empty file";
-        fclose(f);
-        return NULL;
-    }
-    fclose(f);
-    line[strcspn(line, "\r\n")] = '\0';
-    return strdup(line);
-}
-
 enum {
     OPT_MODEL = 256, OPT_BROKER, OPT_CLIENT_ID, OPT_CLEAN, OPT_QOS, OPT_KEEPALIVE, OPT_USER,
     OPT_PASSFILE, OPT_CAFILE, OPT_CAPATH, OPT_CERT, OPT_KEY, OPT_FEEDS, OPT_CONTROL,
@@ -423,7 +402,7 @@ int vg_cmd_run(int argc, char **argv)
         cfg.metrics_port = (uint16_t)port;
     }
     if (passfile) {
-        password = read_password(passfile, &why);
+        password = vg_cmd_read_secret(passfile, &why);
         if (!password) {
             fprintf(stderr, "vigil run: --password-file %s: %s\n", passfile, why);
             return 2;
@@ -432,12 +411,12 @@ int vg_cmd_run(int argc, char **argv)
         password = strdup(getenv("VIGIL_MQTT_PASSWORD"));
     }
     cfg.ingest.password = password;
-    if (feeds_key_path && !(feeds_key = read_password(feeds_key_path, &why))) {
+    if (feeds_key_path && !(feeds_key = vg_cmd_read_secret(feeds_key_path, &why))) {
         fprintf(stderr, "vigil run: --feeds-key %s: %s\n", feeds_key_path, why);
         status = 2;
         goto out;
     }
-    if (control_key_path && !(control_key = read_password(control_key_path, &why))) {
+    if (control_key_path && !(control_key = vg_cmd_read_secret(control_key_path, &why))) {
         fprintf(stderr, "vigil run: --control-key %s: %s\n", control_key_path, why);
         status = 2;
         goto out;

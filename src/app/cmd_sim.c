@@ -277,18 +277,6 @@ static int parse_broker(const char *url, char *host, size_t hostlen, int *ret_po
     return 0;
 }
 
-static int read_password(const char *path, char *buf, size_t len)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -errno;
-    if (!fgets(buf, (int)len, f))
-        buf[0] = '\0';
-    fclose(f);
-    buf[strcspn(buf, "\r\n")] = '\0';
-    return 0;
-}
-
 /* --start: "now" (the current second) or an ISO instant, as in a scenario file. */
 static int parse_start(const char *text, int64_t *ret_ns)
 {
@@ -377,7 +365,8 @@ int vg_cmd_sim(int argc, char **argv)
     const char *client_id = NULL, *user = NULL, *passfile = NULL, *cafile = NULL;
     const char *truth_path = NULL, *dump_path = NULL, *start = NULL;
     FILE *truth = NULL;
-    char host[256], password[256] = "", default_id[VG_MODEL_ID_MAX + 16];
+    const char *why = NULL;
+    char host[256], *password = NULL, default_id[VG_MODEL_ID_MAX + 16];
     double speed = 1.0;
     int no_broker = 0, port = 1883, tls = 0, c, status = 1, r;
     long step_ms = 1000;
@@ -462,8 +451,8 @@ int vg_cmd_sim(int argc, char **argv)
     if (start && parse_start(start, &cfg.start_ns) < 0)
         return bad("start (now, or like 2026-07-18T18:00:00+02:00)", start);
     cfg.step_ns = step_ms * VG_NS_PER_MS;
-    if (passfile && (r = read_password(passfile, password, sizeof(password))) < 0) {
-        vg_error("sim: password file %s: %s", passfile, strerror(-r));
+    if (passfile && !(password = vg_cmd_read_secret(passfile, &why))) {
+        vg_error("sim: password file %s: %s", passfile, why);
         return 1;
     }
 
@@ -471,6 +460,7 @@ int vg_cmd_sim(int argc, char **argv)
     if (r < 0) {
         fprintf(stderr, "%s:%d: %s%s%s\n", merr.file, merr.line, merr.key, merr.key[0] ? ": " : "",
                 merr.message);
+        free(password);
         return 1;
     }
     r = vg_scenario_load(scenario_path, model, &sc, &serr);
@@ -507,7 +497,7 @@ int vg_cmd_sim(int argc, char **argv)
     if (!no_broker) {
         snprintf(default_id, sizeof(default_id), "vigil-sim-%s", vg_model_venue(model));
         mosquitto_lib_init();
-        if (connect_broker(&p, host, port, tls, cafile, user, passfile ? password : NULL,
+        if (connect_broker(&p, host, port, tls, cafile, user, password,
                            client_id ? client_id : default_id) < 0)
             goto out_mosq;
     }
@@ -583,5 +573,6 @@ out:
     vg_sim_free(&sim);
     vg_scenario_free(&sc);
     vg_model_free(&model);
+    free(password);
     return status;
 }

@@ -6,6 +6,29 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Shared by run and sim. */
+char *vg_cmd_read_secret(const char *path, const char **why)
+{
+    FILE *f = fopen(path, "r");
+    char line[512], *copy;
+
+    if (!f) {
+        *why = strerror(errno);
+        return NULL;
+    }
+    if (!fgets(line, sizeof(line), f)) {
+        /* errno is not set at end of file: "Success" would be a confusing reason */
+        *why = ferror(f) ? strerror(errno) : "empty file";
+        fclose(f);
+        return NULL;
+    }
+    fclose(f);
+    line[strcspn(line, "\r\n")] = '\0';
+    if (!(copy = strdup(line)))
+        *why = "out of memory";
+    return copy;
+}
+
 static const struct {
     const char *name;
     int (*fn)(int argc, char **argv);

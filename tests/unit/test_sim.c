@@ -1335,6 +1335,8 @@ Test(sim, vigil_sim_refuses_bad_usage_and_bad_files)
         {"--frobnicate", NULL, 2, "frobnicate"},
         {NULL, "sim --model /nonexistent.cfg", 2, "--model and --scenario are required"},
         {"--no-broker --password-file /nonexistent.pw", NULL, 1, "/nonexistent.pw"},
+        /* as vigil run: an empty file is a mistake, not an empty password */
+        {"--no-broker --password-file /dev/null", NULL, 1, "/dev/null: empty file"},
         {"--no-broker --dump /nonexistent/dir/dump.txt", NULL, 1, "/nonexistent/dir/dump.txt"},
         {"--no-broker --speed max --dump /dev/full", NULL, 1,
          "--dump /dev/full: No space left on device"},
