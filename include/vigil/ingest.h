@@ -238,8 +238,9 @@ void vg_ingest_stats_get(const vg_ingest *in, vg_ingest_stats *ret);
 /* After a message's readings, the ingestor pushes each sensor reading it refused as
  * out_of_range (vg_ingest_result.out_of_range) into the readings ring as this type, the
  * other fields as parsed. The consumer hands it to the analysis core as a
- * VG_READING_SENSOR, whose refusal raises sensor_range; the refusal was already counted,
- * logged and archived by the ingestor, so it is not counted again. */
+ * VG_READING_SENSOR, whose refusal raises sensor_range. The ingestor has counted and logged
+ * the refusal already, so the consumer does not count it again; the engine archives it as a
+ * reading offered to the core, so that a replay raises the same alert. */
 #define VG_INGEST_READING_OUT_OF_RANGE 0xfe
 
 /* Hands over m (borrowed: must outlive the ingestor; the old model must stay valid until

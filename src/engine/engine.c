@@ -762,7 +762,7 @@ static void *analysis_main(void *arg)
 
         if (n) {
             const vg_reading *r = slots;
-            size_t marks = 0;
+            size_t marks = 0; /* records that are not readings: model switches, refusals */
             for (size_t i = 0; i < n; i++) {
                 if (r[i].type == VG_INGEST_READING_MODEL) {
                     switch_model(e);

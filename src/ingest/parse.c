@@ -15,8 +15,8 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <stddef.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
