@@ -572,6 +572,27 @@ static void wait_alert(void *req, const char *kind, const char *subject, char *r
     cr_assert(ret[0], "no %s alert on %s", kind, subject);
 }
 
+/* Starts `vigil run` with an archive in tmp/<arch_name> (created), waits for its broker
+ * connection, and connects req (a REQ socket) to its control endpoint. */
+static pid_t start_archiving(const char *log, const char *client_id, int mport,
+                             const char *arch_name, void *req)
+{
+    char arch[600], control_ep[128];
+    int zero = 0, tmo = 10000;
+
+    snprintf(arch, sizeof(arch), "%s/%s", tmp, arch_name);
+    cr_assert_eq(mkdir(arch, 0755), 0);
+    const char *const with_archive[] = {"--archive", arch, NULL};
+    const pid_t pid = vigil_start(log, client_id, mport, with_archive);
+    cr_assert_eq(wait_metric(mport, "vigil_mqtt_connected", 1, 15000), 1);
+    nap_ms(200);
+    logged_endpoint(log, "control ", control_ep, sizeof(control_ep));
+    zmq_setsockopt(req, ZMQ_LINGER, &zero, sizeof(zero));
+    zmq_setsockopt(req, ZMQ_RCVTIMEO, &tmo, sizeof(tmo));
+    cr_assert_eq(zmq_connect(req, control_ep), 0);
+    return pid;
+}
+
 static void pub_now(struct mosquitto *m, const char *topic, const char *tail)
 {
     char msg[160];
@@ -591,22 +612,11 @@ static void pub_now(struct mosquitto *m, const char *topic, const char *tail)
  * An in-range reading clears it. */
 Test(engine, out_of_range_sensor_reading_raises_sensor_range_once_counted)
 {
-    int mport = free_port(), tmo = 10000, zero = 0;
-    char control_ep[128], id[32];
+    int mport = free_port();
+    char id[32];
     void *zctx = zmq_ctx_new();
     void *req = zmq_socket(zctx, ZMQ_REQ);
-    char arch[600];
-    snprintf(arch, sizeof(arch), "%s/range-arch", tmp);
-    cr_assert_eq(mkdir(arch, 0755), 0);
-    const char *const with_archive[] = {"--archive", arch, NULL};
-    pid_t pid = vigil_start("range.log", "vg-it-engine-range", mport, with_archive);
-
-    cr_assert_eq(wait_metric(mport, "vigil_mqtt_connected", 1, 15000), 1);
-    nap_ms(200);
-    logged_endpoint("range.log", "control ", control_ep, sizeof(control_ep));
-    zmq_setsockopt(req, ZMQ_LINGER, &zero, sizeof(zero));
-    zmq_setsockopt(req, ZMQ_RCVTIMEO, &tmo, sizeof(tmo));
-    cr_assert_eq(zmq_connect(req, control_ep), 0);
+    pid_t pid = start_archiving("range.log", "vg-it-engine-range", mport, "range-arch", req);
     struct mosquitto *m = pub_open();
     pub_now(m, "vigil/testvenue/sensor/t1", "\"value\":1000"); /* t1 reads -40..80 degC */
     wait_alert(req, "sensor_range", "t1", id, sizeof(id));
@@ -639,7 +649,7 @@ Test(engine, out_of_range_sensor_reading_raises_sensor_range_once_counted)
      * same sensor_range, and every later alert keeps its id. */
     glob_t g;
     char pattern[700], log[700];
-    snprintf(pattern, sizeof(pattern), "%s/*.h5", arch);
+    snprintf(pattern, sizeof(pattern), "%s/range-arch/*.h5", tmp);
     snprintf(log, sizeof(log), "%s/range-replay.log", tmp);
     cr_assert_eq(glob(pattern, 0, NULL, &g), 0);
     const char *argv[8] = {getenv("VG_VIGIL"), "replay", "--verify", "--quiet", g.gl_pathv[0],
@@ -652,10 +662,10 @@ Test(engine, out_of_range_sensor_reading_raises_sensor_range_once_counted)
 Test(engine, reload_keeps_alerts_adds_and_removes_sensors_and_refuses_bad_models)
 {
     int mport = free_port(), sent = 0;
-    char feeds[128], control_ep[128], id_help[32], id_smoke[32], id[32];
+    char feeds[128], id_help[32], id_smoke[32], id[32];
     void *zctx = zmq_ctx_new();
     void *req = zmq_socket(zctx, ZMQ_REQ), *sub = zmq_socket(zctx, ZMQ_SUB);
-    int zero = 0, tmo = 10000;
+    int zero = 0;
 
     /* The engine's model file: the test venue plus smoke sensor s1, without its Frigate
      * mapping (so without the frigate/+/person subscription). */
@@ -663,20 +673,10 @@ Test(engine, reload_keeps_alerts_adds_and_removes_sensors_and_refuses_bad_models
     write_variant("other.cfg", "id = \"testvenue\"", "id = \"elsewhere\"");
     write_variant("bad.cfg", "help_points = (", "help_points = ( oops");
     snprintf(model_path, sizeof(model_path), "%s/venue.cfg", tmp);
-    char arch[600];
-    snprintf(arch, sizeof(arch), "%s/arch", tmp);
-    cr_assert_eq(mkdir(arch, 0755), 0);
-    const char *const with_archive[] = {"--archive", arch, NULL};
-    pid_t pid = vigil_start("reload.log", "vg-it-engine-reload", mport, with_archive);
-    cr_assert_eq(wait_metric(mport, "vigil_mqtt_connected", 1, 15000), 1);
-    nap_ms(200);
+    pid_t pid = start_archiving("reload.log", "vg-it-engine-reload", mport, "arch", req);
     logged_endpoint("reload.log", "feeds ", feeds, sizeof(feeds));
-    logged_endpoint("reload.log", "control ", control_ep, sizeof(control_ep));
-    zmq_setsockopt(req, ZMQ_LINGER, &zero, sizeof(zero));
-    zmq_setsockopt(req, ZMQ_RCVTIMEO, &tmo, sizeof(tmo));
     zmq_setsockopt(sub, ZMQ_LINGER, &zero, sizeof(zero));
     zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "security.", 9);
-    cr_assert_eq(zmq_connect(req, control_ep), 0);
     cr_assert_eq(zmq_connect(sub, feeds), 0);
     cr_assert_eq(model_status(req, "sensors"), 4);
 
@@ -789,9 +789,10 @@ Test(engine, reload_keeps_alerts_adds_and_removes_sensors_and_refuses_bad_models
     cr_assert_eq(file_has("reload.log", "run: SIGHUP: reloading"), 1);
 
     /* The audit trail names who reloaded: the operator's request, then SIGHUP. */
-    char h5[4][512];
+    char h5[4][512], arch[600];
     vg_archive_reader *ar;
     vg_archive_info info;
+    snprintf(arch, sizeof(arch), "%s/arch", tmp);
     cr_assert_eq(list_archives(arch, h5, 4), 1);
     cr_assert_eq(vg_archive_reader_open(h5[0], &ar), 0);
     cr_assert_eq(vg_archive_reader_info(ar, &info), 0);
