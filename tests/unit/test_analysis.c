@@ -1025,13 +1025,22 @@ Test(analysis, out_of_range_value_is_refused_and_raises_sensor_range)
     cr_expect_eq(count_events(VG_ALERT_SENSOR_RANGE), 2, "no third event");
 }
 
+/* After out-of-range camera or line readings at T0 + S: refused and counted, no sensor alert. */
+static void expect_only_refused(uint64_t n)
+{
+    vg_analysis_stats st;
+
+    tick(T0 + S);
+    cr_expect_eq(count_events(VG_ALERT_SENSOR_RANGE), 0);
+    cr_assert_eq(vg_analysis_get_stats(an, &st), 0);
+    cr_expect_eq(st.rejected[VG_REJECT_OUT_OF_RANGE], n);
+}
+
 /* Camera and line readings out of range are refused without touching any sensor: their
  * source used to be taken for a sensor index, raising sensor_range on an unrelated sensor
  * (camera 0 and line 0 here are sensor 0's index: wbgt; camera 2 is the noise sensor's). */
 Test(analysis, out_of_range_camera_and_line_readings_raise_no_sensor_alert)
 {
-    vg_analysis_stats st;
-
     start(NULL, 0, 0);
     sensor(S_WBGT, T0, 20);
     sensor(S_NOISE, T0, 60);
@@ -1041,17 +1050,12 @@ Test(analysis, out_of_range_camera_and_line_readings_raise_no_sensor_alert)
     cr_expect_eq(push(rd(VG_READING_COUNT, C_H2, Z_HALL, T0 + S, 2e6, 0)),
                  VG_REJECT_OUT_OF_RANGE);
     cr_expect_eq(push(rd(VG_READING_LINE, 0, 0, T0 + S, 2e6, 0)), VG_REJECT_OUT_OF_RANGE);
-    tick(T0 + S);
-    cr_expect_eq(count_events(VG_ALERT_SENSOR_RANGE), 0);
-    cr_assert_eq(vg_analysis_get_stats(an, &st), 0);
-    cr_expect_eq(st.rejected[VG_REJECT_OUT_OF_RANGE], 3);
+    expect_only_refused(3);
 }
 
 /* The same with a camera index past the last sensor: out of the sensors' array (ASan). */
 Test(analysis, an_out_of_range_count_of_a_venue_without_sensors_is_only_refused)
 {
-    vg_analysis_stats st;
-
     load_text("venue = { id = \"t\"; name = \"T\"; };\n"
               "zones = ( { id = \"z\"; type = \"moving\"; area_m2 = 100; } );\n"
               "cameras = (\n"
@@ -1062,10 +1066,7 @@ Test(analysis, an_out_of_range_count_of_a_venue_without_sensors_is_only_refused)
     cr_assert_eq(vg_model_sensor_count(model), 0);
     for (uint32_t c = 0; c < 2; c++)
         cr_expect_eq(push(rd(VG_READING_COUNT, c, 0, T0 + S, 1e9, 0)), VG_REJECT_OUT_OF_RANGE);
-    tick(T0 + S);
-    cr_expect_eq(count_events(VG_ALERT_SENSOR_RANGE), 0);
-    cr_assert_eq(vg_analysis_get_stats(an, &st), 0);
-    cr_expect_eq(st.rejected[VG_REJECT_OUT_OF_RANGE], 2);
+    expect_only_refused(2);
 }
 
 Test(analysis, a_sensor_off_its_peers_for_five_minutes_is_sensor_disagree)
