@@ -200,12 +200,13 @@ int vg_ingest_new(const vg_model *m, const vg_ingest_cfg *cfg, vg_ring *readings
  * Returns 0, -EALREADY, or a negative errno from pthread_create. Thread: main. */
 int vg_ingest_start(vg_ingest *in);
 
-/* Stops the thread: a wait on a full ring is abandoned, the client disconnects cleanly, the
- * thread is joined. Does not close the rings. Idempotent. Thread: main.
- * Call it while the readings ring is still being drained (vg_engine_stop() does): then the
- * callback's wait is short and no message is cut off. A message whose wait is abandoned
- * loses its unpushed readings unless the broker redelivers it (whether it does depends on
- * whether libmosquitto acknowledged it before the callback). */
+/* Stops the thread: the client disconnects cleanly, the thread is joined. Does not close
+ * the rings. Idempotent. Thread: main.
+ * libmosquitto acknowledges a message to the broker before the callback sees it, so the
+ * broker will not send it again: readings taken from the socket (the rest of a message, or
+ * those a stall holds) still go into the readings ring, without the usual bound. Call it
+ * while the ring is still being drained (vg_engine_stop() does), or close the ring first:
+ * a closed ring is the only thing that makes the thread abandon them. */
 void vg_ingest_stop(vg_ingest *in);
 
 /* Stops if needed and frees; accepts NULL and *inp == NULL; sets *inp to NULL.
@@ -215,7 +216,7 @@ void vg_ingest_free(vg_ingest **inp);
 /* Handles one message exactly as the MQTT callback does (parse, count, push with
  * backpressure), for broker-less producers: tests, stress programs, benchmarks.
  * Returns 0 (the message was counted: readings pushed or refused), -EINVAL, -ECANCELED when
- * the readings ring was closed or the ingestor stopped while waiting for room.
+ * the readings ring was closed while waiting for room.
  * Thread: the single producer of the rings; never while the ingest thread runs. */
 int vg_ingest_submit(vg_ingest *in, const char *topic, const void *payload, size_t len,
                      int64_t now_ns);

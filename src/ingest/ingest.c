@@ -134,8 +134,8 @@ static int64_t since_ms(int64_t t0)
 }
 
 /* Copies n readings into the ring, waiting for room in slices. With a bound (bound_ms >= 0)
- * returns the number copied when the bound expires; without one waits until all are in or
- * the ring closes / stop is set. Thread: producer. */
+ * returns the number copied when the bound expires, unless stopping; otherwise waits until
+ * all are in or the ring closes. Thread: producer. */
 static size_t push_readings(vg_ingest *in, const vg_reading *r, size_t n, int64_t bound_ms)
 {
     size_t done = 0;
@@ -154,9 +154,11 @@ static size_t push_readings(vg_ingest *in, const vg_reading *r, size_t n, int64_
             t0 = vg_mono_ns();
             bump(&in->ring_waits, 1);
         }
-        if (atomic_load(&in->stop) || vg_ring_closed(in->readings))
+        if (vg_ring_closed(in->readings))
             break;
-        if (bound_ms >= 0 && since_ms(t0) >= bound_ms)
+        /* Stopping: the broker has had its acknowledgement for these readings, so wait
+         * for the consumer, which drains until ingest is joined (vg_engine_stop()). */
+        if (bound_ms >= 0 && since_ms(t0) >= bound_ms && !atomic_load(&in->stop))
             break;
         int rc = vg_ring_wait_writable(in->readings, 1, RING_SLICE_NS);
         if (rc == -ECANCELED)
@@ -273,10 +275,8 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
         return;
     left = handle(in, msg->topic, msg->payload, msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0,
                   vg_wall_ns(), stalled ? 0 : in->cfg.max_block_ms, &first);
-    if (!left)
-        return;
-    if (atomic_load(&in->stop) || vg_ring_closed(in->readings))
-        return; /* stopping: the rest of this message is abandoned with the process */
+    if (!left || vg_ring_closed(in->readings))
+        return; /* all in, or the consumer is gone */
     if (stalled) {
         hold_more(in, in->buf + first, left);
         return;
@@ -598,7 +598,7 @@ static void *ingest_main(void *arg)
             in->pending_off += n;
             in->pending_n -= n;
             if (in->pending_n)
-                continue; /* stop or closed ring: the loop condition decides */
+                continue; /* closed ring or stop: the loop condition decides */
             in->stalled = 0;
             vg_info("ingest: readings ring has room again; reconnecting");
         }
@@ -630,6 +630,9 @@ static void *ingest_main(void *arg)
                 backoff(in);
         }
     }
+    /* Held readings were acknowledged to the broker: they go in unless the ring is closed. */
+    if (in->pending_n && !vg_ring_closed(in->readings))
+        push_readings(in, in->pending + in->pending_off, in->pending_n, -1);
     if (in->socket_up) {
         mosquitto_disconnect(in->mosq);
         /* Let the DISCONNECT go out so the broker does not wait for the keepalive. */

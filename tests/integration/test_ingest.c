@@ -690,3 +690,56 @@ Test(ingest, reconnect_backoff_doubles_to_its_ceiling_and_resets_after_a_connect
     rig_down(&g);
     broker_start();
 }
+
+/* ---- stopping with readings still to push ---- */
+
+static void *stop_thread(void *arg)
+{
+    vg_ingest_stop(arg);
+    return NULL;
+}
+
+/* libmosquitto acknowledges a message before the callback sees it, so the broker never sends
+ * it again: a stop while its readings wait for room must still put them all in the ring. */
+Test(ingest, a_stop_during_a_full_ring_wait_loses_no_acknowledged_reading)
+{
+    struct rig g;
+    struct pub p;
+    pthread_t th;
+    const int n = 200;
+    char *msg = malloc((size_t)n * 64 + 64);
+    size_t len;
+
+    cr_assert_not_null(msg);
+    rig_up(&g, 16, "vg-it-stopwait", -1, 0);
+    wait_connected(&g, 1);
+    atomic_store(&g.c.paused, 1);
+    len = (size_t)sprintf(msg, "{\"v\":1,\"readings\":[");
+    for (int i = 0; i < n; i++)
+        len += (size_t)sprintf(msg + len, "%s{\"sensor\":\"t1\",\"ts\":%lld.%06d,\"value\":20}",
+                               i ? "," : "", now_s(), i);
+    len += (size_t)sprintf(msg + len, "]}");
+    pub_open(&p, "vg-it-pub-stopwait");
+    pub_send(&p, "vigil/testvenue/batch/gw1", msg, len);
+    pub_close(&p);
+    free(msg);
+    int64_t end = vg_mono_ns() + 10 * VG_NS_PER_S;
+    while (stats(&g).ring_waits < 1 && vg_mono_ns() < end)
+        nap_ms(10);
+    cr_assert_eq(stats(&g).messages, 1, "the batch is in the callback, waiting for room");
+    cr_assert_eq(stats(&g).readings[VG_INGEST_SRC_BATCH], (uint64_t)n);
+
+    /* The stop comes while the consumer is away for longer than a wait slice (100 ms). */
+    cr_assert_eq(pthread_create(&th, NULL, stop_thread, g.in), 0);
+    nap_ms(400);
+    atomic_store(&g.c.paused, 0);
+    pthread_join(th, NULL);
+    wait_messages(&g, 1, 10);
+    cr_expect_eq(stats(&g).connected, 0, "stopped");
+    rig_down(&g);
+    int missing = 0;
+    for (int i = 0; i < n; i++)
+        missing += g.c.seen[i] != 1;
+    cr_assert_eq(atomic_load(&g.c.n), n, "%ld of %d readings reached the ring", atomic_load(&g.c.n), n);
+    cr_assert_eq(missing, 0);
+}
