@@ -90,6 +90,9 @@ typedef struct vg_engine_cfg {
      * 1 (event): ticks follow event time, in whole tick_ns steps up to the newest event time
      * of the readings the core took; no reading, no tick. Also sets ingest.event_clock. */
     int event_clock;
+    /* The wall clock of the ticks (NULL: vg_wall_ns()); a test's stepped clock. In broker
+     * mode ingest stamps receipt with vg_wall_ns() regardless. */
+    int64_t (*wall_clock)(void);
     /* ZeroMQ alert feeds and control socket (vigil run --feeds/--control): both set, or
      * both NULL for none. Keys: Z85 CURVE secret keys, NULL for plain. */
     const char *feeds_endpoint;

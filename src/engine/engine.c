@@ -137,7 +137,8 @@ struct vg_engine {
     /* Written by vg-analysis (status timer) */
     int64_t next_status_mono;
 
-    int64_t wall0, mono0; /* event time of a tick = wall0 + (mono - mono0) */
+    int64_t mono0;    /* start, on the monotonic clock */
+    int64_t wall_off; /* wall - monotonic clock at the last step seen (vg-analysis) */
 };
 
 static void bump(_Atomic uint64_t *c, uint64_t n)
@@ -411,9 +412,26 @@ static size_t late_reject_json(const vg_model *m, const arec *a, char *buf, size
 
 /* ---- vg-analysis ---- */
 
-static int64_t event_now(const vg_engine *e)
+static int64_t wall_now(const vg_engine *e)
 {
-    return e->wall0 + (vg_mono_ns() - e->mono0);
+    return e->cfg.wall_clock ? e->cfg.wall_clock() : vg_wall_ns();
+}
+
+/* Tick time on the wall clock, by which ingest judges readings at receipt. A step of the
+ * clock (NTP after boot) is followed, not smoothed over: ticks anchored at the start would
+ * refuse every later reading as too old or too far ahead until a restart. Ticks never go
+ * back (the caller's check): after a backward step they wait for the clock to pass the last
+ * one. Thread: vg-analysis. */
+static int64_t event_now(vg_engine *e)
+{
+    const int64_t wall = wall_now(e), off = wall - vg_mono_ns();
+
+    if (off - e->wall_off > VG_NS_PER_S || e->wall_off - off > VG_NS_PER_S) {
+        vg_warn("engine: the wall clock stepped by %+.1f s; ticks follow it",
+                (double)(off - e->wall_off) / 1e9);
+        e->wall_off = off;
+    }
+    return wall;
 }
 
 static void archive_push(vg_engine *e, const arec *rec)
@@ -1332,8 +1350,8 @@ int vg_engine_start(vg_engine *e)
         if (rc < 0)
             return rc;
     }
-    e->wall0 = vg_wall_ns();
     e->mono0 = vg_mono_ns();
+    e->wall_off = wall_now(e) - e->mono0;
     e->next_status_mono = e->mono0 + e->cfg.status_interval_ns;
     /* Consumers first: the analysis thread may push to them at once. */
     if (e->archive) {

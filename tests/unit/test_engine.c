@@ -1060,3 +1060,63 @@ Test(engine, alert_ids_go_on_across_restarts_with_an_archive)
     uint64_t second = help_alert_id_of_a_run();
     cr_assert_eq(second, 2, "the restarted engine goes on from the archive, not from 1");
 }
+
+/* ---- a step of the wall clock ---- */
+
+static _Atomic int64_t clock_step;
+
+static int64_t stepped_clock(void)
+{
+    return vg_wall_ns() + atomic_load(&clock_step);
+}
+
+/* One t1 reading stamped and received at the stepped clock's now. */
+static void submit_stepped(vg_engine *e)
+{
+    char msg[128];
+    const int64_t t = stepped_clock();
+    const int n = snprintf(msg, sizeof(msg), "{\"v\":1,\"ts\":%lld.%09lld,\"value\":21}",
+                           (long long)(t / VG_NS_PER_S), (long long)(t % VG_NS_PER_S));
+
+    cr_assert_eq(vg_engine_submit(e, "vigil/testvenue/sensor/t1", msg, (size_t)n, t), 0);
+    struct timespec ts = {0, 50 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* NTP may step the clock after the engine started (a service started before time sync).
+ * Ingest judges readings by the clock at receipt, so the ticks must follow the step, or
+ * every later reading is refused as too far ahead (forward) or too old (backward). */
+Test(engine, ticks_follow_a_step_of_the_wall_clock)
+{
+    static const int64_t steps[] = {3600 * VG_NS_PER_S, -3 * VG_NS_PER_S};
+
+    for (size_t k = 0; k < 2; k++) {
+        vg_engine_cfg cfg;
+        vg_engine *e;
+        vg_engine_stats st;
+
+        atomic_store(&clock_step, 0);
+        cfg_local(&cfg, NULL, NULL);
+        cfg.wall_clock = stepped_clock;
+        cr_assert_eq(vg_engine_new(&cfg, &e), 0);
+        cr_assert_eq(vg_engine_start(e), 0);
+        for (int i = 0; i < 3; i++)
+            submit_stepped(e);
+        atomic_store(&clock_step, steps[k]);
+        /* Forward: the next tick catches up. Backward: the readings are 3 s behind the last
+         * tick, more than the 2 s lateness, until the clock has run 1 s on. */
+        struct timespec ts = {steps[k] > 0 ? 0 : 1, 500 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        for (int i = 0; i < 5; i++)
+            submit_stepped(e);
+        vg_engine_stop(e);
+        vg_engine_stats_get(e, &st);
+        vg_engine_free(&e);
+        cr_expect_eq(st.rejects_total, 0, "step %+lld s: %llu refused (too old %llu, too far "
+                     "ahead %llu)", (long long)(steps[k] / VG_NS_PER_S),
+                     (unsigned long long)st.rejects_total,
+                     (unsigned long long)st.rejects[VG_REJECT_TOO_OLD],
+                     (unsigned long long)st.rejects[VG_REJECT_TOO_FAR_FUTURE]);
+        cr_expect_eq(st.accepted, 8);
+    }
+}
