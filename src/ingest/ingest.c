@@ -74,6 +74,7 @@ struct vg_ingest {
     vg_ingest_parser *parser;
     vg_ingest_parser *parser_open; /* event clock, before the first reading: no time checks */
     int64_t event_now;             /* event clock: newest reading time taken, INT64_MIN none */
+    int64_t untimed_ns;            /* event clock: last stamp of a reading without a ts */
     vg_reading *buf; /* parse output, limits.max_readings records */
     size_t buf_cap;
     vg_reading *pending; /* readings of a stalled message not yet in the ring */
@@ -212,10 +213,13 @@ static size_t handle(vg_ingest *in, const char *topic, const void *payload, size
         /* Event time, not receipt time, is the reference (a replayed or sped-up stream). */
         if (in->event_now == INT64_MIN)
             parser = in->parser_open;
-        else
-            ref_ns = in->event_now;
+        else /* Frigate and zigbee2mqtt carry no ts and get this one: each its own, or two
+              * counts between native readings would be duplicates. */
+            ref_ns = in->event_now > in->untimed_ns ? in->event_now : in->untimed_ns + 1;
     }
     vg_ingest_parse(parser, topic, payload, len, ref_ns, in->buf, in->buf_cap, &res);
+    if (res.source == VG_INGEST_SRC_FRIGATE || res.source == VG_INGEST_SRC_Z2M)
+        in->untimed_ns = ref_ns;
     if (in->cfg.event_clock)
         for (uint32_t i = 0; i < res.n_readings; i++)
             if (in->buf[i].t_ns > in->event_now)
@@ -400,6 +404,7 @@ int vg_ingest_new(const vg_model *m, const vg_ingest_cfg *cfg, vg_ring *readings
     }
     snprintf(in->venue, sizeof(in->venue), "%s", vg_model_venue(m));
     in->event_now = INT64_MIN;
+    in->untimed_ns = INT64_MIN;
     {
         struct swap first = {0};
         r = make_parsers(in, m, &first);
