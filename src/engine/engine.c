@@ -933,12 +933,19 @@ static void *publish_main(void *arg)
 
 /* ---- vg-rejects ---- */
 
+/* A reject line: the topic and payload excerpt escaped (\u00XX: 6 bytes a byte at worst)
+ * plus the fixed fields, so the hostile messages the log is for are never cut. */
+#define REJECT_LINE_MAX 4096
+_Static_assert(6 * (VG_INGEST_REJECT_TOPIC_MAX + VG_INGEST_REJECT_PAYLOAD_MAX) + 512 <=
+                   REJECT_LINE_MAX,
+               "a reject line fits");
+
 static void *archive_main(void *arg)
 {
     vg_engine *e = arg;
     vg_ring *rj = e->rings[R_REJECTS], *ar = e->rings[R_ARCHIVE];
     const vg_model *m = e->m; /* switched by AREC_MODEL markers */
-    char line[2048];
+    char line[REJECT_LINE_MAX];
 
     pthread_setname_np(pthread_self(), "vg-rejects");
     for (;;) {

@@ -1151,3 +1151,32 @@ Test(engine, event_clock_stamps_each_untimed_count_apart)
     cr_expect_eq(st.rejects_analysis[VG_REJECT_DUPLICATE], 0);
     cr_expect_eq(st.accepted, 6);
 }
+
+/* The worst reject line: a topic of non-ASCII bytes and a control-byte payload, both escaped
+ * as \u00XX, six bytes for each. It is the hostile input the log is for: it must be there. */
+Test(engine, the_longest_reject_line_is_written_whole)
+{
+    vg_engine_cfg cfg;
+    vg_engine *e;
+    vg_engine_stats st;
+    char rj[512], topic[VG_INGEST_REJECT_TOPIC_MAX + 64];
+    unsigned char payload[VG_INGEST_REJECT_PAYLOAD_MAX + 60];
+    size_t tl = (size_t)snprintf(topic, sizeof(topic), "vigil/testvenue/sensor/");
+
+    while (tl < sizeof(topic) - 1)
+        topic[tl++] = (char)0xe9; /* Latin-1 é: not UTF-8, escaped */
+    topic[tl] = '\0';
+    memset(payload, 0x01, sizeof(payload));
+    snprintf(rj, sizeof(rj), "%s/rejects.jsonl", dir);
+    cfg_local(&cfg, NULL, rj);
+    cr_assert_eq(vg_engine_new(&cfg, &e), 0);
+    cr_assert_eq(vg_engine_start(e), 0);
+    cr_assert_eq(vg_engine_submit(e, topic, payload, sizeof(payload), vg_wall_ns()), 0);
+    vg_engine_stop(e);
+    vg_engine_stats_get(e, &st);
+    vg_engine_free(&e);
+    cr_assert_eq(st.rejects_total, 1);
+    cr_assert_eq(st.reject_log_written, 1);
+    cr_assert_eq(count_lines(rj, "\"payload_excerpt\":\"\\u0001"), 1, "the line is in the log");
+    cr_assert_eq(count_lines(rj, "\\u0001\"}"), 1, "and ends with the whole excerpt");
+}
