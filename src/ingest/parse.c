@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,7 +180,8 @@ static enum vg_reject ts_check(const vg_ingest_parser *p, double ts, int64_t now
     t = (int64_t)sec * VG_NS_PER_S + (int64_t)llround(frac * 1e9);
     if (t > now_ns + p->lim.max_future_ns)
         return VG_REJECT_TOO_FAR_FUTURE;
-    if (p->lim.max_age_ns > 0 && t < now_ns - p->lim.max_age_ns)
+    if (p->lim.max_age_ns > 0 && now_ns >= INT64_MIN + p->lim.max_age_ns &&
+        t < now_ns - p->lim.max_age_ns)
         return VG_REJECT_TOO_OLD;
     *ret = t;
     return VG_REJECT_NONE;
@@ -518,6 +520,23 @@ static void batch(const vg_ingest_parser *p, const cJSON *root, int64_t now_ns, 
 
 /* ---- the sources ---- */
 
+/* An escaped NUL (\u0000, not \\u0000) in s: cJSON ends the string there, so
+ * {"sensor":"t1\u0000x"} would be read as sensor t1. */
+static bool escaped_nul(const char *s, size_t len)
+{
+    const char *q = s, *end = s + len;
+
+    while ((q = memmem(q, (size_t)(end - q), "u0000", 5)) != NULL) {
+        size_t bs = 0;
+        while (q - bs > s && q[-1 - (ptrdiff_t)bs] == '\\')
+            bs++;
+        if (bs % 2)
+            return true;
+        q += 5;
+    }
+    return false;
+}
+
 static cJSON *parse_json(vg_ingest_parser *p, const void *payload, size_t len)
 {
     const char *end = NULL;
@@ -536,7 +555,7 @@ static cJSON *parse_json(vg_ingest_parser *p, const void *payload, size_t len)
     memcpy(p->text, payload, len);
     p->text[len] = '\0';
     /* An embedded NUL would end the text early: that is not JSON either. */
-    if (memchr(p->text, '\0', len))
+    if (memchr(p->text, '\0', len) || escaped_nul(p->text, len))
         return NULL;
     root = cJSON_ParseWithLengthOpts(p->text, len, &end, 0);
     if (!root)

@@ -724,3 +724,24 @@ Test(ingest, set_model_switches_between_two_messages_behind_a_marker)
     vg_model_free(&m2);
     vg_model_free(&other);
 }
+
+/* On the event clock "now" is the first reading's own time, which nothing checks: one from
+ * before 1679 with a year's --max-age must not overflow now - max_age (UBSan) and refuse
+ * the next good reading as too old. */
+Test(ingest, an_ancient_event_clock_with_a_long_max_age_does_not_overflow)
+{
+    vg_ingest_limits lim;
+    vg_ingest_parser *p;
+    vg_ingest_result res;
+    const char *msg = "{\"v\":1,\"ts\":-9199999998,\"value\":21}";
+    const int64_t now = INT64_C(-9199999999) * VG_NS_PER_S;
+
+    vg_ingest_limits_default(&lim);
+    lim.max_age_ns = INT64_C(365) * 86400 * VG_NS_PER_S;
+    cr_assert_eq(vg_ingest_parser_new(model, &lim, &p), 0);
+    cr_assert_eq(vg_ingest_parse(p, "vigil/testvenue/sensor/t1", msg, strlen(msg), now, out, 8,
+                                 &res), 0);
+    vg_ingest_parser_free(&p);
+    cr_assert_eq(res.n_readings, 1, "refused: %s", vg_reject_name(res.first_reason));
+    cr_assert_eq(out[0].t_ns, now + VG_NS_PER_S);
+}
