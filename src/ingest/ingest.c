@@ -70,6 +70,10 @@ struct vg_ingest {
     const vg_model *model;
     char subs[MAX_SUBS][160];
     size_t n_subs;
+    /* Filters a reload dropped while disconnected: the persistent session at the broker
+     * still holds them, so on_connect() unsubscribes them. */
+    char gone[2 * MAX_SUBS][160];
+    size_t n_gone;
     struct mosquitto *mosq;
     vg_ingest_parser *parser;
     vg_ingest_parser *parser_open; /* event clock, before the first reading: no time checks */
@@ -300,6 +304,14 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
         bump(&in->disconnects, 1);
 }
 
+static int has_sub(char (*subs)[160], size_t n, const char *f)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(subs[i], f) == 0)
+            return 1;
+    return 0;
+}
+
 static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 {
     vg_ingest *in = obj;
@@ -317,6 +329,10 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
     bump(&in->connects, 1);
     for (size_t i = 0; i < in->n_subs; i++)
         subs[i] = in->subs[i];
+    for (size_t i = 0; i < in->n_gone; i++)
+        if (!has_sub(in->subs, in->n_subs, in->gone[i]))
+            mosquitto_unsubscribe(mosq, NULL, in->gone[i]);
+    in->n_gone = 0;
     /* Subscribing again on a resumed session is harmless and covers a broker that lost it. */
     rc = mosquitto_subscribe_multiple(mosq, NULL, (int)in->n_subs, subs, in->cfg.qos, 0, NULL);
     if (rc != MOSQ_ERR_SUCCESS)
@@ -503,13 +519,6 @@ static int make_parsers(vg_ingest *in, const vg_model *m, struct swap *sw)
     return r;
 }
 
-static int has_sub(char (*subs)[160], size_t n, const char *f)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(subs[i], f) == 0)
-            return 1;
-    return 0;
-}
 
 /* Takes a model handed over by vg_ingest_set_model(), if any: pushes the marker, then
  * switches parsers and subscriptions. wait: block for room in the ring (submit path);
@@ -538,6 +547,18 @@ static int take_model(vg_ingest *in, int wait)
         for (size_t i = 0; i < sw->n_subs; i++)
             if (!has_sub(in->subs, in->n_subs, sw->subs[i]))
                 mosquitto_subscribe(in->mosq, NULL, sw->subs[i], in->cfg.qos);
+    } else if (in->mosq) {
+        for (size_t i = 0; i < in->n_subs; i++) {
+            if (has_sub(sw->subs, sw->n_subs, in->subs[i]) ||
+                has_sub(in->gone, in->n_gone, in->subs[i]))
+                continue;
+            if (in->n_gone == sizeof(in->gone) / sizeof(in->gone[0])) {
+                vg_warn("ingest: too many reloads while disconnected; the broker may keep "
+                        "sending %s", in->subs[i]);
+                continue;
+            }
+            memcpy(in->gone[in->n_gone++], in->subs[i], sizeof(in->gone[0]));
+        }
     }
     memcpy(in->subs, sw->subs, sizeof(in->subs));
     in->n_subs = sw->n_subs;

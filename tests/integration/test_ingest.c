@@ -743,3 +743,72 @@ Test(ingest, a_stop_during_a_full_ring_wait_loses_no_acknowledged_reading)
     cr_assert_eq(atomic_load(&g.c.n), n, "%ld of %d readings reached the ring", atomic_load(&g.c.n), n);
     cr_assert_eq(missing, 0);
 }
+
+/* ---- a reload while the broker is away ---- */
+
+/* venue.cfg without its Frigate and zigbee2mqtt mappings, loaded from a temporary file. */
+static vg_model *model_without_bridges(void)
+{
+    char src[4096], dst[] = "/tmp/vg-it-nobridge-XXXXXX", text[16384];
+    const char *root = getenv("VG_SOURCE_ROOT");
+    vg_model *m;
+    vg_model_error err;
+    FILE *f;
+    size_t n;
+
+    snprintf(src, sizeof(src), "%s/tests/data/payloads/venue.cfg", root ? root : ".");
+    f = fopen(src, "r");
+    cr_assert_not_null(f);
+    n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    static const char *const cut[] = {" frigate = \"fz1\";",
+                                      " z2m = { device = \"hall_air\"; field = \"co2\"; };",
+                                      " z2m = { device = \"hall_air\"; field = \"temperature\"; };"};
+    for (size_t i = 0; i < 3; i++) {
+        char *at = strstr(text, cut[i]);
+        cr_assert_not_null(at, "%s", cut[i]);
+        memmove(at, at + strlen(cut[i]), strlen(at + strlen(cut[i])) + 1);
+    }
+    int fd = mkstemp(dst);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    cr_assert_eq(vg_model_load(dst, &m, &err), 0, "%s:%d: %s", err.file, err.line, err.message);
+    unlink(dst);
+    return m;
+}
+
+/* The session is persistent, so the broker keeps the old model's subscriptions over the
+ * outage: the ingestor must drop them when it is back, or it receives (and counts as
+ * refused) traffic the new model no longer maps. */
+Test(ingest, a_reload_while_disconnected_drops_the_old_subscriptions_at_reconnect)
+{
+    struct rig g;
+    struct pub p;
+    vg_model *plain = model_without_bridges();
+
+    rig_up(&g, 1024, "vg-it-resub", -1, 0);
+    wait_connected(&g, 1);
+    broker_kill();
+    int64_t end = vg_mono_ns() + 10 * VG_NS_PER_S;
+    while (stats(&g).connected && vg_mono_ns() < end)
+        nap_ms(10);
+    cr_assert_eq(vg_ingest_set_model(g.in, plain), 0);
+    nap_ms(300); /* taken between loop turns, while disconnected */
+    broker_start();
+    wait_connected(&g, 2);
+    pub_open(&p, "vg-it-pub-resub");
+    for (int i = 0; i < 5; i++)
+        pub_send(&p, "zigbee2mqtt/hall_air", "{\"co2\":812}", 11);
+    send_sensor(&p, "t1", 0, 21); /* still subscribed: the end marker */
+    pub_close(&p);
+    wait_messages(&g, 1, 10);
+    nap_ms(300);
+    vg_ingest_stats s = stats(&g);
+    rig_down(&g);
+    vg_model_free(&plain);
+    cr_assert_eq(s.readings[VG_INGEST_SRC_SENSOR], 1);
+    cr_assert_eq(s.messages, 1, "only the sensor reading came (unknown sensor %llu)",
+                 (unsigned long long)s.rejects[VG_REJECT_UNKNOWN_SENSOR]);
+}
