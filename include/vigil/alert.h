@@ -223,9 +223,9 @@ int vg_alert_core_set_service(vg_alert_core *c, uint64_t id, int on, const vg_al
 int vg_alert_core_reset(vg_alert_core *c, uint64_t id, const vg_alert_actor *who);
 
 /* Replaces the venue model, keeping every alert whose subject and zone exist in the new
- * one (matched by id, not index); the others are published "removed" and dropped. Routes
- * are re-read. The old model must stay valid until this returns. m: borrowed.
- * Returns 0 or -EINVAL. Thread: the owner. */
+ * one (matched by id, not index), and every alert without a subject; the others are
+ * published "removed" and dropped. Routes are re-read. The old model must stay valid until
+ * this returns. m: borrowed. Returns 0 or -EINVAL. Thread: the owner. */
 int vg_alert_core_set_model(vg_alert_core *c, const vg_model *m, const vg_alert_actor *who);
 const vg_model *vg_alert_core_model(const vg_alert_core *c);
 

@@ -1192,8 +1192,11 @@ int vg_alert_core_set_model(vg_alert_core *c, const vg_model *m, const vg_alert_
             continue; /* rebuilt below from the held members */
         const char *sid = subject_id(om, r->a.last.source_type, r->a.last.source);
         const vg_zone *oz = vg_model_zone(om, r->a.last.zone);
-        uint32_t ns = 0, nz = VG_MODEL_NONE;
-        bool ok = sid && subject_find(m, r->a.last.source_type, sid, &ns) == 0;
+        uint32_t ns = r->a.last.source, nz = VG_MODEL_NONE;
+        /* A subjectless alert (the engine's archive_backlog) has nothing to remap: it stays,
+         * or it would be gone for good (the engine only pushes it on a change). */
+        bool ok = r->a.last.source_type == VG_SOURCE_NONE ||
+                  (sid && subject_find(m, r->a.last.source_type, sid, &ns) == 0);
         if (ok && oz)
             ok = vg_model_find_zone(m, oz->id, &nz) == 0;
         if (!ok) {

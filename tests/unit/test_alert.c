@@ -940,3 +940,36 @@ Test(alert, pack_metrics_fills_32_per_record)
     cr_assert(isnan(out[1].u.metrics[7].density_per_m2), "no density flag: NaN");
     cr_assert_eq(vg_alert_pack_metrics(z, 40, T0, out, 1), 1);
 }
+
+/* The engine's own archive_backlog alert has no subject (no zone, sensor or camera): a
+ * reload has nothing to remap and must keep it. Before, it was published "removed" and
+ * dropped, and since the engine only pushes on a change it never came back. */
+Test(alert, reload_keeps_a_subjectless_alert)
+{
+    vg_model *same = NULL;
+    vg_alert_event bl = ev(VG_ALERT_ARCHIVE_BACKLOG, VG_SOURCE_NONE, VG_MODEL_NONE,
+                           VG_MODEL_NONE, VG_ALERT_ACTION_RAISE, VG_GRADE_WARNING, T0, 900);
+    push(bl);
+    cr_assert_eq(notes[n_notes - 1].reason, VG_ALERT_REASON_RAISE);
+    load_model(model_text, &same); /* the same venue, a new model */
+    int before = n_notes;
+    cr_assert_eq(vg_alert_core_set_model(core, same, &op1), 0);
+    for (int i = before; i < n_notes; i++)
+        cr_assert_neq(notes[i].reason, VG_ALERT_REASON_REMOVED, "alert %llu removed",
+                      (unsigned long long)notes[i].a.id);
+    const vg_alert_info *a = vg_alert_core_find(core, 900);
+    cr_assert_not_null(a, "the backlog alert survives the reload");
+    cr_assert_eq(a->state, VG_ALERT_STATE_UNACK);
+    cr_assert_eq(a->last.zone, VG_MODEL_NONE);
+    cr_assert_eq(a->feed, VG_FEED_TECHNICAL);
+    /* and the engine's later clear finds it */
+    bl.action = VG_ALERT_ACTION_CLEAR;
+    bl.grade = VG_GRADE_CLEAR;
+    bl.t_ns = T0 + SEC(5);
+    push(bl);
+    cr_assert_eq(notes[n_notes - 1].a.id, 900);
+    cr_assert_eq(notes[n_notes - 1].reason, VG_ALERT_REASON_RTN);
+    cr_assert_eq(notes[n_notes - 1].a.state, VG_ALERT_STATE_RTN_UNACK);
+    vg_alert_core_free(&core);
+    vg_model_free(&same);
+}
