@@ -651,6 +651,23 @@ static int64_t transition_time(const struct rec *r, const vg_alert_event *ev)
     return ev->t_ns > r->a.changed_ns ? ev->t_ns : r->a.changed_ns;
 }
 
+/* A raise (a new alert, or one active again) during a flood: an advisory or warning alert
+ * that would be shown is held in its (feed, sector) summary instead. Returns r, re-found. */
+static struct rec *flood_hold(vg_alert_core *c, struct rec *r)
+{
+    if (!c->in_flood || r->a.grade > VG_GRADE_WARNING || r->a.hide != 0)
+        return r;
+    unsigned feed = r->a.feed;
+    uint32_t sector = r->a.sector;
+    uint64_t k = r->key;
+    r->a.hide |= VG_ALERT_HIDE_HELD;
+    summary_adjust(c, feed, sector, +1, r->a.grade);
+    r = tab_find(c, k);
+    if (r && !summary_for(c, feed, sector, false))
+        r->a.hide &= ~(uint32_t)VG_ALERT_HIDE_HELD; /* no room for a summary */
+    return r;
+}
+
 static int on_active(vg_alert_core *c, const vg_alert_event *ev, uint64_t key)
 {
     struct rec *r = tab_find(c, key);
@@ -679,16 +696,7 @@ static int on_active(vg_alert_core *c, const vg_alert_event *ev, uint64_t key)
             r->a.hide |= VG_ALERT_HIDE_SUPPRESSED;
         flood_count_raise(c);
         schedule_escalation(c, r);
-        if (c->in_flood && ev->grade <= VG_GRADE_WARNING && r->a.hide == 0) {
-            unsigned feed = r->a.feed;
-            uint32_t sector = r->a.sector;
-            uint64_t k = r->key;
-            r->a.hide |= VG_ALERT_HIDE_HELD;
-            summary_adjust(c, feed, sector, +1, ev->grade);
-            r = tab_find(c, k);
-            if (r && !summary_for(c, feed, sector, false))
-                r->a.hide &= ~(uint32_t)VG_ALERT_HIDE_HELD; /* no room for a summary */
-        }
+        r = flood_hold(c, r);
         if (r && r->a.hide == 0)
             publish(c, r, VG_ALERT_REASON_RAISE);
         return 0;
@@ -741,6 +749,11 @@ static int on_active(vg_alert_core *c, const vg_alert_event *ev, uint64_t key)
             publish(c, r, r->announced ? why : VG_ALERT_REASON_RAISE);
             return 0;
         }
+    }
+    if (why == VG_ALERT_REASON_RAISE) {
+        r = flood_hold(c, r); /* counted as a raise above, so held like a new one */
+        if (!r)
+            return 0;
     }
     if (r->a.hide == 0)
         publish(c, r, why);

@@ -973,3 +973,40 @@ Test(alert, reload_keeps_a_subjectless_alert)
     vg_alert_core_free(&core);
     vg_model_free(&same);
 }
+
+/* During a flood an advisory or warning alert that comes back (rtn_unack -> unack) counts as
+ * a raise, so it is held in its group's summary like a new one, not annunciated; a critical
+ * one that comes back still goes out at once. */
+Test(alert, a_lower_grade_alert_coming_back_during_a_flood_is_held)
+{
+    push(density(PLAZA, VG_ALERT_ACTION_RAISE, VG_GRADE_ADVISORY, T0, 7));
+    push(density(PLAZA, VG_ALERT_ACTION_CLEAR, VG_GRADE_CLEAR, T0 + SEC(1), 7));
+    push(density(CONC, VG_ALERT_ACTION_RAISE, VG_GRADE_CRITICAL, T0, 8));
+    push(density(CONC, VG_ALERT_ACTION_CLEAR, VG_GRADE_CLEAR, T0 + SEC(1), 8));
+    cr_assert_eq(vg_alert_core_find(core, 7)->state, VG_ALERT_STATE_RTN_UNACK);
+    raise_sensor_alerts(9, VG_GRADE_ADVISORY, T0 + SEC(10), 100);
+    vg_alert_core_stats st;
+    vg_alert_core_get_stats(core, &st);
+    cr_assert_eq(st.in_flood, 1);
+
+    int before = n_notes;
+    push(density(PLAZA, VG_ALERT_ACTION_RAISE, VG_GRADE_ADVISORY, T0 + SEC(30), 9));
+    const vg_alert_info *a = vg_alert_core_find(core, 7);
+    cr_assert_eq(a->state, VG_ALERT_STATE_UNACK);
+    cr_assert(a->hide & VG_ALERT_HIDE_HELD, "held in the flood summary");
+    int raised = 0, grouped = 0;
+    for (int i = before; i < n_notes; i++) {
+        raised += notes[i].a.id == 7;
+        grouped += notes[i].a.kind == VG_ALERT_FLOOD_SUMMARY &&
+                   notes[i].reason == VG_ALERT_REASON_FLOOD;
+    }
+    cr_assert_eq(raised, 0, "not annunciated during the flood");
+    cr_assert_eq(grouped, 1, "counted in its sector's summary");
+
+    before = n_notes;
+    push(density(CONC, VG_ALERT_ACTION_RAISE, VG_GRADE_CRITICAL, T0 + SEC(31), 10));
+    cr_assert_eq(n_notes, before + 1);
+    cr_assert_eq(notes[before].a.id, 8);
+    cr_assert_eq(notes[before].reason, VG_ALERT_REASON_RAISE, "critical is never held");
+    cr_assert_eq(vg_alert_core_find(core, 8)->hide, 0);
+}
