@@ -1126,6 +1126,24 @@ static int subject_find(const vg_model *m, unsigned stype, const char *id, uint3
     return -ENOENT;
 }
 
+/* Evidence names its sources by index in om: re-index them by id in m (json.c looks them
+ * up in the model in force) and leave out those m no longer has. */
+static void remap_evidence(vg_alert_event *e, const vg_model *om, const vg_model *m)
+{
+    unsigned kept = 0;
+
+    for (unsigned i = 0; i < e->evidence_count && i < VG_EVIDENCE_MAX; i++) {
+        vg_evidence x = e->evidence[i];
+        if (x.source_type != VG_SOURCE_NONE) {
+            const char *sid = subject_id(om, x.source_type, x.source);
+            if (!sid || subject_find(m, x.source_type, sid, &x.source) != 0)
+                continue;
+        }
+        e->evidence[kept++] = x;
+    }
+    e->evidence_count = (uint8_t)kept;
+}
+
 /* After a reload has rebuilt the flood summaries (c->recs from first_new on, new ids): a
  * summary of the same feed and sector name as one before keeps that one's id and lifecycle
  * (consoles and operators know it by its id) and is published if its count or grade moved;
@@ -1226,6 +1244,7 @@ int vg_alert_core_set_model(vg_alert_core *c, const vg_model *m, const vg_alert_
         n->key = key;
         n->a.last.source = ns;
         n->a.last.zone = nz;
+        remap_evidence(&n->a.last, om, m);
     }
     c->m = m;
     /* Re-route, re-sector, and rebuild the flood groups. */

@@ -1010,3 +1010,74 @@ Test(alert, a_lower_grade_alert_coming_back_during_a_flood_is_held)
     cr_assert_eq(notes[before].reason, VG_ALERT_REASON_RAISE, "critical is never held");
     cr_assert_eq(vg_alert_core_find(core, 8)->hide, 0);
 }
+
+/* The same venue with its sensors and cameras in another order (and one camera more). */
+static const char model3_text[] =
+    "venue = { id = \"tv\"; name = \"Test\"; };\n"
+    "profiles = ( { id = \"default\"; } );\n"
+    "zones = (\n"
+    "  { id = \"gate-a\"; type = \"queue\"; area_m2 = 600; capacity = 1500;\n"
+    "    sector = \"north\"; },\n"
+    "  { id = \"plaza\"; type = \"standing\"; area_m2 = 12000.0; sector = \"north\"; },\n"
+    "  { id = \"conc-1\"; type = \"moving\"; area_m2 = 1200; sector = \"stadium\"; }\n"
+    ");\n"
+    "cameras = ( { id = \"cam-conc\"; zones = ( { zone = \"conc-1\"; coverage = 1.0; } ); },\n"
+    "            { id = \"cam-plaza\"; zones = ( { zone = \"plaza\"; coverage = 0.6; },\n"
+    "                                          { zone = \"gate-a\"; coverage = 1.0; } ); } );\n"
+    "sensors = (\n"
+    "  { id = \"smoke-gate\"; kind = \"smoke\"; zone = \"gate-a\"; min = 0; max = 1; period_s = "
+    "60; },\n"
+    "  { id = \"co2-conc\"; kind = \"co2\"; zone = \"conc-1\"; min = 300; max = 10000; period_s = "
+    "30; },\n"
+    "  { id = \"wbgt-plaza\"; kind = \"wbgt\"; zone = \"plaza\"; min = -10; max = 60; period_s = "
+    "60; }\n"
+    ");\n"
+    "help_points = ( { id = \"hp-1\"; zone = \"gate-a\"; } );\n";
+
+static void add_evidence(vg_alert_event *e, unsigned stype, uint32_t source)
+{
+    e->evidence[e->evidence_count++] = (vg_evidence){.t_ns = e->t_ns,
+                                                     .value = 1,
+                                                     .source = source,
+                                                     .source_type = (uint8_t)stype,
+                                                     .reading_type = VG_READING_COUNT};
+}
+
+/* Evidence names its sensors and cameras by index: after a reload that renumbers them it
+ * must still name the same devices, and leave out those the new venue no longer has. */
+Test(alert, reload_keeps_evidence_naming_the_same_devices)
+{
+    vg_model *m3 = NULL, *m2 = NULL;
+    vg_alert_event w = ev(VG_ALERT_WBGT, VG_SOURCE_SENSOR, 0, PLAZA, VG_ALERT_ACTION_RAISE,
+                          VG_GRADE_WARNING, T0, 1);
+    add_evidence(&w, VG_SOURCE_SENSOR, 0); /* wbgt-plaza */
+    add_evidence(&w, VG_SOURCE_SENSOR, 1); /* co2-conc */
+    add_evidence(&w, VG_SOURCE_CAMERA, 0); /* cam-plaza */
+    add_evidence(&w, VG_SOURCE_ZONE, PLAZA);
+    push(w);
+    vg_alert_event d = density(PLAZA, VG_ALERT_ACTION_RAISE, VG_GRADE_WARNING, T0, 2);
+    add_evidence(&d, VG_SOURCE_SENSOR, 0); /* wbgt-plaza: not in model2 */
+    add_evidence(&d, VG_SOURCE_ZONE, PLAZA);
+    add_evidence(&d, VG_SOURCE_CAMERA, 0); /* cam-plaza: not in model2 */
+    push(d);
+
+    load_model(model3_text, &m3);
+    cr_assert_eq(vg_alert_core_set_model(core, m3, &op1), 0);
+    const vg_alert_event *e = &vg_alert_core_find(core, 1)->last;
+    cr_assert_eq(e->evidence_count, 4);
+    cr_assert_str_eq(vg_model_sensor(m3, e->evidence[0].source)->id, "wbgt-plaza");
+    cr_assert_str_eq(vg_model_sensor(m3, e->evidence[1].source)->id, "co2-conc");
+    cr_assert_str_eq(vg_model_camera(m3, e->evidence[2].source)->id, "cam-plaza");
+    cr_assert_str_eq(vg_model_zone(m3, e->evidence[3].source)->id, "plaza");
+
+    /* model2 has plaza but no sensors or cameras: only the zone's evidence is left */
+    load_model(model2_text, &m2);
+    cr_assert_eq(vg_alert_core_set_model(core, m2, &op1), 0);
+    e = &vg_alert_core_find(core, 2)->last;
+    cr_assert_eq(e->evidence_count, 1);
+    cr_assert_eq(e->evidence[0].source_type, VG_SOURCE_ZONE);
+    cr_assert_str_eq(vg_model_zone(m2, e->evidence[0].source)->id, "plaza");
+    vg_alert_core_free(&core);
+    vg_model_free(&m3);
+    vg_model_free(&m2);
+}
