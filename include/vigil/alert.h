@@ -121,7 +121,7 @@ typedef struct vg_alert_info {
     int64_t acked_ns;                        /* 0 when never acknowledged */
     int64_t shelved_until_ns;                /* valid while hide has VG_ALERT_HIDE_SHELVED */
     char operator_id[VG_ALERT_OPERATOR_MAX]; /* owner once acknowledged, else "" */
-    char comment[VG_ALERT_COMMENT_MAX];
+    char comment[VG_ALERT_COMMENT_MAX];      /* the owner's, from the acknowledgement */
 } vg_alert_info;
 
 /* One thing to publish. feed is where: the alert's own feed, or VG_FEED_SUPERVISOR for an

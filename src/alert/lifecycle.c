@@ -963,7 +963,7 @@ int vg_alert_core_shelve(vg_alert_core *c, uint64_t id, int64_t duration_ns,
         duration_ns = c->p.shelve_max_ns;
     r->a.shelved_until_ns = c->now + duration_ns;
     timer_at(c, r->a.shelved_until_ns);
-    copy_text(r->a.comment, sizeof(r->a.comment), who->comment);
+    /* r->a.comment is the owner's (the ack's); the shelve comment goes to the audit record. */
     set_hidden(c, r, VG_ALERT_HIDE_SHELVED, true, VG_ALERT_REASON_SHELVE, VG_ALERT_REASON_UNSHELVE);
     audit(c, &r->a, VG_ALERT_OP_SHELVE, who);
     return 0;

@@ -1081,3 +1081,26 @@ Test(alert, reload_keeps_evidence_naming_the_same_devices)
     vg_model_free(&m3);
     vg_model_free(&m2);
 }
+
+/* Shelving does not touch the owner: the alert still shows who acknowledged it and what they
+ * wrote; the shelving operator's comment is in the shelve audit record. */
+Test(alert, shelving_keeps_the_owners_comment)
+{
+    const vg_alert_actor op2 = {.operator_id = "op2", .comment = "noisy sensor", .wall_ns = 43};
+    const vg_alert_actor op3 = {.operator_id = "op3", .comment = NULL, .wall_ns = 44};
+    push(density(PLAZA, VG_ALERT_ACTION_RAISE, VG_GRADE_WARNING, T0, 7));
+    push(density(CONC, VG_ALERT_ACTION_RAISE, VG_GRADE_WARNING, T0, 8));
+    cr_assert_eq(vg_alert_core_ack(core, 7, &op1), 0);
+    cr_assert_eq(vg_alert_core_ack(core, 8, &op1), 0);
+    cr_assert_eq(vg_alert_core_shelve(core, 7, SEC(600), &op2), 0);
+    cr_assert_eq(vg_alert_core_shelve(core, 8, SEC(600), &op3), 0);
+    for (uint64_t id = 7; id <= 8; id++) {
+        const vg_alert_info *a = vg_alert_core_find(core, id);
+        cr_assert_str_eq(a->operator_id, "op1");
+        cr_assert_str_eq(a->comment, "on it", "alert %llu", (unsigned long long)id);
+    }
+    cr_assert_str_eq(notes[n_notes - 1].a.comment, "on it", "the shelve note too");
+    cr_assert_eq(audits[n_audits - 2].op, VG_ALERT_OP_SHELVE);
+    cr_assert_str_eq(audits[n_audits - 2].operator_id, "op2");
+    cr_assert_str_eq(audits[n_audits - 2].comment, "noisy sensor");
+}
