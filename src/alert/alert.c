@@ -387,6 +387,50 @@ static const char *get_str(const cJSON *req, const char *key)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* Whether s is valid UTF-8 (RFC 3629: shortest forms, no surrogates, up to U+10FFFF). cJSON
+ * passes any bytes through, and the feeds, which are JSON, must not. */
+static bool utf8_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    while (*p) {
+        unsigned c = *p, n;
+        uint32_t cp;
+        if (c < 0x80) {
+            p++;
+            continue;
+        } else if (c >= 0xc2 && c <= 0xdf) {
+            n = 1, cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2, cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3, cp = c & 0x07;
+        } else {
+            return false;
+        }
+        for (unsigned i = 1; i <= n; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return false;
+            cp = cp << 6 | (p[i] & 0x3f);
+        }
+        if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+            (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+            return false;
+        p += n + 1;
+    }
+    return true;
+}
+
+/* The request's operator and comment, when given, must be UTF-8 (NULL) or this is the error. */
+static const char *who_not_utf8(const vg_alert_actor *who)
+{
+    if (who->operator_id && !utf8_valid(who->operator_id))
+        return "'operator' must be UTF-8";
+    if (who->comment && !utf8_valid(who->comment))
+        return "'comment' must be UTF-8";
+    return NULL;
+}
+
 static void add_alert_raw(cJSON *obj, const char *key, const vg_model *m, const vg_alert_info *ai)
 {
     vg__buf b;
@@ -412,6 +456,9 @@ static cJSON *do_operator_cmd(vg_alert *a, const char *cmd, const cJSON *req)
         return reply_error("'id' is required (the alert id as a string)");
     if (!who.operator_id || !who.operator_id[0])
         return reply_error("'operator' is required");
+    const char *bad = who_not_utf8(&who);
+    if (bad)
+        return reply_error("%s", bad);
     if (strcmp(cmd, "ack") == 0) {
         r = vg_alert_core_ack(a->core, id, &who);
     } else if (strcmp(cmd, "shelve") == 0) {
@@ -579,6 +626,9 @@ static cJSON *do_reload(vg_alert *a, const cJSON *req)
         .comment = get_str(req, "comment"),
         .wall_ns = vg_wall_ns(),
     };
+    const char *bad = who_not_utf8(&who);
+    if (bad)
+        return reply_error("%s", bad);
     r = a->cfg.reload_fn(a->cfg.hook_ctx, get_str(req, "path"), &who, err, sizeof(err));
     if (r < 0)
         return reply_error("reload: %s", err[0] ? err : vg_strerror(r));

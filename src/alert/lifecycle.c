@@ -212,9 +212,20 @@ static void publish(vg_alert_core *c, struct rec *r, enum vg_alert_reason why)
     note(c, &r->a, why, r->a.feed);
 }
 
+/* Copies src into dst[cap], cut before a character rather than inside one: the text goes
+ * out as JSON, which must stay valid UTF-8. */
 static void copy_text(char *dst, size_t cap, const char *src)
 {
-    snprintf(dst, cap, "%s", src ? src : "");
+    size_t n = src ? strlen(src) : 0;
+
+    if (n >= cap) {
+        n = cap - 1;
+        while (n > 0 && ((unsigned char)src[n] & 0xc0) == 0x80)
+            n--; /* src[n], the first byte left out, continues a character */
+    }
+    if (n)
+        memcpy(dst, src, n);
+    dst[n] = 0;
 }
 
 static void audit(vg_alert_core *c, const vg_alert_info *a, enum vg_alert_op op,

@@ -1333,3 +1333,69 @@ Test(alert, watch_lines_prints_messages_when_the_control_socket_does_not_answer)
     free(err);
     unlink(err_path);
 }
+
+/* The feeds are JSON, which is UTF-8: an operator id or comment that is not valid UTF-8
+ * (a stray byte, an overlong form, a surrogate) is refused and counted, never published. */
+Test(alert, operator_and_comment_must_be_utf8)
+{
+    static const char *const bad[][2] = {
+        {"{\"cmd\":\"ack\",\"id\":\"7\",\"operator\":\"op\",\"comment\":\"caf\xe9\"}",
+         "'comment' must be UTF-8"},
+        {"{\"cmd\":\"ack\",\"id\":\"7\",\"operator\":\"op\",\"comment\":\"\xc0\xaf\"}",
+         "'comment' must be UTF-8"},
+        {"{\"cmd\":\"ack\",\"id\":\"7\",\"operator\":\"op\",\"comment\":\"\xed\xa0\x80\"}",
+         "'comment' must be UTF-8"},
+        {"{\"cmd\":\"shelve\",\"id\":\"7\",\"operator\":\"op\xc3\"}", "'operator' must be UTF-8"},
+        {"{\"cmd\":\"ack\",\"id\":\"7\",\"operator\":\"\xf4\x90\x80\x80\"}",
+         "'operator' must be UTF-8"},
+    };
+    push_plaza_critical(7, T0);
+    void *r = control_client(NULL);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cJSON *o = control(r, bad[i][0]);
+        cr_assert_not(ok(o), "request %zu accepted", i);
+        cr_assert_str_eq(str(o, "error"), bad[i][1], "request %zu", i);
+        cJSON_Delete(o);
+    }
+    const cJSON *pb;
+    cJSON *st = status_of(r, &pb);
+    cr_assert_eq(num(pb, "bad_requests"), 5);
+    cr_assert_eq(num(cJSON_GetObjectItemCaseSensitive(st, "alerts"), "shelved"), 0);
+    cJSON_Delete(st);
+    cJSON *o = control(r, "{\"cmd\":\"ack\",\"id\":\"7\",\"operator\":\"op\xc3\xa9\","
+                          "\"comment\":\"Sanit\xc3\xa4ter \xe2\x82\xac \xf0\x9f\x9a\x91\"}");
+    cr_assert(ok(o), "%s", str(o, "error"));
+    const cJSON *al = cJSON_GetObjectItemCaseSensitive(o, "alert");
+    const cJSON *owner = cJSON_GetObjectItemCaseSensitive(al, "owner");
+    cr_assert_str_eq(str(owner, "comment"), "Sanit\xc3\xa4ter \xe2\x82\xac \xf0\x9f\x9a\x91");
+    cJSON_Delete(o);
+}
+
+static int reload_calls;
+
+static int reload_stub(void *ctx, const char *path, const vg_alert_actor *who, char *err,
+                       size_t err_len)
+{
+    (void)ctx, (void)path, (void)who, (void)err, (void)err_len;
+    reload_calls++;
+    return 0;
+}
+
+/* A reload's operator and comment go to the audit record: UTF-8 too. */
+Test(alert_reload, reload_operator_and_comment_must_be_utf8, .init = setup, .fini = teardown,
+     .timeout = 60)
+{
+    vg_alert_cfg cfg;
+    default_cfg(&cfg);
+    cfg.reload_fn = reload_stub;
+    start_with(&cfg);
+    void *r = control_client(NULL);
+    cJSON *o = control(r, "{\"cmd\":\"reload\",\"operator\":\"op\",\"comment\":\"\xff\"}");
+    cr_assert_str_eq(str(o, "error"), "'comment' must be UTF-8");
+    cJSON_Delete(o);
+    cr_assert_eq(reload_calls, 0, "refused before the engine is asked");
+    o = control(r, "{\"cmd\":\"reload\",\"operator\":\"op\",\"comment\":\"caf\xc3\xa9\"}");
+    cr_assert(ok(o), "%s", str(o, "error"));
+    cJSON_Delete(o);
+    cr_assert_eq(reload_calls, 1);
+}

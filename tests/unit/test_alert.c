@@ -1104,3 +1104,43 @@ Test(alert, shelving_keeps_the_owners_comment)
     cr_assert_str_eq(audits[n_audits - 2].operator_id, "op2");
     cr_assert_str_eq(audits[n_audits - 2].comment, "noisy sensor");
 }
+
+/* Whether s is valid UTF-8 (well-formed sequences, no surrogates, nothing past U+10FFFF). */
+static int utf8_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        unsigned n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2
+                                   : (*p & 0xf8) == 0xf0 ? 3 : 9;
+        if (n == 9 || (n == 1 && *p < 0xc2))
+            return 0;
+        for (unsigned i = 1; i <= n; i++)
+            if ((p[i] & 0xc0) != 0x80)
+                return 0;
+        p += n + 1;
+    }
+    return 1;
+}
+
+/* Operator ids and comments past their fields' size are cut at a character, never inside
+ * one: the feed's JSON stays valid UTF-8. */
+Test(alert, long_operator_and_comment_are_cut_at_a_character)
+{
+    char op[64] = "", comment[256] = "";
+    for (int i = 0; i < 16; i++)
+        strcat(op, "\xe2\x82\xac"); /* €: 48 bytes, the field holds 47 */
+    for (int i = 0; i < 80; i++)
+        strcat(comment, "\xc3\xa9"); /* é: 160 bytes, the field holds 159 */
+    const vg_alert_actor who = {.operator_id = op, .comment = comment, .wall_ns = 1};
+    push(density(PLAZA, VG_ALERT_ACTION_RAISE, VG_GRADE_WARNING, T0, 7));
+    cr_assert_eq(vg_alert_core_ack(core, 7, &who), 0);
+    const vg_alert_info *a = vg_alert_core_find(core, 7);
+    cr_assert_eq(strlen(a->operator_id), 45, "15 whole characters");
+    cr_assert_eq(strncmp(a->operator_id, op, 45), 0);
+    cr_assert(utf8_valid(a->operator_id));
+    cr_assert_eq(strlen(a->comment), 158, "79 whole characters");
+    cr_assert(utf8_valid(a->comment));
+    cr_assert(utf8_valid(audits[n_audits - 1].operator_id));
+    cr_assert(utf8_valid(audits[n_audits - 1].comment));
+    cr_assert_eq(strlen(audits[n_audits - 1].comment), 158);
+}
