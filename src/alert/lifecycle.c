@@ -887,12 +887,14 @@ static void ack_group(vg_alert_core *c, const struct rec *s, const vg_alert_acto
         if (!r)
             return;
         set_owner(c, r, who);
-        audit(c, &r->a, VG_ALERT_OP_ACK, who);
         if (r->a.state == VG_ALERT_STATE_UNACK)
             r->a.state = VG_ALERT_STATE_ACKED;
         else if (r->latched)
             r->a.state = VG_ALERT_STATE_LATCHED;
         else
+            r->a.state = VG_ALERT_STATE_CLEARED;
+        audit(c, &r->a, VG_ALERT_OP_ACK, who); /* with the state after the ack */
+        if (r->a.state == VG_ALERT_STATE_CLEARED)
             drop(c, r, VG_ALERT_REASON_ACK); /* may remove the summary too */
     }
 }

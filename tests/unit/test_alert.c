@@ -1144,3 +1144,22 @@ Test(alert, long_operator_and_comment_are_cut_at_a_character)
     cr_assert(utf8_valid(audits[n_audits - 1].comment));
     cr_assert_eq(strlen(audits[n_audits - 1].comment), 158);
 }
+
+/* An audit record's state is the state after the action: acknowledging a flood summary
+ * records each member as acknowledged, not as it was before. */
+Test(alert, acknowledging_a_flood_summary_audits_members_as_acknowledged)
+{
+    raise_sensor_alerts(9, VG_GRADE_ADVISORY, T0, 100);
+    raise_sensor_alerts(2, VG_GRADE_ADVISORY, T0 + SEC(20), 200);
+    const uint64_t summary = notes[n_notes - 1].a.id;
+    cr_assert_eq(notes[n_notes - 1].a.kind, VG_ALERT_FLOOD_SUMMARY);
+    cr_assert_eq(vg_alert_core_ack(core, summary, &op1), 0);
+    int members = 0;
+    for (int i = 0; i < n_audits; i++) {
+        cr_assert_eq(audits[i].op, VG_ALERT_OP_ACK);
+        cr_assert_eq(audits[i].state, VG_ALERT_STATE_ACKED, "audit of alert %llu",
+                     (unsigned long long)audits[i].alert_id);
+        members += audits[i].alert_id == 200 || audits[i].alert_id == 201;
+    }
+    cr_assert_eq(members, 2);
+}
