@@ -716,6 +716,7 @@ static int on_active(vg_alert_core *c, const vg_alert_event *ev, uint64_t key)
     unsigned old_grade = r->a.grade;
     bool was_cond = r->cond;
     const int64_t t = transition_time(r, ev);
+    int64_t pending = 0; /* a deadline to keep: unack_since stays, the grade may fall */
     r->cond = 1;
     r->latched |= (ev->flags & VG_ALERT_F_LATCHED) != 0;
     r->a.activation = ev->id;
@@ -745,10 +746,16 @@ static int on_active(vg_alert_core *c, const vg_alert_event *ev, uint64_t key)
         if (ev->grade > old_grade || !was_cond) {
             r->a.unack_since_ns = t;
             r->a.escalations = 0;
+        } else {
+            pending = r->a.next_escalation_ns;
         }
         break;
     }
     schedule_escalation(c, r);
+    /* After a fall, unack_since + the lower grade's (longer) deadline can be long past: keep
+     * the deadline already pending rather than escalate again at the next tick. */
+    if (r->a.next_escalation_ns && pending > r->a.next_escalation_ns)
+        r->a.next_escalation_ns = pending;
     if ((r->a.hide & VG_ALERT_HIDE_HELD) && ev->grade >= VG_GRADE_CRITICAL) {
         /* Critical and emergency are never held back by a flood. */
         uint64_t k = r->key;

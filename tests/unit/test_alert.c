@@ -1163,3 +1163,24 @@ Test(alert, acknowledging_a_flood_summary_audits_members_as_acknowledged)
     }
     cr_assert_eq(members, 2);
 }
+
+/* An emergency that falls to critical keeps its pending deadline: the critical deadline
+ * counted from when it became unacknowledged is long past, and must not page the supervisor
+ * again at the next tick. */
+Test(alert, a_grade_fall_does_not_escalate_at_once)
+{
+    push(density(PLAZA, VG_ALERT_ACTION_RAISE, VG_GRADE_EMERGENCY, T0, 7));
+    vg_alert_core_tick(core, T0 + SEC(60));
+    vg_alert_core_tick(core, T0 + SEC(120));
+    cr_assert_eq(escalations_of(7), 4, "twice, each on two feeds");
+    push(density(PLAZA, VG_ALERT_ACTION_CHANGE, VG_GRADE_CRITICAL, T0 + SEC(126), 7));
+    cr_assert_eq(last_reason(), VG_ALERT_REASON_CHANGE);
+    vg_alert_core_tick(core, T0 + SEC(127));
+    cr_assert_eq(escalations_of(7), 4, "no escalation right after the fall");
+    vg_alert_core_tick(core, T0 + SEC(179));
+    cr_assert_eq(escalations_of(7), 4);
+    /* the deadline pending at the fall still holds: still unacknowledged, so it re-alarms */
+    vg_alert_core_tick(core, T0 + SEC(180));
+    cr_assert_eq(escalations_of(7), 6);
+    cr_assert_eq(vg_alert_core_find(core, 7)->escalations, 3);
+}
