@@ -464,8 +464,9 @@ static cJSON *do_operator_cmd(vg_alert *a, const char *cmd, const cJSON *req)
     } else if (strcmp(cmd, "shelve") == 0) {
         const cJSON *d = cJSON_GetObjectItemCaseSensitive(req, "duration_s");
         double secs = cJSON_IsNumber(d) ? d->valuedouble : 0;
-        if (d && (!cJSON_IsNumber(d) || !(secs > 0) || secs > 1e9))
-            return reply_error("'duration_s' must be a positive number of seconds");
+        /* Under 1 s could round to 0 ns, which the core takes for "the default" (30 min). */
+        if (d && (!cJSON_IsNumber(d) || !(secs >= 1) || secs > 1e9))
+            return reply_error("'duration_s' must be at least 1 (seconds)");
         r = vg_alert_core_shelve(a->core, id, (int64_t)(secs * 1e9), &who);
     } else if (strcmp(cmd, "unshelve") == 0) {
         r = vg_alert_core_unshelve(a->core, id, &who);

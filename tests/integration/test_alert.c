@@ -1399,3 +1399,27 @@ Test(alert_reload, reload_operator_and_comment_must_be_utf8, .init = setup, .fin
     cJSON_Delete(o);
     cr_assert_eq(reload_calls, 1);
 }
+
+/* A shelve shorter than a second would round to 0 ns, which the core reads as "the default,
+ * 30 minutes": refused instead, whatever the fraction. */
+Test(alert, shelving_for_less_than_a_second_is_refused)
+{
+    static const char *const bad[] = {
+        "{\"cmd\":\"shelve\",\"id\":\"7\",\"operator\":\"op\",\"duration_s\":1e-10}",
+        "{\"cmd\":\"shelve\",\"id\":\"7\",\"operator\":\"op\",\"duration_s\":0.5}",
+        "{\"cmd\":\"shelve\",\"id\":\"7\",\"operator\":\"op\",\"duration_s\":0}",
+    };
+    push_plaza_critical(7, T0);
+    void *r = control_client(NULL);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cJSON *o = control(r, bad[i]);
+        cr_assert_not(ok(o), "%s accepted", bad[i]);
+        cr_assert_str_eq(str(o, "error"), "'duration_s' must be at least 1 (seconds)");
+        cJSON_Delete(o);
+    }
+    cJSON *o = control(r, "{\"cmd\":\"shelve\",\"id\":\"7\",\"operator\":\"op\",\"duration_s\":1}");
+    cr_assert(ok(o), "%s", str(o, "error"));
+    const cJSON *al = cJSON_GetObjectItemCaseSensitive(o, "alert");
+    cr_assert_float_eq(num(al, "shelved_until"), (double)T0 / 1e9 + 1, 1e-6);
+    cJSON_Delete(o);
+}
