@@ -364,6 +364,9 @@ static int get_id(const cJSON *req, uint64_t *ret)
     char *end;
 
     if (cJSON_IsString(id) && id->valuestring[0]) {
+        /* Digits only: strtoull also takes blanks and a sign, and wraps "-1" round. */
+        if (id->valuestring[strspn(id->valuestring, "0123456789")])
+            return -EINVAL;
         errno = 0;
         unsigned long long v = strtoull(id->valuestring, &end, 10);
         if (errno || *end)

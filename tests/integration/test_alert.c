@@ -1423,3 +1423,44 @@ Test(alert, shelving_for_less_than_a_second_is_refused)
     cr_assert_float_eq(num(al, "shelved_until"), (double)T0 / 1e9 + 1, 1e-6);
     cJSON_Delete(o);
 }
+
+/* An id is decimal digits only: no sign, no blanks. Before, " +7" named alert 7 and
+ * "-9223372036854775807" wrapped round to the first flood summary's id. */
+Test(alert, an_id_is_decimal_digits_only)
+{
+    push_plaza_critical(7, T0);
+    for (uint32_t i = 0; i < 10; i++) { /* a flood: its summary's id is 2^63 + 1 */
+        vg_alert_event e =
+            make_event(VG_ALERT_OCCUPANCY_MISMATCH, VG_SOURCE_ZONE, 100 + i, GATE,
+                       VG_ALERT_ACTION_RAISE, VG_GRADE_ADVISORY, T0 + SEC(i), 100 + i);
+        push_event(&e);
+    }
+    void *r = control_client(NULL);
+    cJSON *o;
+    /* wait until the vg-alert thread has taken all of it in */
+    for (int64_t end = vg_mono_ns() + SEC(5);;) {
+        const cJSON *pb;
+        o = status_of(r, &pb);
+        const int done = num(pb, "inputs") == 11;
+        cJSON_Delete(o);
+        if (done)
+            break;
+        cr_assert_lt(vg_mono_ns(), end, "inputs not consumed");
+        nap_ms(10);
+    }
+    static const char *const bad[] = {" +7", "+7", "7 ", "-1", "-9223372036854775807", "0x7"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char req[128];
+        snprintf(req, sizeof(req), "{\"cmd\":\"ack\",\"id\":\"%s\",\"operator\":\"op\"}", bad[i]);
+        o = control(r, req);
+        cr_assert_not(ok(o), "id \"%s\" accepted", bad[i]);
+        cr_assert_not_null(strstr(str(o, "error"), "'id'"), "%s: %s", bad[i], str(o, "error"));
+        cJSON_Delete(o);
+    }
+    o = control(r, "{\"cmd\":\"ack\",\"id\":\"9223372036854775809\",\"operator\":\"op\"}");
+    cr_assert(ok(o), "the summary by its own id: %s", str(o, "error"));
+    cJSON_Delete(o);
+    o = control(r, "{\"cmd\":\"ack\",\"id\":\"7\",\"operator\":\"op\"}");
+    cr_assert(ok(o), "%s", str(o, "error"));
+    cJSON_Delete(o);
+}
