@@ -40,6 +40,11 @@ int vg_parse_instant(const char *text, int64_t *ret_ns);
  * out of range. Thread: any. */
 int vg_days_in_month(int year, int month);
 
+/* Copies src (NULL: "") into dst[cap], cap >= 1, always terminated. When it must cut, it
+ * cuts before a UTF-8 character, not inside one: the text goes out as JSON, which must
+ * stay valid UTF-8. Thread: any. */
+void vg_copy_text(char *dst, size_t cap, const char *src);
+
 enum vg_log_level {
     VG_LOG_ERROR = 0,
     VG_LOG_WARN = 1,

@@ -212,22 +212,6 @@ static void publish(vg_alert_core *c, struct rec *r, enum vg_alert_reason why)
     note(c, &r->a, why, r->a.feed);
 }
 
-/* Copies src into dst[cap], cut before a character rather than inside one: the text goes
- * out as JSON, which must stay valid UTF-8. */
-static void copy_text(char *dst, size_t cap, const char *src)
-{
-    size_t n = src ? strlen(src) : 0;
-
-    if (n >= cap) {
-        n = cap - 1;
-        while (n > 0 && ((unsigned char)src[n] & 0xc0) == 0x80)
-            n--; /* src[n], the first byte left out, continues a character */
-    }
-    if (n)
-        memcpy(dst, src, n);
-    dst[n] = 0;
-}
-
 static void audit(vg_alert_core *c, const vg_alert_info *a, enum vg_alert_op op,
                   const vg_alert_actor *who)
 {
@@ -251,10 +235,10 @@ static void audit(vg_alert_core *c, const vg_alert_info *a, enum vg_alert_op op,
     }
     if (who) {
         rec.wall_ns = who->wall_ns;
-        copy_text(rec.operator_id, sizeof(rec.operator_id), who->operator_id);
-        copy_text(rec.comment, sizeof(rec.comment), who->comment);
+        vg_copy_text(rec.operator_id, sizeof(rec.operator_id), who->operator_id);
+        vg_copy_text(rec.comment, sizeof(rec.comment), who->comment);
     } else {
-        copy_text(rec.operator_id, sizeof(rec.operator_id), "system");
+        vg_copy_text(rec.operator_id, sizeof(rec.operator_id), "system");
     }
     c->sink.on_audit(c->sink.ctx, &rec);
 }
@@ -870,8 +854,8 @@ static int check_actor(const vg_alert_actor *who)
 
 static void set_owner(vg_alert_core *c, struct rec *r, const vg_alert_actor *who)
 {
-    copy_text(r->a.operator_id, sizeof(r->a.operator_id), who->operator_id);
-    copy_text(r->a.comment, sizeof(r->a.comment), who->comment);
+    vg_copy_text(r->a.operator_id, sizeof(r->a.operator_id), who->operator_id);
+    vg_copy_text(r->a.comment, sizeof(r->a.comment), who->comment);
     r->a.acked_ns = c->now;
     r->a.changed_ns = c->now;
     r->a.next_escalation_ns = 0;

@@ -87,6 +87,20 @@ int vg_days_in_month(int year, int month)
     return month == 2 && leap ? 29 : days[month - 1];
 }
 
+void vg_copy_text(char *dst, size_t cap, const char *src)
+{
+    size_t n = src ? strlen(src) : 0;
+
+    if (n >= cap) {
+        n = cap - 1;
+        while (n > 0 && ((unsigned char)src[n] & 0xc0) == 0x80)
+            n--; /* src[n], the first byte left out, continues a character */
+    }
+    if (n)
+        memcpy(dst, src, n);
+    dst[n] = 0;
+}
+
 int vg_parse_instant(const char *text, int64_t *ret_ns)
 {
     int y, mo, d, h, mi, s;

@@ -1064,10 +1064,9 @@ int vg_engine_reload_as(vg_engine *e, const char *path, const vg_alert_actor *wh
     memset(&e->reload_by, 0, sizeof(e->reload_by));
     if (who) {
         e->reload_by.wall_ns = who->wall_ns;
-        snprintf(e->reload_by.operator_id, sizeof(e->reload_by.operator_id), "%s",
-                 who->operator_id ? who->operator_id : "");
-        snprintf(e->reload_by.comment, sizeof(e->reload_by.comment), "%s",
-                 who->comment ? who->comment : "");
+        vg_copy_text(e->reload_by.operator_id, sizeof(e->reload_by.operator_id),
+                     who->operator_id);
+        vg_copy_text(e->reload_by.comment, sizeof(e->reload_by.comment), who->comment);
     }
     atomic_store_explicit(&e->pending, m, memory_order_release);
     if ((r = vg_ingest_set_model(e->ingest, m)) < 0) {

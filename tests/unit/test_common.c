@@ -84,3 +84,21 @@ Test(common, instants_parse_with_their_offset_and_impossible_ones_are_refused)
         cr_expect_eq(ns, 42, "%s: ret_ns untouched", bad[i]);
     }
 }
+
+Test(common, copy_text_cuts_before_a_character_never_inside_one)
+{
+    char d[6];
+
+    vg_copy_text(d, sizeof(d), "abcdé"); /* é is 2 bytes: 6 with the a..d, one too many */
+    cr_assert_str_eq(d, "abcd");
+    vg_copy_text(d, sizeof(d), "ab€"); /* € is 3 bytes: fits exactly in 5 */
+    cr_assert_str_eq(d, "ab€");
+    vg_copy_text(d, sizeof(d), "a😀x"); /* 4-byte character after one byte: 5, then cut */
+    cr_assert_str_eq(d, "a😀");
+    vg_copy_text(d, sizeof(d), "abc😀");
+    cr_assert_str_eq(d, "abc");
+    vg_copy_text(d, sizeof(d), NULL);
+    cr_assert_str_eq(d, "");
+    vg_copy_text(d, 1, "abc");
+    cr_assert_str_eq(d, "");
+}
