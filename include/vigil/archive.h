@@ -260,7 +260,8 @@ typedef struct vg_archive_reader vg_archive_reader;
  * left by a crash). HDF5 does not open a file twice in one process: a file this process's
  * vg_archive is still writing gives -EIO. path: borrowed for the call.
  * Returns 0 and *ret (free with vg_archive_reader_free()), -EINVAL (NULL), -ENOENT, -EACCES,
- * -EPROTO (not a Vigil archive, or a newer format_version), -EIO (HDF5 error), -ENOMEM.
+ * -EPROTO (not a Vigil archive, or a newer format_version), -EIO (HDF5 error, or a damaged
+ * file: it fails at once, not after minutes of SWMR retries), -ENOMEM.
  * Thread: any; one thread per reader. */
 int vg_archive_reader_open(const char *path, vg_archive_reader **ret);
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #define BLOCK 65536
+#define READ_ATTEMPTS 10 /* metadata reads of a SWMR open (see vg_archive_reader_open) */
 
 struct vg_archive_reader {
     hid_t file;
@@ -191,7 +192,19 @@ int vg_archive_reader_open(const char *path, vg_archive_reader **ret)
         rc = -EPROTO;
         goto fail;
     }
-    r->file = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
+    /* A SWMR reader takes a bad metadata checksum for a race with the writer and retries,
+     * by default 100 times with growing sleeps: a damaged file hung replay, and vigil run's
+     * start (it reads every archive for the next alert id), for more than 15 minutes. A
+     * few attempts cover a real race: the writer flushes whole metadata in one go. */
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0 || H5Pset_metadata_read_attempts(fapl, READ_ATTEMPTS) < 0) {
+        if (fapl >= 0)
+            H5Pclose(fapl);
+        rc = -EIO;
+        goto fail;
+    }
+    r->file = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl);
+    H5Pclose(fapl);
     if (r->file < 0) /* an old-format HDF5 file cannot be opened SWMR */
         r->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (r->file < 0) {
@@ -223,7 +236,7 @@ int vg_archive_reader_open(const char *path, vg_archive_reader **ret)
             r->type[d] = vg__archive_type((enum vg__ds)d);
         }
         if (r->dset[d] < 0 || r->type[d] < 0) {
-            rc = r->dset[d] < 0 ? -EPROTO : -EIO;
+            rc = -EIO; /* a Vigil archive (its attributes say so) that is damaged */
             goto fail;
         }
         sp = H5Dget_space(r->dset[d]);

@@ -1568,3 +1568,65 @@ Test(archive, switches_survive_rotation_and_file_boundaries)
     cr_assert(replay_said(path1, "model 0 in force", "after reading 0, tick 0"));
     vg_model_free(&b);
 }
+
+/* A file damaged on disk (a bad sector, a copy cut short and patched): HDF5's SWMR reader
+ * takes a bad metadata checksum for a race with the writer and retried each read for
+ * minutes with its defaults, so replay, and vigil run's start (it reads every archive for
+ * the next alert id), hung. Every damaged copy must now open or fail at once. */
+Test(archive, a_damaged_file_is_refused_or_read_without_hanging)
+{
+    vg_archive *a = new_archive(NULL);
+    vg_archive_record s;
+    char names[2][512], src[1024], bad[1024];
+    unsigned char *bytes;
+    long size;
+    FILE *f;
+
+    memset(&s, 0, sizeof(s));
+    s.type = VG_ARCHIVE_REC_READING;
+    s.nslots = 1;
+    for (int i = 0; i < 100; i++) {
+        s.u.reading = sensor_reading(T0 + i * S, 400 + i, (uint32_t)i);
+        cr_assert_eq(vg_archive_write(a, &s, 1), 0);
+    }
+    vg_archive_free(&a);
+    cr_assert_eq(list_archives(dir, names, 2), 1);
+    snprintf(src, sizeof(src), "%s", names[0]);
+    snprintf(bad, sizeof(bad), "%s/damaged.h5", dir);
+    f = fopen(src, "rb");
+    cr_assert_not_null(f);
+    fseek(f, 0, SEEK_END);
+    size = ftell(f);
+    rewind(f);
+    bytes = malloc((size_t)size);
+    cr_assert_eq(fread(bytes, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+
+    int refused = 0, copies = 0;
+    for (long at = 64; at + 1 < size; at += size / 40 + 1, copies++) {
+        vg_archive_reader *rd = NULL;
+        vg_archive_input in;
+        const int64_t t0 = vg_mono_ns();
+
+        bytes[at] ^= 0xff;
+        bytes[at + 1] ^= 0x5a;
+        f = fopen(bad, "wb");
+        cr_assert_not_null(f);
+        cr_assert_eq(fwrite(bytes, 1, (size_t)size, f), (size_t)size);
+        fclose(f);
+        bytes[at] ^= 0xff;
+        bytes[at + 1] ^= 0x5a;
+        int r = vg_archive_reader_open(bad, &rd);
+        if (r == 0) {
+            while ((r = vg_archive_reader_next(rd, &in)) > 0)
+                ;
+            vg_archive_reader_free(&rd);
+        }
+        refused += r < 0;
+        cr_assert_lt(vg_mono_ns() - t0, 10 * VG_NS_PER_S, "bytes %ld-%ld: %.1f s", at, at + 1,
+                     (double)(vg_mono_ns() - t0) / 1e9);
+    }
+    free(bytes);
+    cr_log_info("%d of %d damaged copies refused", refused, copies);
+    cr_assert_gt(refused, 0, "some damage is seen");
+}
