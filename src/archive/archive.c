@@ -590,6 +590,9 @@ fail:
 fail_r:
     abandon_file(a);
     a->file = -1;
+    /* This call created it (EXCL) and it holds no record: left, one a retry on a full disk
+     * would litter the directory with files that are not archives. */
+    unlink(path);
     return r;
 }
 

@@ -1182,3 +1182,60 @@ Test(archive, tune_refuses_models_that_number_the_venue_otherwise)
     cr_assert_eq(count_lines(errp, "b.cfg numbers its zones differently from the file's model"),
                  1);
 }
+
+/* While the disk stays full, each retry creates a file and fails before it holds a record:
+ * such a file is removed, so the directory holds only archives (`vigil replay` over the
+ * directory failed at the first leftover with "not a Vigil archive"). */
+Test(archive, failed_retries_leave_no_half_made_files)
+{
+    vg_archive_cfg c;
+    vg_archive *a;
+    vg_ring *ring;
+    vg_archive_stats st;
+    struct rlimit lim, low;
+    uint32_t tag = 0;
+    char names[64][512];
+    int64_t deadline;
+
+    signal(SIGXFSZ, SIG_IGN);
+    vg_archive_cfg_default(&c);
+    c.model = model;
+    c.compression = 0;
+    c.chunk_records = 1024;
+    c.flush_interval_ns = 50 * VG_NS_PER_MS;
+    c.retry_ns = 200 * VG_NS_PER_MS;
+    cr_assert_eq(vg_archive_new(dir, &c, &a), 0);
+    cr_assert_eq(vg_ring_new(VG_ARCHIVE_SLOT_SIZE, 4096, &ring), 0);
+    cr_assert_eq(vg_archive_start(a, ring), 0);
+    cr_assert_eq(getrlimit(RLIMIT_FSIZE, &lim), 0);
+    low = lim;
+    low.rlim_cur = 256 * 1024;
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &low), 0);
+    deadline = vg_mono_ns() + 30 * S;
+    do {
+        push_burst(ring, &tag, 1000);
+        usleep(1000);
+        vg_archive_get_stats(a, &st);
+    } while (!st.faulted && vg_mono_ns() < deadline);
+    cr_assert_eq(st.faulted, 1, "no fault after %u readings", tag);
+    /* Now not even a new file's header fits: the retries fail one after another. */
+    low.rlim_cur = 1024;
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &low), 0);
+    usleep(1500 * 1000);
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    st = wait_stats(a, is_recovered, 10 * S);
+    cr_assert(is_recovered(&st), "faulted %d files %llu", st.faulted,
+              (unsigned long long)st.files);
+    vg_archive_stop(a);
+    vg_archive_free(&a);
+    vg_ring_free(&ring);
+
+    const int n = list_archives(dir, names, 64);
+    cr_assert_geq(n, 2, "the first file and the one after the fault");
+    for (int i = 0; i < n; i++) {
+        vg_archive_reader *rd = NULL;
+        cr_expect_eq(vg_archive_reader_open(names[i], &rd), 0, "%s is not an archive",
+                     names[i]);
+        vg_archive_reader_free(&rd);
+    }
+}
