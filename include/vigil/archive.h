@@ -276,6 +276,8 @@ typedef struct vg_archive_info {
     uint64_t session_id;     /* same for all files one writer made */
     uint32_t file_index;     /* 0, 1, 2, ... within the session (rotation, fault recovery) */
     int after_fault;         /* 1 when the file was opened after a fault lost records */
+    uint64_t cut_rows;       /* rows of zeros left out at the end of datasets: a flush that
+                              * a full disk cut short, in the file the fault abandoned */
     uint64_t first_alert_id; /* the first alert id this file's stream continues from */
     int64_t created_wall_ns;
     int64_t first_tick_ns;   /* INT64_MIN when the file has no tick */

@@ -294,6 +294,10 @@ int vg_cmd_replay(int argc, char **argv)
         if (info.after_fault)
             fprintf(stderr, "vigil replay: %s: written after an archive fault lost records; "
                             "the replay may differ from the live run there\n", argv[i]);
+        if (info.cut_rows)
+            fprintf(stderr, "vigil replay: %s: %llu rows of zeros at its end left out (a "
+                            "write cut short by a full disk); the live run went on past it\n",
+                    argv[i], (unsigned long long)info.cut_rows);
         if (prepare_switches(rd, argv[i], &info, !model_path) < 0) {
             vg_archive_reader_free(&rd);
             goto out;

@@ -77,7 +77,7 @@ static int read_archives(vg_score *s, char *const *paths, int n)
             break;
         }
         vg_archive_reader_info(rd, &info);
-        if (info.after_fault || info.lost)
+        if (info.after_fault || info.lost || info.cut_rows)
             fprintf(stderr,
                     "vigil score: %s: the live run lost archive records; alerts may "
                     "be missing from it\n",

@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +171,41 @@ static void read_info(vg_archive_reader *r)
     in->last_tick_ns = INT64_MIN;
 }
 
+static bool all_zero(const unsigned char *p, size_t n)
+{
+    return p[0] == 0 && memcmp(p, p + 1, n - 1) == 0;
+}
+
+/* A flush cut short by a full disk can leave a dataset's extent past the rows that reached
+ * the disk; HDF5 reads the fill value there: zeros. No record is all zeros (each has a time
+ * or an id), so trailing zero rows are left out, and counted in info.cut_rows. */
+static int cut_zero_tail(vg_archive_reader *r, enum vg__ds d)
+{
+    enum { N = 256 };
+    const size_t sz = H5Tget_size(r->type[d]);
+    unsigned char *buf = sz ? calloc(N, sz) : NULL;
+    int rc = 0;
+
+    if (!buf)
+        return sz ? -ENOMEM : -EIO;
+    while (r->count[d]) {
+        const uint64_t n = r->count[d] < N ? r->count[d] : N, start = r->count[d] - n;
+        uint64_t k = n;
+
+        memset(buf, 0, (size_t)n * sz);
+        if ((rc = read_rows(r, d, start, (size_t)n, buf)) < 0)
+            break;
+        while (k && all_zero(buf + (k - 1) * sz, sz))
+            k--;
+        r->info.cut_rows += n - k;
+        r->count[d] = start + k;
+        if (k)
+            break;
+    }
+    free(buf);
+    return rc;
+}
+
 int vg_archive_reader_open(const char *path, vg_archive_reader **ret)
 {
     vg_archive_reader *r;
@@ -248,6 +284,8 @@ int vg_archive_reader_open(const char *path, vg_archive_reader **ret)
         }
         H5Sclose(sp);
         r->count[d] = dims;
+        if (d != VG__DS_MODEL_TEXT && (rc = cut_zero_tail(r, (enum vg__ds)d)) < 0)
+            goto fail;
     }
     r->rbuf = malloc(BLOCK * sizeof(*r->rbuf));
     r->tbuf = malloc(BLOCK * sizeof(*r->tbuf));

@@ -1630,3 +1630,74 @@ Test(archive, a_damaged_file_is_refused_or_read_without_hanging)
     cr_log_info("%d of %d damaged copies refused", refused, copies);
     cr_assert_gt(refused, 0, "some damage is seen");
 }
+
+/* Grows dataset name of the file at path by n rows that were never written: what a flush
+ * cut short by a full disk leaves (the extent reached the disk, the chunk data did not). */
+static void grow_unwritten(const char *path, const char *name, hsize_t n)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    cr_assert_geq(f, 0, "%s", path);
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT), sp = H5Dget_space(d);
+    hsize_t dims;
+    cr_assert_eq(H5Sget_simple_extent_dims(sp, &dims, NULL), 1);
+    dims += n;
+    cr_assert_geq(H5Dset_extent(d, &dims), 0);
+    H5Sclose(sp);
+    H5Dclose(d);
+    H5Fclose(f);
+}
+
+/* The file a full disk abandoned can end in rows of zeros (alerts with id 0 in 1970, ticks
+ * at time 0); replay refused it ("tick goes back in time"). They are left out and said. */
+Test(archive, rows_of_zeros_a_full_disk_left_at_the_end_are_left_out)
+{
+    vg_archive *a = new_archive(NULL);
+    vg_archive_record s, slots[8];
+    vg_archive_reader *rd;
+    vg_archive_info info;
+    vg_archive_input in;
+    vg_alert_event ev = sample_alert(7, 1);
+    char names[2][512];
+    int readings = 0, ticks = 0;
+    size_t n;
+
+    memset(&s, 0, sizeof(s));
+    s.nslots = 1;
+    for (int i = 0; i < 100; i++) {
+        s.type = VG_ARCHIVE_REC_READING;
+        s.u.reading = sensor_reading(T0 + i * S, 400 + i, (uint32_t)i);
+        cr_assert_eq(vg_archive_write(a, &s, 1), 0);
+        if (i % 10 == 9) {
+            memset(&s.u, 0, sizeof(s.u));
+            s.type = VG_ARCHIVE_REC_TICK;
+            s.u.tick.t_ns = T0 + (i + 1) * S;
+            cr_assert_eq(vg_archive_write(a, &s, 1), 0);
+        }
+    }
+    n = slots_of(slots, push_alert_v, &ev);
+    cr_assert_eq(vg_archive_write(a, slots, n), 0);
+    vg_archive_free(&a);
+    cr_assert_eq(list_archives(dir, names, 2), 1);
+    grow_unwritten(names[0], "readings", 300);
+    grow_unwritten(names[0], "ticks", 5);
+    grow_unwritten(names[0], "alerts", 2);
+
+    cr_assert_eq(vg_archive_reader_open(names[0], &rd), 0);
+    vg_archive_reader_info(rd, &info);
+    cr_expect_eq(info.cut_rows, 307);
+    cr_expect_eq(info.count[VG_ARCHIVE_REC_READING], 100);
+    cr_expect_eq(info.count[VG_ARCHIVE_REC_TICK], 10);
+    cr_expect_eq(info.count[VG_ARCHIVE_REC_ALERT], 1);
+    cr_expect_eq(info.last_tick_ns, T0 + 100 * S);
+    while (vg_archive_reader_next(rd, &in) == 1) {
+        cr_assert_neq(in.t_ns, 0);
+        readings += in.type == VG_ARCHIVE_REC_READING;
+        ticks += in.type == VG_ARCHIVE_REC_TICK;
+    }
+    vg_archive_reader_free(&rd);
+    cr_expect_eq(readings, 100);
+    cr_expect_eq(ticks, 10);
+    cr_assert_eq(replay_cmd("--quiet", names[0]), 0, "%s", replay_err());
+    cr_assert(replay_said("307 rows of zeros at its end left out", NULL, NULL), "%s",
+              replay_err());
+}
