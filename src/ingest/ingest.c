@@ -222,7 +222,8 @@ static size_t handle(vg_ingest *in, const char *topic, const void *payload, size
             ref_ns = in->event_now > in->untimed_ns ? in->event_now : in->untimed_ns + 1;
     }
     vg_ingest_parse(parser, topic, payload, len, ref_ns, in->buf, in->buf_cap, &res);
-    if (res.source == VG_INGEST_SRC_FRIGATE || res.source == VG_INGEST_SRC_Z2M)
+    if (in->cfg.event_clock &&
+        (res.source == VG_INGEST_SRC_FRIGATE || res.source == VG_INGEST_SRC_Z2M))
         in->untimed_ns = ref_ns;
     if (in->cfg.event_clock)
         for (uint32_t i = 0; i < res.n_readings; i++)
@@ -518,7 +519,6 @@ static int make_parsers(vg_ingest *in, const vg_model *m, struct swap *sw)
     }
     return r;
 }
-
 
 /* Takes a model handed over by vg_ingest_set_model(), if any: pushes the marker, then
  * switches parsers and subscriptions. wait: block for room in the ring (submit path);
