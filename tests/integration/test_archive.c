@@ -456,19 +456,12 @@ static int run_vigil(const char *cmd_name, const char *args, const char *out_pat
     return child_sh("%s %s %s >%s 2>%s", getenv("VG_VIGIL"), cmd_name, args, out_path, err_path);
 }
 
-Test(archive, full_disk_is_counted_and_a_new_file_follows)
+/* An archive thread writing uncompressed small chunks, flushing every 50 ms and trying a new
+ * file every retry_ns after a fault, fed through *ring. */
+static vg_archive *start_filling(vg_ring **ring, int64_t retry_ns)
 {
     vg_archive_cfg c;
     vg_archive *a;
-    vg_ring *ring;
-    vg_archive_stats st;
-    struct rlimit lim, low;
-    uint32_t tag = 0, first_after;
-    int64_t deadline;
-    vg_archive_reader *rd;
-    vg_archive_info info;
-    vg_archive_input in;
-    int seen_first = 0;
 
     signal(SIGXFSZ, SIG_IGN); /* write() then fails with EFBIG instead of killing us */
     vg_archive_cfg_default(&c);
@@ -476,22 +469,50 @@ Test(archive, full_disk_is_counted_and_a_new_file_follows)
     c.compression = 0;
     c.chunk_records = 1024;
     c.flush_interval_ns = 50 * VG_NS_PER_MS;
-    c.retry_ns = 1 * S;
+    c.retry_ns = retry_ns;
     cr_assert_eq(vg_archive_new(dir, &c, &a), 0);
-    cr_assert_eq(vg_ring_new(VG_ARCHIVE_SLOT_SIZE, 4096, &ring), 0);
-    cr_assert_eq(vg_archive_start(a, ring), 0);
+    cr_assert_eq(vg_ring_new(VG_ARCHIVE_SLOT_SIZE, 4096, ring), 0);
+    cr_assert_eq(vg_archive_start(a, *ring), 0);
+    return a;
+}
 
-    cr_assert_eq(getrlimit(RLIMIT_FSIZE, &lim), 0);
-    low = lim;
-    low.rlim_cur = 512 * 1024; /* the "disk" holds 512 KiB: about 10,000 readings */
+/* Makes the "disk" hold `bytes` a file (RLIMIT_FSIZE, as a full disk) and pushes readings
+ * until the archive faults; the caller restores the limit. */
+static vg_archive_stats fill_until_fault(vg_archive *a, vg_ring *ring, uint32_t *tag,
+                                         rlim_t bytes)
+{
+    struct rlimit low;
+    vg_archive_stats st;
+    int64_t deadline = vg_mono_ns() + 30 * S;
+
+    cr_assert_eq(getrlimit(RLIMIT_FSIZE, &low), 0);
+    low.rlim_cur = bytes;
     cr_assert_eq(setrlimit(RLIMIT_FSIZE, &low), 0);
-    deadline = vg_mono_ns() + 30 * S;
     do {
-        push_burst(ring, &tag, 1000);
+        push_burst(ring, tag, 1000);
         usleep(1000);
         vg_archive_get_stats(a, &st);
     } while (!st.faulted && vg_mono_ns() < deadline);
-    cr_assert_eq(st.faulted, 1, "no fault after %u readings", tag);
+    cr_assert_eq(st.faulted, 1, "no fault after %u readings", *tag);
+    return st;
+}
+
+Test(archive, full_disk_is_counted_and_a_new_file_follows)
+{
+    vg_archive *a;
+    vg_ring *ring;
+    vg_archive_stats st;
+    struct rlimit lim;
+    uint32_t tag = 0, first_after;
+    int64_t deadline;
+    vg_archive_reader *rd;
+    vg_archive_info info;
+    vg_archive_input in;
+    int seen_first = 0;
+
+    a = start_filling(&ring, 1 * S);
+    cr_assert_eq(getrlimit(RLIMIT_FSIZE, &lim), 0);
+    st = fill_until_fault(a, ring, &tag, 512 * 1024); /* about 10,000 readings */
     cr_assert_geq(st.faults, 1);
     cr_assert_lt(st.last_error, 0);
     /* Still consuming while faulted: what it takes now is dropped and counted. */
@@ -1188,36 +1209,17 @@ Test(archive, tune_refuses_models_that_number_the_venue_otherwise)
  * directory failed at the first leftover with "not a Vigil archive"). */
 Test(archive, failed_retries_leave_no_half_made_files)
 {
-    vg_archive_cfg c;
     vg_archive *a;
     vg_ring *ring;
     vg_archive_stats st;
     struct rlimit lim, low;
     uint32_t tag = 0;
     char names[64][512];
-    int64_t deadline;
 
-    signal(SIGXFSZ, SIG_IGN);
-    vg_archive_cfg_default(&c);
-    c.model = model;
-    c.compression = 0;
-    c.chunk_records = 1024;
-    c.flush_interval_ns = 50 * VG_NS_PER_MS;
-    c.retry_ns = 200 * VG_NS_PER_MS;
-    cr_assert_eq(vg_archive_new(dir, &c, &a), 0);
-    cr_assert_eq(vg_ring_new(VG_ARCHIVE_SLOT_SIZE, 4096, &ring), 0);
-    cr_assert_eq(vg_archive_start(a, ring), 0);
+    a = start_filling(&ring, 200 * VG_NS_PER_MS);
     cr_assert_eq(getrlimit(RLIMIT_FSIZE, &lim), 0);
+    fill_until_fault(a, ring, &tag, 256 * 1024);
     low = lim;
-    low.rlim_cur = 256 * 1024;
-    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &low), 0);
-    deadline = vg_mono_ns() + 30 * S;
-    do {
-        push_burst(ring, &tag, 1000);
-        usleep(1000);
-        vg_archive_get_stats(a, &st);
-    } while (!st.faulted && vg_mono_ns() < deadline);
-    cr_assert_eq(st.faulted, 1, "no fault after %u readings", tag);
     /* Now not even a new file's header fits: the retries fail one after another. */
     low.rlim_cur = 1024;
     cr_assert_eq(setrlimit(RLIMIT_FSIZE, &low), 0);
