@@ -141,7 +141,9 @@ const char *vg_vision_health_name(enum vg_vision_health h);
 
 /* Creates a counter. cfg is copied. Returns 0 and *ret (free with
  * vg_vision_counter_free()); -EINVAL when a size, rate, calibration, zone count, polygon or
- * area is out of range or a zone id is empty or repeated; -ENOMEM. Thread: any; the counter
+ * area is out of range, a polygon encloses under 1 px² or has no pixel inside the
+ * width x height frame (its zone would read 0 forever), or a zone id is empty or repeated;
+ * -ENOMEM. Thread: any; the counter
  * then belongs to the calling thread. */
 int vg_vision_counter_new(const vg_vision_counter_cfg *cfg, vg_vision_counter **ret);
 

@@ -130,8 +130,10 @@ static int parse_zone(struct ctx *x, const config_setting_t *z, int i, vg_vision
     if (!p)
         return fail(x, z, key, "missing (a list of [x, y] corners in pixels)");
     int n = config_setting_length(p);
-    if (!config_setting_is_aggregate(p) || n < 3 || n > VG_VISION_MAX_POINTS)
-        return fail(x, p, key, "must be a list of 3 to %d [x, y] corners", VG_VISION_MAX_POINTS);
+    /* a list only: a group { a = [1, 2]; ... } would be read in an order the file hides */
+    if (!config_setting_is_list(p) || n < 3 || n > VG_VISION_MAX_POINTS)
+        return fail(x, p, key, "must be a list of 3 to %d [x, y] corners: ( [x, y], ... )",
+                    VG_VISION_MAX_POINTS);
     for (int j = 0; j < n; j++) {
         const config_setting_t *pt = config_setting_get_elem(p, (unsigned)j);
         double v[2];
@@ -150,6 +152,16 @@ static int parse_zone(struct ctx *x, const config_setting_t *z, int i, vg_vision
         out->x[j] = (float)v[0];
         out->y[j] = (float)v[1];
     }
+    /* Shoelace area: a polygon with repeated or collinear corners contains no feet, so its
+     * zone would read 0 people forever, as if it were empty. */
+    double a2 = 0;
+    for (int j = 0; j < n; j++) {
+        int k = (j + 1) % n;
+        a2 += (double)out->x[j] * out->y[k] - (double)out->x[k] * out->y[j];
+    }
+    if (fabs(a2) / 2 < 1)
+        return fail(x, p, key, "encloses no area (%g square px): corners repeated or in a line",
+                    fabs(a2) / 2);
     out->n_points = n;
     return 0;
 }

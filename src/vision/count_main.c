@@ -225,6 +225,43 @@ static void sleep_until_mono(int64_t t_ns)
         ;
 }
 
+/* For the error message when the counter refuses kc: "; zone ID" for the first zone the
+ * counter refuses on its own while it accepts a whole-frame zone (the file's checks passed, so
+ * that zone lies off this frame), else "". */
+static const char *bad_zone(const vg_vision_counter_cfg *kc)
+{
+    static char out[VG_VISION_ID_MAX + 16];
+    vg_vision_counter_cfg *one = malloc(sizeof(*one));
+    vg_vision_counter *c = NULL;
+
+    out[0] = '\0';
+    if (!one)
+        return out;
+    *one = *kc;
+    one->n_zones = 1;
+    one->flow = 0;
+    one->method = VG_VISION_METHOD_MOTION; /* HOG loads a detector just to be thrown away */
+    vg_vision_zone_cfg *z = &one->zones[0];
+    snprintf(z->id, sizeof(z->id), "probe");
+    z->n_points = 4;
+    z->x[0] = z->x[3] = 0;
+    z->x[1] = z->x[2] = (float)kc->width;
+    z->y[0] = z->y[1] = 0;
+    z->y[2] = z->y[3] = (float)kc->height;
+    z->area_m2 = 1;
+    if (vg_vision_counter_new(one, &c) == 0) {
+        vg_vision_counter_free(&c);
+        for (int i = 0; i < kc->n_zones && !out[0]; i++) {
+            *z = kc->zones[i];
+            if (vg_vision_counter_new(one, &c) == -EINVAL)
+                snprintf(out, sizeof(out), "; zone %s", kc->zones[i].id);
+            vg_vision_counter_free(&c);
+        }
+    }
+    free(one);
+    return out;
+}
+
 static int open_source(const vg_count_cfg *cfg, vg_vision_source **ret)
 {
     vg_vision_source_cfg sc = {
@@ -311,8 +348,10 @@ static int run(const vg_count_cfg *cfg, struct pub *p)
                 kc.fps = 10;
             r = vg_vision_counter_new(&kc, &ctr);
             if (r < 0) {
-                vg_error("cannot count %dx%d frames with this configuration: %s", fr.width,
-                         fr.height, vg_strerror(r));
+                const char *zone = r == -EINVAL ? bad_zone(&kc) : "";
+                vg_error("cannot count %dx%d frames with this configuration: %s%s%s", fr.width,
+                         fr.height, vg_strerror(r), zone,
+                         zone[0] ? " has no pixel in the frame" : "");
                 break;
             }
             vg_info("counting %d zone(s) in %dx%d frames at %.1f fps", kc.n_zones, fr.width,

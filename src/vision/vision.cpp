@@ -406,6 +406,24 @@ extern "C" const char *vg_vision_health_name(enum vg_vision_health h)
     return "?";
 }
 
+/* Whether the polygon covers at least one pixel of a width x height frame. A zone off the
+ * frame would read 0 people forever, and a camera that cannot see its zone must not report
+ * it empty. Rasterised over the polygon's bounding box clipped to the frame, not the frame. */
+static bool zone_in_frame(const vg_vision_zone_cfg *z, int width, int height)
+{
+    std::vector<cv::Point> p;
+    for (int j = 0; j < z->n_points; j++) /* corners checked finite; clamp keeps int safe */
+        p.emplace_back((int)lround(std::min(std::max((double)z->x[j], -1e6), 1e6)),
+                       (int)lround(std::min(std::max((double)z->y[j], -1e6), 1e6)));
+    cv::Rect box = cv::boundingRect(p) & cv::Rect(0, 0, width, height);
+    if (box.empty())
+        return false;
+    cv::Mat mask = cv::Mat::zeros(box.size(), CV_8U);
+    cv::fillPoly(mask, std::vector<std::vector<cv::Point>>{p}, cv::Scalar(255), cv::LINE_8, 0,
+                 -box.tl());
+    return cv::countNonZero(mask) > 0;
+}
+
 static int check_cfg(const vg_vision_counter_cfg *c)
 {
     if (c->width < 32 || c->height < 32 || c->width > 8192 || c->height > 8192)
@@ -431,9 +449,17 @@ static int check_cfg(const vg_vision_counter_cfg *c)
             return -EINVAL;
         if (!(z->area_m2 > 0) || !std::isfinite(z->area_m2))
             return -EINVAL;
-        for (int j = 0; j < z->n_points; j++)
+        double a2 = 0; /* shoelace: a zone without area contains no feet, reads 0 forever */
+        for (int j = 0; j < z->n_points; j++) {
             if (!std::isfinite(z->x[j]) || !std::isfinite(z->y[j]))
                 return -EINVAL;
+            int k = (j + 1) % z->n_points;
+            a2 += (double)z->x[j] * z->y[k] - (double)z->x[k] * z->y[j];
+        }
+        if (!(std::fabs(a2) / 2 >= 1))
+            return -EINVAL;
+        if (!zone_in_frame(z, c->width, c->height))
+            return -EINVAL;
         for (int k = 0; k < i; k++)
             if (strcmp(c->zones[k].id, z->id) == 0)
                 return -EINVAL;

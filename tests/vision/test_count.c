@@ -588,3 +588,70 @@ Test(count, shipped_example_configs_are_valid)
                      slurp(err));
     }
 }
+
+/* Polygons that contain no foot are refused by --check (a zone reading 0 forever would be
+ * reported as empty), and so is a polygon written as a group, whose corner order is hidden. */
+Test(count, check_refuses_polygons_without_area)
+{
+    static const char *const polys[] = {
+        "[5, 5], [5, 5], [5, 5]",
+        "[0, 0], [100, 100], [200, 200]",
+    };
+    char cfg[300], err[300], base[4096], want[400];
+    const char *from = "[560, 0], [768, 0], [768, 576], [560, 576]";
+
+    snprintf(cfg, sizeof(cfg), "%s/area.cfg", dir);
+    snprintf(err, sizeof(err), "%s/stderr", dir);
+    write_cfg(cfg, "c", "file:/x.avi", "backend = \"ffmpeg\";");
+    FILE *f = fopen(cfg, "r");
+    cr_assert(f);
+    base[fread(base, 1, sizeof(base) - 1, f)] = '\0';
+    fclose(f);
+    const char *at = strstr(base, from);
+    cr_assert(at);
+    snprintf(want, sizeof(want), "%s:11: zones.[1].polygon", cfg);
+    for (size_t i = 0; i < 3; i++) {
+        f = fopen(cfg, "w");
+        cr_assert(f);
+        if (i < 2)
+            fprintf(f, "%.*s%s%s", (int)(at - base), base, polys[i], at + strlen(from));
+        else /* a group { a = [x, y]; ... } in place of the list ( ... ) */
+            fprintf(f, "%.*s{ a = [560, 0]; b = [768, 0]; c = [768, 576]; }%s",
+                    (int)(at - base - 2), base, at + strlen(from) + 2);
+        fclose(f);
+        cr_expect_eq(child_wait(spawn_count_args(cfg, err, "--check"), 10000), 2, "%zu: %s", i,
+                     slurp(err));
+        cr_expect(strstr(slurp(err), want), "%zu: want \"%s\", got: %s", i, want, slurp(err));
+        cr_expect(strstr(slurp(err), i < 2 ? "no area" : "must be a list"), "%zu: %s", i,
+                  slurp(err));
+    }
+}
+
+/* A zone that passes the file's checks but lies off the video's frames: counting cannot
+ * start (exit 1) and the error names the zone, instead of publishing 0 people forever. */
+Test(count, zone_off_the_frame_exits_1_naming_it)
+{
+    char clip[300], src[310], cfg[300], err[300], base[4096];
+    const char *from = "[560, 0], [768, 0], [768, 576], [560, 576]";
+
+    snprintf(clip, sizeof(clip), "%s/clip.avi", dir);
+    snprintf(src, sizeof(src), "file:%s", clip);
+    snprintf(cfg, sizeof(cfg), "%s/off.cfg", dir);
+    snprintf(err, sizeof(err), "%s/stderr", dir);
+    write_clip(clip, 5, 128, 0);
+    write_cfg(cfg, "cam-off", src, "backend = \"ffmpeg\";");
+    FILE *f = fopen(cfg, "r");
+    cr_assert(f);
+    base[fread(base, 1, sizeof(base) - 1, f)] = '\0';
+    fclose(f);
+    const char *at = strstr(base, from);
+    cr_assert(at);
+    f = fopen(cfg, "w");
+    cr_assert(f);
+    fprintf(f, "%.*s[1000, 1000], [1900, 1000], [1900, 1070]%s", (int)(at - base), base,
+            at + strlen(from));
+    fclose(f);
+    cr_assert_eq(child_wait(spawn_count_args(cfg, err, "--check"), 10000), 0, "%s", slurp(err));
+    cr_assert_eq(child_wait(spawn_count(cfg, err), 15000), 1, "%s", slurp(err));
+    cr_assert(strstr(slurp(err), "zone right has no pixel in the frame"), "%s", slurp(err));
+}

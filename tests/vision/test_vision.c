@@ -535,3 +535,31 @@ Test(vision, writer_checks_arguments)
     cr_assert_null(w);
     unlink(path);
 }
+
+/* A zone that cannot contain a foot would read 0 people forever, as if it were empty: a
+ * polygon off the frame or without area is refused; one partly inside is fine. */
+Test(vision, counter_rejects_a_zone_off_the_frame_or_without_area)
+{
+    static const struct {
+        float x[3], y[3];
+        int ok;
+    } polys[] = {
+        {{1000, 1900, 1900}, {1000, 1000, 1070}, 0}, /* right of and below a 768x576 frame */
+        {{W, W + 100, W + 100}, {0, 0, 100}, 0},     /* touches the right edge from outside */
+        {{5, 5, 5}, {5, 5, 5}, 0},                   /* one point */
+        {{0, 100, 200}, {0, 100, 200}, 0},           /* collinear */
+        {{-50, 10, -50}, {-50, 10, 100}, 1},         /* partly inside */
+        {{700, 1900, 1900}, {500, 500, 1070}, 1},
+    };
+    vg_vision_counter_cfg c;
+    vg_vision_counter *k = NULL;
+
+    for (size_t i = 0; i < sizeof(polys) / sizeof(polys[0]); i++) {
+        base_cfg(&c);
+        c.zones[0].n_points = 3;
+        memcpy(c.zones[0].x, polys[i].x, sizeof(polys[i].x));
+        memcpy(c.zones[0].y, polys[i].y, sizeof(polys[i].y));
+        cr_expect_eq(vg_vision_counter_new(&c, &k), polys[i].ok ? 0 : -EINVAL, "polygon %zu", i);
+        vg_vision_counter_free(&k);
+    }
+}
