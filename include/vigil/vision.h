@@ -62,13 +62,16 @@ typedef struct vg_vision_source_cfg {
      * frame rate, frames are stamped with the wall clock, and frames not read in time are
      * dropped like a camera's. For demos and for testing the live path. */
     int live;
+    /* Files only: > 0 is the frame rate to stamp (and, live, to play) frames at instead of the
+     * one the file states, which may be wrong; <= 0: the file's, or 10 if it states none. */
+    double fps;
 } vg_vision_source_cfg;
 
 /* Opens a source. cfg and its strings are borrowed for the call.
  * Returns 0 and *ret (free with vg_vision_source_free()); -EINVAL for a NULL argument, a uri
- * without a known scheme or a backend that does not suit it; -ENOENT when a file does not
- * exist; -ETIMEDOUT when a stream did not open within open_timeout_ms; -EIO when OpenCV
- * cannot open it; -ENOMEM.
+ * without a known scheme, a backend that does not suit it, or fps NaN or over 1000; -ENOENT
+ * when a file does not exist; -ETIMEDOUT when a stream did not open within open_timeout_ms;
+ * -EIO when OpenCV cannot open it; -ENOMEM.
  * Thread: any; the source then belongs to the calling thread. */
 int vg_vision_source_open(const vg_vision_source_cfg *cfg, vg_vision_source **ret);
 
@@ -83,7 +86,7 @@ void vg_vision_source_free(vg_vision_source **sp);
  * -EINVAL for a NULL argument. Thread: owner. */
 int vg_vision_source_read(vg_vision_source *s, vg_vision_frame *ret_frame);
 
-/* Nominal frame rate (0 if the source does not say) and live frames the grabber dropped
+/* Nominal frame rate (cfg.fps if set, else the source's; 0 if neither says) and live frames the grabber dropped
  * because a newer one arrived before they were read. Thread: owner. */
 double vg_vision_source_fps(const vg_vision_source *s);
 uint64_t vg_vision_source_dropped(const vg_vision_source *s);

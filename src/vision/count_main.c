@@ -272,6 +272,7 @@ static int open_source(const vg_count_cfg *cfg, vg_vision_source **ret)
         .file_start_ns = 0,
         /* realtime: play the file like a camera, dropping frames if counting falls behind */
         .live = strncmp(cfg->source, "file:", 5) == 0 && cfg->realtime,
+        .fps = cfg->fps, /* files: stamp and pace at the configured rate, not the file's */
     };
     return vg_vision_source_open(&sc, ret);
 }

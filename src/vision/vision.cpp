@@ -101,13 +101,20 @@ struct vg_vision_source {
     uint64_t dropped = 0;
 };
 
+/* The rate a file's frames are stamped and paced at: one the file does not state is
+ * guessed as 10 fps, the same fallback vigil-count gives the counter. */
+static double file_fps(const vg_vision_source *s)
+{
+    return s->fps > 0 ? s->fps : 10.0;
+}
+
 static void grab_loop(vg_vision_source *s)
 {
     cv::Mat m;
     auto t0 = std::chrono::steady_clock::now();
     for (int64_t i = 0;; i++) {
         if (s->paced) { /* a file played as a camera: one frame per 1/fps */
-            auto due = t0 + std::chrono::nanoseconds((int64_t)(i * 1e9 / s->fps));
+            auto due = t0 + std::chrono::nanoseconds((int64_t)(i * 1e9 / file_fps(s)));
             std::unique_lock<std::mutex> g(s->lock);
             if (s->cond.wait_until(g, due, [s] { return s->stop; }))
                 return;
@@ -181,6 +188,8 @@ try {
         return -EINVAL;
     }
 
+    if (std::isnan(cfg->fps) || cfg->fps > 1000)
+        return -EINVAL;
     int open_ms = cfg->open_timeout_ms > 0 ? cfg->open_timeout_ms : 5000;
     int read_ms = cfg->read_timeout_ms > 0 ? cfg->read_timeout_ms : 5000;
     /* owned here until it is handed out, so every early return and exception frees it */
@@ -215,9 +224,9 @@ try {
     s->fps = s->cap.get(cv::CAP_PROP_FPS);
     if (!(s->fps > 0 && s->fps < 1000))
         s->fps = 0;
+    if (starts_with(uri, "file:") && cfg->fps > 0)
+        s->fps = cfg->fps; /* the configured rate corrects a file that states a wrong one */
     s->paced = live && starts_with(uri, "file:");
-    if (s->paced && s->fps == 0)
-        s->fps = 25;
     if (live) {
         try {
             s->grabber = std::thread(grab_loop, s.get());
@@ -266,8 +275,7 @@ try {
         if (!m.isContinuous())
             m = m.clone();
         s->cur = m;
-        double fps = s->fps > 0 ? s->fps : 25.0;
-        int64_t t = s->start_ns + (int64_t)llround((double)s->index * 1e9 / fps);
+        int64_t t = s->start_ns + (int64_t)llround((double)s->index * 1e9 / file_fps(s));
         s->index++;
         frame_out(s->cur, t, ret_frame);
         return 0;

@@ -655,3 +655,40 @@ Test(count, zone_off_the_frame_exits_1_naming_it)
     cr_assert_eq(child_wait(spawn_count(cfg, err), 15000), 1, "%s", slurp(err));
     cr_assert(strstr(slurp(err), "zone right has no pixel in the frame"), "%s", slurp(err));
 }
+
+/* `fps` corrects the file's stated rate for the frames' times, which drive publication: the
+ * 10 fps clip's 70 frames configured at 20 fps last 3.45 s of video time, so after the
+ * first second of training it publishes at t = 1.0, 1.5, ..., 3.0 s: 5 counts, 0.5 s apart. */
+Test(count, configured_fps_sets_the_video_time)
+{
+    char clip[300], src[310], cfg[300], err[300];
+    const char *ctopic = "vigil/itest/count/cam-fps", *htopic = "vigil/itest/health/cam-fps";
+    struct want end = {htopic, "\"stopped\""};
+    double prev_ts = 0;
+    int n_counts = 0;
+
+    snprintf(clip, sizeof(clip), "%s/clip.avi", dir);
+    snprintf(src, sizeof(src), "file:%s", clip);
+    snprintf(cfg, sizeof(cfg), "%s/fps.cfg", dir);
+    snprintf(err, sizeof(err), "%s/stderr", dir);
+    write_clip(clip, 70, -1, 0);
+    write_cfg(cfg, "cam-fps", src, "backend = \"ffmpeg\";\npublish_hz = 2.0;\nfps = 20.0;\n");
+    cr_assert_eq(child_wait(spawn_count(cfg, err), 60000), 0, "vigil-count failed:\n%s",
+                 slurp(err));
+    cr_assert(wait_for(has_msg, &end, 5000), "no \"stopped\" health message");
+    pthread_mutex_lock(&rx.lock);
+    for (int i = 0; i < rx.n; i++) {
+        if (strcmp(rx.m[i].topic, ctopic) != 0)
+            continue;
+        cJSON *o = cJSON_Parse(rx.m[i].payload);
+        cr_assert(o, "not JSON: %s", rx.m[i].payload);
+        double ts = cJSON_GetObjectItem(o, "ts")->valuedouble;
+        if (n_counts > 0)
+            cr_assert_float_eq(ts - prev_ts, 0.5, 0.002, "%s", rx.m[i].payload);
+        prev_ts = ts;
+        cJSON_Delete(o);
+        n_counts++;
+    }
+    pthread_mutex_unlock(&rx.lock);
+    cr_assert_eq(n_counts, 5, "got %d count messages", n_counts);
+}

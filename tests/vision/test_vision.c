@@ -563,3 +563,28 @@ Test(vision, counter_rejects_a_zone_off_the_frame_or_without_area)
         vg_vision_counter_free(&k);
     }
 }
+
+/* A configured rate replaces the file's own (which may be wrong) for the frames' event
+ * times: the 10 fps clip read at 4 fps is stamped 250 ms apart. */
+Test(vision, source_fps_override_sets_the_file_frames_times)
+{
+    vg_vision_source_cfg sc = {.uri = clip_uri,
+                               .backend = VG_VISION_BACKEND_FFMPEG,
+                               .file_start_ns = INT64_C(1779456000) * VG_NS_PER_S,
+                               .fps = 4};
+    vg_vision_source *s = NULL;
+    vg_vision_frame f;
+
+    cr_assert_eq(vg_vision_source_open(&sc, &s), 0);
+    cr_assert_float_eq(vg_vision_source_fps(s), 4.0, 0.001);
+    for (int n = 0; n < 5; n++) {
+        cr_assert_eq(vg_vision_source_read(s, &f), 0);
+        cr_assert_eq(f.t_ns, INT64_C(1779456000) * VG_NS_PER_S + n * 250 * VG_NS_PER_MS);
+    }
+    vg_vision_source_free(&s);
+    sc.fps = 1001;
+    cr_assert_eq(vg_vision_source_open(&sc, &s), -EINVAL);
+    sc.fps = NAN;
+    cr_assert_eq(vg_vision_source_open(&sc, &s), -EINVAL);
+    cr_assert_null(s);
+}
