@@ -31,7 +31,10 @@ fail(struct ctx *x, const config_setting_t *at, const char *key, const char *fmt
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    snprintf(x->err, x->err_size, "%s:%d: %s: %s", x->path, line, key, msg);
+    if (line > 0)
+        snprintf(x->err, x->err_size, "%s:%d: %s: %s", x->path, line, key, msg);
+    else /* the root has no line: a missing top-level key is not on line 0 */
+        snprintf(x->err, x->err_size, "%s: %s: %s", x->path, key, msg);
     return -EINVAL;
 }
 

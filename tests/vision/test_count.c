@@ -692,3 +692,21 @@ Test(count, configured_fps_sets_the_video_time)
     pthread_mutex_unlock(&rx.lock);
     cr_assert_eq(n_counts, 5, "got %d count messages", n_counts);
 }
+
+/* A missing top-level key has no line to point at: FILE: KEY, never FILE:0: KEY. */
+Test(count, missing_top_level_key_is_reported_without_a_line)
+{
+    char cfg[300], err[300], want[400];
+    FILE *f;
+
+    snprintf(cfg, sizeof(cfg), "%s/bad.cfg", dir);
+    snprintf(err, sizeof(err), "%s/stderr", dir);
+    f = fopen(cfg, "w");
+    cr_assert(f);
+    fputs("camera = \"c\";\n", f);
+    fclose(f);
+    cr_assert_eq(child_wait(spawn_count_args(cfg, err, "--check"), 10000), 2, "%s", slurp(err));
+    snprintf(want, sizeof(want), "%s: venue: missing", cfg);
+    cr_assert(strstr(slurp(err), want), "want \"%s\", got: %s", want, slurp(err));
+    cr_assert_null(strstr(slurp(err), ":0:"), "%s", slurp(err));
+}
