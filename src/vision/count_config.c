@@ -94,6 +94,21 @@ static int get_num(struct ctx *x, const config_setting_t *parent, const char *na
     return 0;
 }
 
+/* get_num for a count: 2.5 threads or port 80.5 would be silently truncated. */
+static int get_int(struct ctx *x, const config_setting_t *parent, const char *name,
+                   const char *key, double lo, double hi, int *out)
+{
+    double v = *out;
+    int r = get_num(x, parent, name, key, 0, lo, hi, &v);
+    if (r < 0)
+        return r;
+    if (v != floor(v))
+        return fail(x, config_setting_get_member(parent, name), key, "%g is not a whole number",
+                    v);
+    *out = (int)v;
+    return 0;
+}
+
 static int get_bool(struct ctx *x, const config_setting_t *parent, const char *name,
                     const char *key, int *out)
 {
@@ -173,7 +188,6 @@ static int parse(struct ctx *x, config_t *cf, vg_count_cfg *c)
 {
     const config_setting_t *root = config_root_setting(cf), *g;
     char backend[32] = "";
-    double v;
     int r;
 
     static const char *const root_keys[] = {
@@ -230,10 +244,9 @@ static int parse(struct ctx *x, config_t *cf, vg_count_cfg *c)
         return fail(x, bs, "backend", "\"%s\" cannot read %s", backend,
                     is_v4l2 ? "a V4L2 device (use \"v4l2\")" : "files or RTSP (use \"ffmpeg\")");
 
-    v = c->open_timeout_ms;
-    if ((r = get_num(x, root, "open_timeout_ms", "open_timeout_ms", 0, 100, 600000, &v)) < 0)
+    if ((r = get_int(x, root, "open_timeout_ms", "open_timeout_ms", 100, 600000,
+                     &c->open_timeout_ms)) < 0)
         return r;
-    c->open_timeout_ms = (int)v;
     if ((r = get_bool(x, root, "realtime", "realtime", &c->realtime)) < 0 ||
         (r = get_num(x, root, "fps", "fps", 0, 0.1, 1000, &c->fps)) < 0 ||
         (r = get_num(x, root, "publish_hz", "publish_hz", 0, 0.01, 100, &c->publish_hz)) < 0 ||
@@ -242,10 +255,8 @@ static int parse(struct ctx *x, config_t *cf, vg_count_cfg *c)
         (r = get_num(x, root, "reconnect_max_s", "reconnect_max_s", 0, 1, 3600,
                      &c->reconnect_max_s)) < 0)
         return r;
-    v = 0;
-    if ((r = get_num(x, root, "threads", "threads", 0, 0, 64, &v)) < 0)
+    if ((r = get_int(x, root, "threads", "threads", 0, 64, &c->counter.threads)) < 0)
         return r;
-    c->counter.threads = (int)v;
     if ((r = get_bool(x, root, "flow", "flow", &c->counter.flow)) < 0 ||
         (r = get_num(x, root, "frozen_after_s", "frozen_after_s", 0, 0.1, 3600,
                      &c->counter.frozen_after_s)) < 0)
@@ -264,14 +275,10 @@ static int parse(struct ctx *x, config_t *cf, vg_count_cfg *c)
             (r = get_str(x, g, "password", "broker.password", 0, c->password,
                          sizeof(c->password))) < 0)
             return r;
-        v = c->broker_port;
-        if ((r = get_num(x, g, "port", "broker.port", 0, 1, 65535, &v)) < 0)
+        if ((r = get_int(x, g, "port", "broker.port", 1, 65535, &c->broker_port)) < 0 ||
+            (r = get_int(x, g, "keepalive_s", "broker.keepalive_s", 5, 3600, &c->keepalive_s)) <
+                0)
             return r;
-        c->broker_port = (int)v;
-        v = c->keepalive_s;
-        if ((r = get_num(x, g, "keepalive_s", "broker.keepalive_s", 0, 5, 3600, &v)) < 0)
-            return r;
-        c->keepalive_s = (int)v;
     }
     if (c->client_id[0] == '\0') /* stable across restarts: the broker keeps our session */
         snprintf(c->client_id, sizeof(c->client_id), "vigil-count-%s-%s", c->venue, c->camera);

@@ -710,3 +710,50 @@ Test(count, missing_top_level_key_is_reported_without_a_line)
     cr_assert(strstr(slurp(err), want), "want \"%s\", got: %s", want, slurp(err));
     cr_assert_null(strstr(slurp(err), ":0:"), "%s", slurp(err));
 }
+
+/* Integer keys refuse fractions rather than truncate them. */
+Test(count, integer_keys_refuse_fractions)
+{
+    static const struct {
+        const char *from, *to, *want;
+    } cases[] = {
+        {"backend = \"ffmpeg\";", "backend = \"ffmpeg\"; threads = 1.5;", "13: threads: 1.5"},
+        {"backend = \"ffmpeg\";", "backend = \"ffmpeg\"; open_timeout_ms = 1000.5;",
+         "13: open_timeout_ms: 1000.5"},
+        {"port = ", "keepalive_s = 30.5; port = ", "5: broker.keepalive_s: 30.5"},
+        {"backend = \"ffmpeg\";", "backend = \"ffmpeg\"; threads = 2.0;", NULL}, /* whole: ok */
+    };
+    char cfg[300], err[300], base[4096];
+
+    snprintf(cfg, sizeof(cfg), "%s/int.cfg", dir);
+    snprintf(err, sizeof(err), "%s/stderr", dir);
+    write_cfg(cfg, "c", "file:/x.avi", "backend = \"ffmpeg\";");
+    FILE *f = fopen(cfg, "r");
+    cr_assert(f);
+    base[fread(base, 1, sizeof(base) - 1, f)] = '\0';
+    fclose(f);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *at = strstr(base, cases[i].from);
+        cr_assert_not_null(at, "%s", cases[i].from);
+        f = fopen(cfg, "w");
+        cr_assert(f);
+        fprintf(f, "%.*s%s%s", (int)(at - base), base, cases[i].to, at + strlen(cases[i].from));
+        fclose(f);
+        cr_expect_eq(child_wait(spawn_count_args(cfg, err, "--check"), 10000),
+                     cases[i].want ? 2 : 0, "%s: %s", cases[i].to, slurp(err));
+        if (cases[i].want)
+            cr_expect(strstr(slurp(err), cases[i].want) && strstr(slurp(err), "whole number"),
+                      "%s: want \"%s\", got: %s", cases[i].to, cases[i].want, slurp(err));
+    }
+    /* port: the base has port = <the broker's>; replace its value */
+    const char *at = strstr(base, "port = ");
+    cr_assert(at);
+    const char *end = strchr(at, ';');
+    f = fopen(cfg, "w");
+    cr_assert(f);
+    fprintf(f, "%.*sport = 1883.5%s", (int)(at - base), base, end);
+    fclose(f);
+    cr_expect_eq(child_wait(spawn_count_args(cfg, err, "--check"), 10000), 2, "%s", slurp(err));
+    cr_expect(strstr(slurp(err), "5: broker.port: 1883.5 is not a whole number"), "%s",
+              slurp(err));
+}
