@@ -86,8 +86,9 @@ void vg_vision_source_free(vg_vision_source **sp);
  * -EINVAL for a NULL argument. Thread: owner. */
 int vg_vision_source_read(vg_vision_source *s, vg_vision_frame *ret_frame);
 
-/* Nominal frame rate (cfg.fps if set, else the source's; 0 if neither says) and live frames the grabber dropped
- * because a newer one arrived before they were read. Thread: owner. */
+/* Nominal frame rate (cfg.fps if set, else the source's; 0 if neither says) and live
+ * frames the grabber dropped because a newer one arrived before they were read.
+ * Thread: owner. */
 double vg_vision_source_fps(const vg_vision_source *s);
 uint64_t vg_vision_source_dropped(const vg_vision_source *s);
 
