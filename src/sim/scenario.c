@@ -227,6 +227,17 @@ static int find_target(loader *ld, enum vg_incident_type t, const config_setting
     if (r == 0)
         return fail(ld, g, key, "missing: a %s incident names its %s", vg_incident_type_name(t),
                     tkey);
+    /* Only the type's target and `zone` are read: any other target key would be ignored
+     * in silence, so a help press naming a sensor must be a mistake. */
+    static const char *const target_keys[] = {"zone", "line", "camera", "sensor", "help_point"};
+    for (size_t i = 0; i < sizeof(target_keys) / sizeof(target_keys[0]); i++) {
+        const config_setting_t *other = config_setting_get_member(g, target_keys[i]);
+        if (other && strcmp(target_keys[i], tkey) != 0 && strcmp(target_keys[i], "zone") != 0) {
+            snprintf(key, sizeof(key), "%s.%s", idkey, target_keys[i]);
+            return fail(ld, other, key, "a %s incident takes no %s (its target is its %s)",
+                        vg_incident_type_name(t), target_keys[i], tkey);
+        }
+    }
     inc->target = keep(ld->s, name);
     if (!inc->target)
         return -ENOMEM;
@@ -294,6 +305,22 @@ static int find_target(loader *ld, enum vg_incident_type t, const config_setting
                 if (zi != l->zone_from && zi != l->zone_to)
                     return fail(ld, config_setting_get_member(g, "zone"), key,
                                 "zone '%s' is on neither side of line '%s'", zone, name);
+            } else if (strcmp(tkey, "camera") == 0) {
+                /* Scored in that zone: one the camera does not see would turn a caught
+                 * incident into a miss and a false alert. */
+                const vg_camera *c = vg_model_camera(m, inc->target_idx);
+                int seen = 0;
+                for (uint32_t i = 0; i < c->zone_count; i++)
+                    seen |= c->zones[i].zone == zi;
+                if (!seen)
+                    return fail(ld, config_setting_get_member(g, "zone"), key,
+                                "camera '%s' does not cover zone '%s'", name, zone);
+            } else if (t != VG_INCIDENT_COLLAPSE && zi != inc->zone) {
+                /* A sensor or help point is in one zone; a collapse's zone is where the
+                 * spectator is, which the steward's help point need not be. */
+                return fail(ld, config_setting_get_member(g, "zone"), key,
+                            "%s '%s' is in zone '%s', not '%s'", tkey, name,
+                            vg_model_zone(m, inc->zone)->id, zone);
             }
             inc->zone = zi;
         }

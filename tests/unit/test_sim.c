@@ -1450,3 +1450,60 @@ Test(sim, vigil_score_prints_the_report_and_fails_on_a_miss)
         free(err);
     }
 }
+
+/* An incident reads only its type's target and `zone`: any other target key is refused, and
+ * the zone it is scored in must be one its camera, sensor or help point is in (a wrong zone
+ * would score a caught incident as a miss plus a false alert). */
+Test(sim, incident_target_keys_and_zone_must_fit_the_type)
+{
+    static const struct {
+        const char *text;
+        int line;
+        const char *key;
+        const char *words;
+    } cases[] = {
+        {HEAD "incidents = ( { id = \"a\"; type = \"help_press\"; help_point = \"HP-C1-N\";\n"
+              "  sensor = \"NO-SUCH-SENSOR\"; start = 1; } );\n",
+         8, "incidents.a.sensor", "a help_press incident takes no sensor"},
+        {HEAD "incidents = ( { id = \"a\"; type = \"help_press\"; help_point = \"HP-C1-N\";\n"
+              "  start = 1;\n  line = \"NOPE\"; } );\n",
+         9, "incidents.a.line", "takes no line"},
+        {HEAD "incidents = ( { id = \"a\"; type = \"heat_wave\"; zone = \"FAN-MAIN\";\n"
+              "  camera = \"NOPE\"; start = 1; } );\n",
+         8, "incidents.a.camera", "takes no camera"},
+        {HEAD "incidents = ( { id = \"a\"; type = \"gate_closed\"; line = \"L-TKT-G3\";\n"
+              "  help_point = \"HP-C1-N\"; start = 1; } );\n",
+         8, "incidents.a.help_point", "takes no help_point"},
+        {HEAD "incidents = ( { id = \"a\"; type = \"camera_dead\"; camera = \"CAM-C2-E\";\n"
+              "  zone = \"PLZ-OUTER\"; start = 1; } );\n",
+         8, "incidents.a.zone", "camera 'CAM-C2-E' does not cover zone 'PLZ-OUTER'"},
+        {HEAD "incidents = ( { id = \"a\"; type = \"sensor_stuck\"; sensor = \"STD-C3-N-VIB\";\n"
+              "  zone = \"STD-C1-N\"; start = 1; } );\n",
+         8, "incidents.a.zone", "is in zone 'STD-C3-N', not 'STD-C1-N'"},
+        {HEAD "incidents = ( { id = \"a\"; type = \"help_press\"; help_point = \"HP-C1-N\";\n"
+              "  zone = \"PLZ-OUTER\"; start = 1; } );\n",
+         8, "incidents.a.zone", "is in zone 'STD-C1-N', not 'PLZ-OUTER'"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int code;
+        vg_scenario_error err = load_bad(cases[i].text, &code);
+        cr_expect_eq(code, -EINVAL, "case %zu", i);
+        cr_expect_eq(err.line, cases[i].line, "case %zu: line %d (%s: %s)", i, err.line, err.key,
+                     err.message);
+        cr_expect_str_eq(err.key, cases[i].key, "case %zu: key '%s' (%s)", i, err.key, err.message);
+        cr_expect(strstr(err.message, cases[i].words), "case %zu: message '%s'", i, err.message);
+    }
+    /* a zone the target is in still picks where it is scored; a collapse's help point may be
+     * elsewhere than the spectator */
+    vg_scenario *sc = load_day(
+        "{ id = \"cam\"; type = \"camera_dead\"; camera = \"CAM-G1\"; zone = \"STD-GATE-G1\";"
+        "  start = 10; },"
+        "{ id = \"hp\"; type = \"help_press\"; help_point = \"HP-C1-N\"; zone = \"STD-C1-N\";"
+        "  start = 10; },"
+        "{ id = \"col\"; type = \"collapse\"; help_point = \"HP-C1-N\"; zone = \"FAN-STAGE\";"
+        "  start = 10; }");
+    cr_expect_eq(vg_scenario_incident(sc, 0)->zone, zone_idx("STD-GATE-G1"));
+    cr_expect_eq(vg_scenario_incident(sc, 1)->zone, zone_idx("STD-C1-N"));
+    cr_expect_eq(vg_scenario_incident(sc, 2)->zone, zone_idx("FAN-STAGE"));
+    vg_scenario_free(&sc);
+}
