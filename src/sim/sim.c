@@ -1709,7 +1709,10 @@ int vg_sim_step(vg_sim *s, vg_sim_emit_fn emit, void *ctx)
     if (s->now_ns >= s->end_ns)
         return -ECANCELED;
     t0 = s->now_ns;
-    t1 = t0 + s->step_ns;
+    /* A step that does not divide the day ends short: the day, its truth and its messages
+     * stop at the scenario's end, and the crowd moves for the shorter step only. */
+    t1 = t0 + s->step_ns < s->end_ns ? t0 + s->step_ns : s->end_ns;
+    s->dt = (double)(t1 - t0) / 1e9;
     x0 = day_s(s, t0);
     x1 = day_s(s, t1);
     s->n_items = 0;

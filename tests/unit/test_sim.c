@@ -1507,3 +1507,49 @@ Test(sim, incident_target_keys_and_zone_must_fit_the_type)
     cr_expect_eq(vg_scenario_incident(sc, 2)->zone, zone_idx("FAN-STAGE"));
     vg_scenario_free(&sc);
 }
+
+/* A step that does not divide the day (600 s in steps of 7 s) ends short on the last step:
+ * nothing is simulated or published past the scenario's end, and the truth says so. */
+Test(sim, a_step_that_does_not_divide_the_day_stops_at_its_end)
+{
+    vg_scenario *sc = load_shipped("short.cfg");
+    collect c = {.keep = 1};
+    vg_sim_cfg cfg;
+    vg_sim *s = NULL;
+    vg_sim_census census;
+    char path[512], buf[65536];
+    FILE *f;
+
+    vg_sim_cfg_default(&cfg);
+    cfg.step_ns = 7 * VG_NS_PER_S;
+    cr_assert_eq(vg_sim_new(model, sc, &cfg, &s), 0);
+    run_all(s, &c);
+    const int64_t end = vg_scenario_start_ns(sc) + vg_scenario_duration_ns(sc);
+    cr_expect_eq(vg_sim_end_ns(s), end);
+    cr_expect_eq(vg_sim_now_ns(s), end, "simulated until %lld, the day ends at %lld",
+                 (long long)vg_sim_now_ns(s), (long long)end);
+    for (size_t i = 0; i < c.n; i++)
+        cr_expect_lt(c.v[i].t_ns, end, "%s at %lld, after the day", c.v[i].topic,
+                     (long long)c.v[i].t_ns);
+    vg_sim_census_get(s, &census);
+    cr_expect_float_eq(census.total, vg_scenario_attendance(sc), 1e-6);
+
+    snprintf(path, sizeof(path), "%s/truth.json", tmpdir);
+    f = fopen(path, "w");
+    cr_assert(f);
+    cr_assert_eq(vg_sim_truth_write(s, f), 0);
+    cr_assert_eq(fclose(f), 0);
+    f = fopen(path, "r");
+    cr_assert(f);
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    cJSON *o = cJSON_Parse(buf);
+    cr_assert(o);
+    cr_expect_float_eq(cJSON_GetObjectItem(o, "simulated_until")->valuedouble,
+                       cJSON_GetObjectItem(o, "end")->valuedouble, 1e-6);
+    cJSON_Delete(o);
+    collect_free(&c);
+    vg_sim_free(&s);
+    vg_scenario_free(&sc);
+}
