@@ -107,7 +107,8 @@ typedef struct vg_sim vg_sim;
 
 typedef struct vg_sim_cfg {
     uint64_t seed;      /* random stream (default 1) */
-    int64_t start_ns;   /* event time of the first step; 0: the scenario's start */
+    int have_start;     /* 1: start at start_ns; 0: at the scenario's start */
+    int64_t start_ns;   /* event time of the first step (>= 0, Unix epoch) with have_start */
     int64_t step_ns;    /* default 1 s; at most 10 s */
     int batch;          /* 1: sensor, count and line readings go in vigil/<venue>/batch/sim */
     uint32_t batch_max; /* readings per batch message (default 500) */
@@ -127,8 +128,9 @@ typedef int (*vg_sim_emit_fn)(void *ctx, const char *topic, const char *payload,
  * must outlive it (sc must have been loaded against this m); cfg may be NULL for the
  * defaults.
  * Returns 0 and *ret (free with vg_sim_free()), -EINVAL (NULL m/sc/ret, sc loaded for another
- * model, bad step, a model with no zone people can enter or no seated/standing zone to go
- * to, or an entry zone from which none can be reached), -ENOMEM.
+ * model, bad step, have_start with a start_ns before 1970, a model with no zone people can
+ * enter or no seated/standing zone to go to, or an entry zone from which none can be
+ * reached), -ENOMEM.
  * Thread: any; afterwards one thread at a time per simulator. */
 int vg_sim_new(const vg_model *m, const vg_scenario *sc, const vg_sim_cfg *cfg,
                vg_sim **ret);

@@ -450,6 +450,10 @@ int vg_cmd_sim(int argc, char **argv)
         return bad("broker (mqtt://HOST:PORT or mqtts://HOST:PORT)", broker);
     if (start && parse_start(start, &cfg.start_ns) < 0)
         return bad("start (now, or like 2026-07-18T18:00:00+02:00)", start);
+    /* Event time is Unix nanoseconds; payloads and the truth have no sign for before 1970. */
+    if (start && cfg.start_ns < 0)
+        return bad("start (before 1970-01-01T00:00:00Z)", start);
+    cfg.have_start = start != NULL;
     cfg.step_ns = step_ms * VG_NS_PER_MS;
     if (passfile && !(password = vg_cmd_read_secret(passfile, &why))) {
         vg_error("sim: password file %s: %s", passfile, why);

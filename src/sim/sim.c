@@ -812,7 +812,9 @@ int vg_sim_new(const vg_model *m, const vg_scenario *sc, const vg_sim_cfg *cfg, 
         s->cfg = *cfg;
     else
         vg_sim_cfg_default(&s->cfg);
-    if (s->cfg.step_ns <= 0 || s->cfg.step_ns > 10 * VG_NS_PER_S) {
+    /* A flag, not 0, says "the scenario's start": 1970-01-01T00:00:00Z is an instant too. */
+    if (s->cfg.step_ns <= 0 || s->cfg.step_ns > 10 * VG_NS_PER_S ||
+        (s->cfg.have_start && s->cfg.start_ns < 0)) {
         free(s);
         return -EINVAL;
     }
@@ -828,7 +830,7 @@ int vg_sim_new(const vg_model *m, const vg_scenario *sc, const vg_sim_cfg *cfg, 
     s->ninc = sc->n_incidents;
     s->step_ns = s->cfg.step_ns;
     s->dt = (double)s->step_ns / 1e9;
-    s->start_ns = s->cfg.start_ns ? s->cfg.start_ns : sc->start_ns;
+    s->start_ns = s->cfg.have_start ? s->cfg.start_ns : sc->start_ns;
     s->shift_ns = s->start_ns - sc->start_ns;
     s->now_ns = s->start_ns;
     s->end_ns = s->start_ns + sc->duration_ns;

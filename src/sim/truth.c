@@ -67,12 +67,19 @@ uint32_t vg__sim_expected(enum vg_incident_type t, const char *mode, enum vg_ale
 static void put_time(FILE *f, const char *key, int64_t t_ns)
 {
     char ts[32];
+    vg__sim_fmt_ts(ts, sizeof(ts), t_ns);
+    fprintf(f, ",\"%s\":%s", key, ts);
+}
+
+/* A time the run may never have reached (0): null. Not for the day's own times, which are
+ * 0 when it starts at the epoch. */
+static void put_reached(FILE *f, const char *key, int64_t t_ns)
+{
     if (!t_ns) {
         fprintf(f, ",\"%s\":null", key);
         return;
     }
-    vg__sim_fmt_ts(ts, sizeof(ts), t_ns);
-    fprintf(f, ",\"%s\":%s", key, ts);
+    put_time(f, key, t_ns);
 }
 
 static void put_num(FILE *f, const char *key, double v)
@@ -224,12 +231,12 @@ int vg_sim_truth_write(const vg_sim *s, FILE *f)
         put_time(f, "t_start", t_start);
         put_time(f, "t_end", t_end);
         fprintf(f, ",\"buildup\":%s", vg_incident_is_buildup(in->type) ? "true" : "false");
-        put_time(f, "t_warning", tr.t_warning_ns);
-        put_time(f, "t_critical", tr.t_critical_ns);
+        put_reached(f, "t_warning", tr.t_warning_ns);
+        put_reached(f, "t_critical", tr.t_critical_ns);
         put_num(f, "warning_level", tr.warning_level);
         put_num(f, "critical_level", tr.critical_level);
         put_num(f, "peak", tr.peak);
-        put_time(f, "t_peak", tr.t_peak_ns);
+        put_reached(f, "t_peak", tr.t_peak_ns);
         put_num(f, "magnitude", in->magnitude);
         put_num(f, "min_lead_s", min_lead);
         put_num(f, "max_delay_s", max_delay);

@@ -1553,3 +1553,49 @@ Test(sim, a_step_that_does_not_divide_the_day_stops_at_its_end)
     vg_sim_free(&s);
     vg_scenario_free(&sc);
 }
+
+/* --start 1970-01-01T00:00:00Z is the instant 0, not "the scenario's start"; an instant
+ * before it is refused, by the library and as bad usage by vigil sim. */
+Test(sim, start_at_the_epoch_is_kept_and_before_it_refused)
+{
+    vg_scenario *sc = load_shipped("short.cfg");
+    vg_sim_cfg cfg;
+    vg_sim *s = NULL;
+
+    vg_sim_cfg_default(&cfg);
+    cfg.have_start = 1;
+    cfg.start_ns = 0;
+    cr_assert_eq(vg_sim_new(model, sc, &cfg, &s), 0);
+    cr_expect_eq(vg_sim_now_ns(s), 0);
+    cr_expect_eq(vg_sim_end_ns(s), vg_scenario_duration_ns(sc));
+    vg_sim_free(&s);
+    cfg.start_ns = -VG_NS_PER_S;
+    cr_expect_eq(vg_sim_new(model, sc, &cfg, &s), -EINVAL);
+    cr_expect_null(s);
+    cfg.have_start = 0; /* ignored without the flag */
+    cr_assert_eq(vg_sim_new(model, sc, &cfg, &s), 0);
+    cr_expect_eq(vg_sim_now_ns(s), vg_scenario_start_ns(sc));
+    vg_sim_free(&s);
+    vg_scenario_free(&sc);
+
+    char args[8192], truth[600], *err;
+    snprintf(args, sizeof(args),
+             "sim --no-broker --speed max --model '%s' --scenario "
+             "'%s/models/scenarios/short.cfg' --start 1970-01-01T00:00:00+01:00",
+             model_path, root);
+    cr_expect_eq(vigil_cli(args, &err), 2, "%s", err);
+    cr_expect_not_null(strstr(err, "bad start (before 1970-01-01T00:00:00Z) "
+                                   "'1970-01-01T00:00:00+01:00'"), "%s", err);
+    free(err);
+    snprintf(truth, sizeof(truth), "%s/epoch.json", tmpdir);
+    snprintf(args, sizeof(args),
+             "sim --no-broker --speed max --model '%s' --scenario "
+             "'%s/models/scenarios/short.cfg' --start 1970-01-01T00:00:00Z --truth '%s'",
+             model_path, root, truth);
+    cr_expect_eq(vigil_cli(args, &err), 0, "%s", err);
+    free(err);
+    char *text = read_file(truth);
+    cr_assert(text);
+    cr_expect_not_null(strstr(text, "\"start\":0.000,\"end\":600.000,"), "%.200s", text);
+    free(text);
+}
