@@ -104,6 +104,11 @@ typedef struct vg_vision_zone_cfg {
     double area_m2; /* walkable area inside the polygon, > 0 */
 } vg_vision_zone_cfg;
 
+/* The area the zone's polygon encloses, in square pixels (shoelace formula; 0 for repeated
+ * or collinear corners, NaN when a corner is not finite). The counter refuses a zone under
+ * 1 px²: it contains no feet and would read 0 forever. Thread: any. */
+double vg_vision_zone_area_px(const vg_vision_zone_cfg *z);
+
 enum vg_vision_method {
     /* Background subtraction (MOG2) finds moving people; each blob counts as its area over
      * the calibrated area of one person at its foot row; blobs that stop moving are held
@@ -147,8 +152,7 @@ const char *vg_vision_health_name(enum vg_vision_health h);
  * vg_vision_counter_free()); -EINVAL when a size, rate, calibration, zone count, polygon or
  * area is out of range, a polygon encloses under 1 px² or has no pixel inside the
  * width x height frame (its zone would read 0 forever), or a zone id is empty or repeated;
- * -ENOMEM. Thread: any; the counter
- * then belongs to the calling thread. */
+ * -ENOMEM. Thread: any; the counter then belongs to the calling thread. */
 int vg_vision_counter_new(const vg_vision_counter_cfg *cfg, vg_vision_counter **ret);
 
 /* Accepts NULL and *cp == NULL; sets *cp to NULL. Thread: owner. */

@@ -170,17 +170,13 @@ static int parse_zone(struct ctx *x, const config_setting_t *z, int i, vg_vision
         out->x[j] = (float)v[0];
         out->y[j] = (float)v[1];
     }
-    /* Shoelace area: a polygon with repeated or collinear corners contains no feet, so its
-     * zone would read 0 people forever, as if it were empty. */
-    double a2 = 0;
-    for (int j = 0; j < n; j++) {
-        int k = (j + 1) % n;
-        a2 += (double)out->x[j] * out->y[k] - (double)out->x[k] * out->y[j];
-    }
-    if (fabs(a2) / 2 < 1)
-        return fail(x, p, key, "encloses no area (%g square px): corners repeated or in a line",
-                    fabs(a2) / 2);
+    /* A polygon with repeated or collinear corners contains no feet, so its zone would
+     * read 0 people forever, as if it were empty (the counter refuses it too). */
     out->n_points = n;
+    const double area = vg_vision_zone_area_px(out);
+    if (area < 1)
+        return fail(x, p, key, "encloses no area (%g square px): corners repeated or in a line",
+                    area);
     return 0;
 }
 

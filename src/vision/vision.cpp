@@ -414,6 +414,19 @@ extern "C" const char *vg_vision_health_name(enum vg_vision_health h)
     return "?";
 }
 
+extern "C" double vg_vision_zone_area_px(const vg_vision_zone_cfg *z)
+{
+    double a2 = 0;
+
+    for (int j = 0; j < z->n_points; j++) {
+        if (!std::isfinite(z->x[j]) || !std::isfinite(z->y[j]))
+            return NAN;
+        int k = (j + 1) % z->n_points;
+        a2 += (double)z->x[j] * z->y[k] - (double)z->x[k] * z->y[j];
+    }
+    return std::fabs(a2) / 2;
+}
+
 /* Whether the polygon covers at least one pixel of a width x height frame. A zone off the
  * frame would read 0 people forever, and a camera that cannot see its zone must not report
  * it empty. Rasterised over the polygon's bounding box clipped to the frame, not the frame. */
@@ -457,14 +470,8 @@ static int check_cfg(const vg_vision_counter_cfg *c)
             return -EINVAL;
         if (!(z->area_m2 > 0) || !std::isfinite(z->area_m2))
             return -EINVAL;
-        double a2 = 0; /* shoelace: a zone without area contains no feet, reads 0 forever */
-        for (int j = 0; j < z->n_points; j++) {
-            if (!std::isfinite(z->x[j]) || !std::isfinite(z->y[j]))
-                return -EINVAL;
-            int k = (j + 1) % z->n_points;
-            a2 += (double)z->x[j] * z->y[k] - (double)z->x[k] * z->y[j];
-        }
-        if (!(std::fabs(a2) / 2 >= 1))
+        /* Not finite (NaN), or no area: a zone that contains no feet reads 0 forever. */
+        if (!(vg_vision_zone_area_px(z) >= 1))
             return -EINVAL;
         if (!zone_in_frame(z, c->width, c->height))
             return -EINVAL;
