@@ -109,6 +109,11 @@ typedef struct vg_vision_zone_cfg {
  * 1 px²: it contains no feet and would read 0 forever. Thread: any. */
 double vg_vision_zone_area_px(const vg_vision_zone_cfg *z);
 
+/* 1 when the zone's polygon covers at least one pixel of a width x height frame, 0 when it
+ * lies off it (the counter refuses such a zone); -EINVAL (bad polygon or size), -ENOMEM.
+ * Thread: any. */
+int vg_vision_zone_in_frame(const vg_vision_zone_cfg *z, int width, int height);
+
 enum vg_vision_method {
     /* Background subtraction (MOG2) finds moving people; each blob counts as its area over
      * the calibrated area of one person at its foot row; blobs that stop moving are held

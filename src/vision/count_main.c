@@ -225,41 +225,14 @@ static void sleep_until_mono(int64_t t_ns)
         ;
 }
 
-/* For the error message when the counter refuses kc: "; zone ID" for the first zone the
- * counter refuses on its own while it accepts a whole-frame zone (the file's checks passed, so
- * that zone lies off this frame), else "". */
-static const char *bad_zone(const vg_vision_counter_cfg *kc)
+/* For the error message when the counter refuses kc: the first zone off the frame. The
+ * file's checks passed, so that is the likely cause once the frame size is known. */
+static const char *zone_off_frame(const vg_vision_counter_cfg *kc)
 {
-    static char out[VG_VISION_ID_MAX + 16];
-    vg_vision_counter_cfg *one = malloc(sizeof(*one));
-    vg_vision_counter *c = NULL;
-
-    out[0] = '\0';
-    if (!one)
-        return out;
-    *one = *kc;
-    one->n_zones = 1;
-    one->flow = 0;
-    one->method = VG_VISION_METHOD_MOTION; /* HOG loads a detector just to be thrown away */
-    vg_vision_zone_cfg *z = &one->zones[0];
-    snprintf(z->id, sizeof(z->id), "probe");
-    z->n_points = 4;
-    z->x[0] = z->x[3] = 0;
-    z->x[1] = z->x[2] = (float)kc->width;
-    z->y[0] = z->y[1] = 0;
-    z->y[2] = z->y[3] = (float)kc->height;
-    z->area_m2 = 1;
-    if (vg_vision_counter_new(one, &c) == 0) {
-        vg_vision_counter_free(&c);
-        for (int i = 0; i < kc->n_zones && !out[0]; i++) {
-            *z = kc->zones[i];
-            if (vg_vision_counter_new(one, &c) == -EINVAL)
-                snprintf(out, sizeof(out), "; zone %s", kc->zones[i].id);
-            vg_vision_counter_free(&c);
-        }
-    }
-    free(one);
-    return out;
+    for (int i = 0; i < kc->n_zones; i++)
+        if (vg_vision_zone_in_frame(&kc->zones[i], kc->width, kc->height) == 0)
+            return kc->zones[i].id;
+    return NULL;
 }
 
 static int open_source(const vg_count_cfg *cfg, vg_vision_source **ret)
@@ -349,10 +322,10 @@ static int run(const vg_count_cfg *cfg, struct pub *p)
                 kc.fps = 10;
             r = vg_vision_counter_new(&kc, &ctr);
             if (r < 0) {
-                const char *zone = r == -EINVAL ? bad_zone(&kc) : "";
-                vg_error("cannot count %dx%d frames with this configuration: %s%s%s", fr.width,
-                         fr.height, vg_strerror(r), zone,
-                         zone[0] ? " has no pixel in the frame" : "");
+                const char *zone = r == -EINVAL ? zone_off_frame(&kc) : NULL;
+                vg_error("cannot count %dx%d frames with this configuration: %s%s%s%s",
+                         fr.width, fr.height, vg_strerror(r), zone ? "; zone " : "",
+                         zone ? zone : "", zone ? " has no pixel in the frame" : "");
                 break;
             }
             vg_info("counting %d zone(s) in %dx%d frames at %.1f fps", kc.n_zones, fr.width,

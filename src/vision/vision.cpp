@@ -445,6 +445,15 @@ static bool zone_in_frame(const vg_vision_zone_cfg *z, int width, int height)
     return cv::countNonZero(mask) > 0;
 }
 
+extern "C" int vg_vision_zone_in_frame(const vg_vision_zone_cfg *z, int width, int height)
+try {
+    if (!z || z->n_points < 3 || z->n_points > VG_VISION_MAX_POINTS || width <= 0 ||
+        height <= 0 || std::isnan(vg_vision_zone_area_px(z)))
+        return -EINVAL;
+    return zone_in_frame(z, width, height) ? 1 : 0;
+}
+VG_VISION_CATCH
+
 static int check_cfg(const vg_vision_counter_cfg *c)
 {
     if (c->width < 32 || c->height < 32 || c->width > 8192 || c->height > 8192)
