@@ -252,14 +252,30 @@ Test(sim, incident_type_names_round_trip)
     "ingress = { from = 0; to = 300; };\n"                                                      \
     "egress = { from = 400; to = 600; };\n"
 
+/* A scenario text the loader must refuse, and where and why it says so. */
+struct bad_case {
+    const char *text;
+    int line;
+    const char *key;
+    const char *words;
+};
+
+static void expect_refused(const struct bad_case *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int code;
+        vg_scenario_error err = load_bad(cases[i].text, &code);
+        cr_expect_eq(code, -EINVAL, "case %zu", i);
+        cr_expect_eq(err.line, cases[i].line, "case %zu: line %d (%s: %s)", i, err.line, err.key,
+                     err.message);
+        cr_expect_str_eq(err.key, cases[i].key, "case %zu: key '%s' (%s)", i, err.key, err.message);
+        cr_expect(strstr(err.message, cases[i].words), "case %zu: message '%s'", i, err.message);
+    }
+}
+
 Test(sim, bad_scenarios_name_file_line_and_key)
 {
-    static const struct {
-        const char *text;
-        int line;
-        const char *key;
-        const char *words;
-    } cases[] = {
+    static const struct bad_case cases[] = {
         {HEAD "incidents = ( { id = \"a\"; type = \"flood\"; start = 10; } );\n", 7,
          "incidents.a.type", "unknown incident type"},
         {HEAD "incidents = ( { id = \"a\"; type = \"help_press\";\n help_point = \"HP-NOPE\"; start = 10; } );\n",
@@ -335,15 +351,7 @@ Test(sim, bad_scenarios_name_file_line_and_key)
         {HEAD "entries = ( { zone = \"PLZ-OUTER\"; share = 0; } );\n", 7, "entries[0].share",
          "must be > 0"},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        int code;
-        vg_scenario_error err = load_bad(cases[i].text, &code);
-        cr_expect_eq(code, -EINVAL, "case %zu", i);
-        cr_expect_eq(err.line, cases[i].line, "case %zu: line %d (%s: %s)", i, err.line, err.key,
-                     err.message);
-        cr_expect_str_eq(err.key, cases[i].key, "case %zu: key '%s' (%s)", i, err.key, err.message);
-        cr_expect(strstr(err.message, cases[i].words), "case %zu: message '%s'", i, err.message);
-    }
+    expect_refused(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 Test(sim, missing_scenario_file_is_enoent_and_bad_arguments_einval)
@@ -1456,12 +1464,7 @@ Test(sim, vigil_score_prints_the_report_and_fails_on_a_miss)
  * would score a caught incident as a miss plus a false alert). */
 Test(sim, incident_target_keys_and_zone_must_fit_the_type)
 {
-    static const struct {
-        const char *text;
-        int line;
-        const char *key;
-        const char *words;
-    } cases[] = {
+    static const struct bad_case cases[] = {
         {HEAD "incidents = ( { id = \"a\"; type = \"help_press\"; help_point = \"HP-C1-N\";\n"
               "  sensor = \"NO-SUCH-SENSOR\"; start = 1; } );\n",
          8, "incidents.a.sensor", "a help_press incident takes no sensor"},
@@ -1484,15 +1487,7 @@ Test(sim, incident_target_keys_and_zone_must_fit_the_type)
               "  zone = \"PLZ-OUTER\"; start = 1; } );\n",
          8, "incidents.a.zone", "is in zone 'STD-C1-N', not 'PLZ-OUTER'"},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        int code;
-        vg_scenario_error err = load_bad(cases[i].text, &code);
-        cr_expect_eq(code, -EINVAL, "case %zu", i);
-        cr_expect_eq(err.line, cases[i].line, "case %zu: line %d (%s: %s)", i, err.line, err.key,
-                     err.message);
-        cr_expect_str_eq(err.key, cases[i].key, "case %zu: key '%s' (%s)", i, err.key, err.message);
-        cr_expect(strstr(err.message, cases[i].words), "case %zu: message '%s'", i, err.message);
-    }
+    expect_refused(cases, sizeof(cases) / sizeof(cases[0]));
     /* a zone the target is in still picks where it is scored; a collapse's help point may be
      * elsewhere than the spectator */
     vg_scenario *sc = load_day(
