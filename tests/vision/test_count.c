@@ -204,6 +204,33 @@ static void write_cfg(const char *path, const char *camera, const char *source, 
     fclose(f);
 }
 
+/* Writes text as the whole file at path. */
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    cr_assert(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Rewrites the configuration at path with its first `from` replaced by `to`. */
+static void replace_in(const char *path, const char *from, const char *to)
+{
+    char text[4096];
+    FILE *f = fopen(path, "r");
+
+    cr_assert(f);
+    text[fread(text, 1, sizeof(text) - 1, f)] = '\0';
+    fclose(f);
+    const char *at = strstr(text, from);
+    cr_assert_not_null(at, "%s not in %s", from, path);
+    f = fopen(path, "w");
+    cr_assert(f);
+    fprintf(f, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+    fclose(f);
+}
+
 static pid_t spawn_count_args(const char *cfg, const char *err_path, const char *extra)
 {
     const char *argv[] = {count_exe(), "--config", cfg, extra, NULL};
@@ -405,24 +432,20 @@ Test(count, unreachable_stream_is_reported_stopped_until_shut_down)
 Test(count, config_errors_name_file_line_and_key)
 {
     char cfg[300], err[300], want[400];
-    FILE *f;
 
     snprintf(cfg, sizeof(cfg), "%s/bad.cfg", dir);
     snprintf(err, sizeof(err), "%s/stderr", dir);
-    f = fopen(cfg, "w");
-    cr_assert(f);
-    fputs("venue = \"itest\";\n"
-          "camera = \"c\";\n"
-          "source = \"file:/x.avi\";\n"
-          "backend = \"ffmpeg\";\n"
-          "calibration = { row_a = 235; height_a_px = 65; row_b = 575; height_b_px = 145; };\n"
-          "zones = (\n"
-          "  { id = \"z\";\n"
-          "    area_m2 = -4.0;\n" /* line 8 */
-          "    polygon = ( [0, 0], [10, 0], [10, 10] ); }\n"
-          ");\n",
-          f);
-    fclose(f);
+    write_text(cfg,
+               "venue = \"itest\";\n"
+               "camera = \"c\";\n"
+               "source = \"file:/x.avi\";\n"
+               "backend = \"ffmpeg\";\n"
+               "calibration = { row_a = 235; height_a_px = 65; row_b = 575; height_b_px = 145; };\n"
+               "zones = (\n"
+               "  { id = \"z\";\n"
+               "    area_m2 = -4.0;\n" /* line 8 */
+               "    polygon = ( [0, 0], [10, 0], [10, 10] ); }\n"
+               ");\n");
     cr_assert_eq(child_wait(spawn_count(cfg, err), 10000), 2);
     snprintf(want, sizeof(want), "%s:8: zones.[0].area_m2", cfg);
     cr_assert(strstr(slurp(err), want), "stderr: %s", slurp(err));
@@ -434,10 +457,7 @@ Test(count, config_errors_name_file_line_and_key)
     cr_assert(strstr(slurp(err), want), "stderr: %s", slurp(err));
 
     /* a syntax error */
-    f = fopen(cfg, "w");
-    cr_assert(f);
-    fputs("venue = \"itest\"\ncamera = ;\n", f);
-    fclose(f);
+    write_text(cfg, "venue = \"itest\"\ncamera = ;\n");
     cr_assert_eq(child_wait(spawn_count(cfg, err), 10000), 2);
     snprintf(want, sizeof(want), "%s:2: syntax", cfg);
     cr_assert(strstr(slurp(err), want), "stderr: %s", slurp(err));
@@ -477,23 +497,15 @@ Test(count, each_config_check_and_usage_error_exits_2_naming_it)
         {"[768, 0], [768, 576]", "[9000, 0], [768, 576]", "11: zones.[1].polygon: corner 1"},
         {"[768, 0], [768, 576]", "[768, 0, 1], [768, 576]", "must be [x, y]"},
     };
-    char cfg[300], err[300], want[600], base[4096];
+    char cfg[300], err[300], want[600];
     snprintf(cfg, sizeof(cfg), "%s/check.cfg", dir);
     snprintf(err, sizeof(err), "%s/stderr", dir);
     write_cfg(cfg, "c", "file:/x.avi", "backend = \"ffmpeg\";");
-    FILE *f = fopen(cfg, "r");
-    cr_assert(f);
-    base[fread(base, 1, sizeof(base) - 1, f)] = '\0';
-    fclose(f);
     cr_assert_eq(child_wait(spawn_count_args(cfg, err, "--check"), 10000), 0,
                  "the base is valid: %s", slurp(err));
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        const char *at = strstr(base, cases[i].from);
-        cr_assert_not_null(at, "%s", cases[i].from);
-        f = fopen(cfg, "w");
-        cr_assert(f);
-        fprintf(f, "%.*s%s%s", (int)(at - base), base, cases[i].to, at + strlen(cases[i].from));
-        fclose(f);
+        write_cfg(cfg, "c", "file:/x.avi", "backend = \"ffmpeg\";");
+        replace_in(cfg, cases[i].from, cases[i].to);
         cr_expect_eq(child_wait(spawn_count_args(cfg, err, "--check"), 10000), 2, "%s: %s",
                      cases[i].to, slurp(err));
         snprintf(want, sizeof(want), "%s:%s", cfg, cases[i].want);
@@ -597,28 +609,19 @@ Test(count, check_refuses_polygons_without_area)
         "[5, 5], [5, 5], [5, 5]",
         "[0, 0], [100, 100], [200, 200]",
     };
-    char cfg[300], err[300], base[4096], want[400];
+    char cfg[300], err[300], want[400];
     const char *from = "[560, 0], [768, 0], [768, 576], [560, 576]";
 
     snprintf(cfg, sizeof(cfg), "%s/area.cfg", dir);
     snprintf(err, sizeof(err), "%s/stderr", dir);
-    write_cfg(cfg, "c", "file:/x.avi", "backend = \"ffmpeg\";");
-    FILE *f = fopen(cfg, "r");
-    cr_assert(f);
-    base[fread(base, 1, sizeof(base) - 1, f)] = '\0';
-    fclose(f);
-    const char *at = strstr(base, from);
-    cr_assert(at);
     snprintf(want, sizeof(want), "%s:11: zones.[1].polygon", cfg);
     for (size_t i = 0; i < 3; i++) {
-        f = fopen(cfg, "w");
-        cr_assert(f);
+        write_cfg(cfg, "c", "file:/x.avi", "backend = \"ffmpeg\";");
         if (i < 2)
-            fprintf(f, "%.*s%s%s", (int)(at - base), base, polys[i], at + strlen(from));
+            replace_in(cfg, from, polys[i]);
         else /* a group { a = [x, y]; ... } in place of the list ( ... ) */
-            fprintf(f, "%.*s{ a = [560, 0]; b = [768, 0]; c = [768, 576]; }%s",
-                    (int)(at - base - 2), base, at + strlen(from) + 2);
-        fclose(f);
+            replace_in(cfg, "( [560, 0], [768, 0], [768, 576], [560, 576] )",
+                       "{ a = [560, 0]; b = [768, 0]; c = [768, 576]; }");
         cr_expect_eq(child_wait(spawn_count_args(cfg, err, "--check"), 10000), 2, "%zu: %s", i,
                      slurp(err));
         cr_expect(strstr(slurp(err), want), "%zu: want \"%s\", got: %s", i, want, slurp(err));
@@ -631,8 +634,7 @@ Test(count, check_refuses_polygons_without_area)
  * start (exit 1) and the error names the zone, instead of publishing 0 people forever. */
 Test(count, zone_off_the_frame_exits_1_naming_it)
 {
-    char clip[300], src[310], cfg[300], err[300], base[4096];
-    const char *from = "[560, 0], [768, 0], [768, 576], [560, 576]";
+    char clip[300], src[310], cfg[300], err[300];
 
     snprintf(clip, sizeof(clip), "%s/clip.avi", dir);
     snprintf(src, sizeof(src), "file:%s", clip);
@@ -640,17 +642,8 @@ Test(count, zone_off_the_frame_exits_1_naming_it)
     snprintf(err, sizeof(err), "%s/stderr", dir);
     write_clip(clip, 5, 128, 0);
     write_cfg(cfg, "cam-off", src, "backend = \"ffmpeg\";");
-    FILE *f = fopen(cfg, "r");
-    cr_assert(f);
-    base[fread(base, 1, sizeof(base) - 1, f)] = '\0';
-    fclose(f);
-    const char *at = strstr(base, from);
-    cr_assert(at);
-    f = fopen(cfg, "w");
-    cr_assert(f);
-    fprintf(f, "%.*s[1000, 1000], [1900, 1000], [1900, 1070]%s", (int)(at - base), base,
-            at + strlen(from));
-    fclose(f);
+    replace_in(cfg, "[560, 0], [768, 0], [768, 576], [560, 576]",
+               "[1000, 1000], [1900, 1000], [1900, 1070]");
     cr_assert_eq(child_wait(spawn_count_args(cfg, err, "--check"), 10000), 0, "%s", slurp(err));
     cr_assert_eq(child_wait(spawn_count(cfg, err), 15000), 1, "%s", slurp(err));
     cr_assert(strstr(slurp(err), "zone right has no pixel in the frame"), "%s", slurp(err));
@@ -697,14 +690,10 @@ Test(count, configured_fps_sets_the_video_time)
 Test(count, missing_top_level_key_is_reported_without_a_line)
 {
     char cfg[300], err[300], want[400];
-    FILE *f;
 
     snprintf(cfg, sizeof(cfg), "%s/bad.cfg", dir);
     snprintf(err, sizeof(err), "%s/stderr", dir);
-    f = fopen(cfg, "w");
-    cr_assert(f);
-    fputs("camera = \"c\";\n", f);
-    fclose(f);
+    write_text(cfg, "camera = \"c\";\n");
     cr_assert_eq(child_wait(spawn_count_args(cfg, err, "--check"), 10000), 2, "%s", slurp(err));
     snprintf(want, sizeof(want), "%s: venue: missing", cfg);
     cr_assert(strstr(slurp(err), want), "want \"%s\", got: %s", want, slurp(err));
@@ -723,36 +712,23 @@ Test(count, integer_keys_refuse_fractions)
         {"port = ", "keepalive_s = 30.5; port = ", "5: broker.keepalive_s: 30.5"},
         {"backend = \"ffmpeg\";", "backend = \"ffmpeg\"; threads = 2.0;", NULL}, /* whole: ok */
     };
-    char cfg[300], err[300], base[4096];
+    char cfg[300], err[300], port_is[32];
 
     snprintf(cfg, sizeof(cfg), "%s/int.cfg", dir);
     snprintf(err, sizeof(err), "%s/stderr", dir);
-    write_cfg(cfg, "c", "file:/x.avi", "backend = \"ffmpeg\";");
-    FILE *f = fopen(cfg, "r");
-    cr_assert(f);
-    base[fread(base, 1, sizeof(base) - 1, f)] = '\0';
-    fclose(f);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        const char *at = strstr(base, cases[i].from);
-        cr_assert_not_null(at, "%s", cases[i].from);
-        f = fopen(cfg, "w");
-        cr_assert(f);
-        fprintf(f, "%.*s%s%s", (int)(at - base), base, cases[i].to, at + strlen(cases[i].from));
-        fclose(f);
+        write_cfg(cfg, "c", "file:/x.avi", "backend = \"ffmpeg\";");
+        replace_in(cfg, cases[i].from, cases[i].to);
         cr_expect_eq(child_wait(spawn_count_args(cfg, err, "--check"), 10000),
                      cases[i].want ? 2 : 0, "%s: %s", cases[i].to, slurp(err));
         if (cases[i].want)
             cr_expect(strstr(slurp(err), cases[i].want) && strstr(slurp(err), "whole number"),
                       "%s: want \"%s\", got: %s", cases[i].to, cases[i].want, slurp(err));
     }
-    /* port: the base has port = <the broker's>; replace its value */
-    const char *at = strstr(base, "port = ");
-    cr_assert(at);
-    const char *end = strchr(at, ';');
-    f = fopen(cfg, "w");
-    cr_assert(f);
-    fprintf(f, "%.*sport = 1883.5%s", (int)(at - base), base, end);
-    fclose(f);
+    /* port: write_cfg writes the broker's; replace its value */
+    write_cfg(cfg, "c", "file:/x.avi", "backend = \"ffmpeg\";");
+    snprintf(port_is, sizeof(port_is), "port = %d;", port);
+    replace_in(cfg, port_is, "port = 1883.5;");
     cr_expect_eq(child_wait(spawn_count_args(cfg, err, "--check"), 10000), 2, "%s", slurp(err));
     cr_expect(strstr(slurp(err), "5: broker.port: 1883.5 is not a whole number"), "%s",
               slurp(err));
