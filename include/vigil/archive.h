@@ -237,8 +237,12 @@ int vg_archive_write(vg_archive *a, const vg_archive_record *slots, size_t n);
 int vg_archive_flush(vg_archive *a);
 
 typedef struct vg_archive_stats {
-    uint64_t written[VG_ARCHIVE_REC_END]; /* records written, by enum vg_archive_rec */
-    uint64_t dropped;       /* records consumed but not written (no file after a fault) */
+    /* records a flush made durable, by enum vg_archive_rec (so up to a flush interval
+     * behind what was consumed) */
+    uint64_t written[VG_ARCHIVE_REC_END];
+    /* records consumed but not known to be in a file: taken while there was no file after a
+     * fault, or taken into a file after its last flush and then abandoned with it */
+    uint64_t dropped;
     uint64_t faults;        /* HDF5 / file failures seen */
     uint64_t files;         /* files opened */
     uint64_t flushes;

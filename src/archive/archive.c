@@ -99,6 +99,9 @@ struct vg_archive {
     hid_t type[VG__DS_COUNT];
     hsize_t rows[VG__DS_COUNT]; /* rows in the file */
     struct rowbuf buf[VG__DS_COUNT];
+    /* Records taken into the file since its last flush, by type: counted as written by the
+     * flush that makes them durable, as dropped by a fault before it. */
+    uint64_t pend[VG_ARCHIVE_REC_END];
     uint32_t file_index;
     int after_fault;
     uint64_t next_alert_id;
@@ -487,7 +490,7 @@ static int write_model_row(vg_archive *a, int64_t t_ns)
     if (r == 0)
         r = append_rows(a, VG__DS_MODELS, &row, 1);
     if (r == 0)
-        a->st.written[VG_ARCHIVE_REC_MODEL]++;
+        a->pend[VG_ARCHIVE_REC_MODEL]++;
     return r;
 }
 
@@ -590,6 +593,7 @@ fail:
 fail_r:
     abandon_file(a);
     a->file = -1;
+    memset(a->pend, 0, sizeof(a->pend)); /* the header row of a file that is not kept */
     /* This call created it (EXCL) and it holds no record: left, one a retry on a full disk
      * would litter the directory with files that are not archives. */
     unlink(path);
@@ -598,10 +602,13 @@ fail_r:
 
 static void drop_buffers(vg_archive *a)
 {
-    for (int d = 0; d < VG__DS_COUNT; d++) {
-        if (d != VG__DS_MODEL_TEXT)
-            a->st.dropped += a->buf[d].n;
+    for (int d = 0; d < VG__DS_COUNT; d++)
         a->buf[d].n = 0;
+    /* What the file took since its last flush may or may not have reached the disk: it is
+     * not known to be there, so it counts as dropped. */
+    for (int r = 0; r < VG_ARCHIVE_REC_END; r++) {
+        a->st.dropped += a->pend[r];
+        a->pend[r] = 0;
     }
 }
 
@@ -683,6 +690,10 @@ static int flush_file(vg_archive *a)
         return r;
     }
     a->st.flushes++;
+    for (int i = 0; i < VG_ARCHIVE_REC_END; i++) {
+        a->st.written[i] += a->pend[i];
+        a->pend[i] = 0;
+    }
     return 0;
 }
 
@@ -717,8 +728,8 @@ static int try_reopen(vg_archive *a)
     return 0;
 }
 
-/* Buffers one row; a full buffer is appended at once. */
-static void add_row(vg_archive *a, enum vg__ds d, const void *row)
+/* Buffers one row of a record of type rec; a full buffer is appended at once. */
+static void add_row(vg_archive *a, enum vg__ds d, const void *row, enum vg_archive_rec rec)
 {
     struct rowbuf *b = &a->buf[d];
 
@@ -728,6 +739,7 @@ static void add_row(vg_archive *a, enum vg__ds d, const void *row)
     }
     memcpy(b->data + b->n * vg__ds[d].row_size, row, vg__ds[d].row_size);
     b->n++;
+    a->pend[rec]++;
     if (b->n == b->cap)
         write_buffer(a, d);
 }
@@ -784,15 +796,13 @@ static void handle(vg_archive *a, const unsigned char *rec)
 
         memcpy(&row.r, p, sizeof(row.r));
         row.r.reserved = (uint16_t)(h->aux & 0xff); /* the row's reject field */
-        add_row(a, VG__DS_READINGS, &row);
-        a->st.written[VG_ARCHIVE_REC_READING] += a->file >= 0;
+        add_row(a, VG__DS_READINGS, &row, VG_ARCHIVE_REC_READING);
         if (h->aux) {
             vg_archive_reject rj;
 
             vg_archive_reject_from_reading(&row.r, (enum vg_reject)h->aux,
                                            VG_ARCHIVE_STAGE_PUSH, &rj);
-            add_row(a, VG__DS_REJECTS, &rj);
-            a->st.written[VG_ARCHIVE_REC_REJECT] += a->file >= 0;
+            add_row(a, VG__DS_REJECTS, &rj, VG_ARCHIVE_REC_REJECT);
         }
         break;
     }
@@ -811,8 +821,7 @@ static void handle(vg_archive *a, const unsigned char *rec)
                 a->next_rotate_ns = rotate_boundary(a, row.t_ns);
         }
         row.reading_index = a->rows[VG__DS_READINGS] + a->buf[VG__DS_READINGS].n;
-        add_row(a, VG__DS_TICKS, &row);
-        a->st.written[VG_ARCHIVE_REC_TICK] += a->file >= 0;
+        add_row(a, VG__DS_TICKS, &row, VG_ARCHIVE_REC_TICK);
         break;
     }
     case VG_ARCHIVE_REC_ALERT: {
@@ -823,8 +832,7 @@ static void handle(vg_archive *a, const unsigned char *rec)
         row.reading_index = a->rows[VG__DS_READINGS] + a->buf[VG__DS_READINGS].n;
         if (row.ev.id >= a->next_alert_id)
             a->next_alert_id = row.ev.id + 1;
-        add_row(a, VG__DS_ALERTS, &row);
-        a->st.written[VG_ARCHIVE_REC_ALERT] += a->file >= 0;
+        add_row(a, VG__DS_ALERTS, &row, VG_ARCHIVE_REC_ALERT);
         break;
     }
     case VG_ARCHIVE_REC_METRICS:
@@ -835,8 +843,7 @@ static void handle(vg_archive *a, const unsigned char *rec)
         _Alignas(8) unsigned char row[sizeof(vg_archive_reject) + sizeof(vg_alert_event)];
 
         memcpy(row, p, vg__ds[d].row_size);
-        add_row(a, (enum vg__ds)d, row);
-        a->st.written[h->type] += a->file >= 0;
+        add_row(a, (enum vg__ds)d, row, (enum vg_archive_rec)h->type);
         break;
     }
     case VG_ARCHIVE_REC_MODEL: {
@@ -869,8 +876,7 @@ static void handle_ingest_reject(vg_archive *a, const vg_ingest_reject *in)
         in->excerpt_len > VG_ARCHIVE_PAYLOAD_MAX ? VG_ARCHIVE_PAYLOAD_MAX : in->excerpt_len;
     memcpy(rj.topic, in->topic, rj.topic_len);
     memcpy(rj.payload, in->payload, rj.excerpt_len);
-    add_row(a, VG__DS_REJECTS, &rj);
-    a->st.written[VG_ARCHIVE_REC_REJECT] += a->file >= 0;
+    add_row(a, VG__DS_REJECTS, &rj, VG_ARCHIVE_REC_REJECT);
 }
 
 /* An alert-thread audit record, as an action row. */
@@ -893,8 +899,7 @@ static void handle_audit(vg_archive *a, const vg_alert_audit *au)
     snprintf(act.operator_id, sizeof(act.operator_id), "%.*s", (int)sizeof(au->operator_id),
              au->operator_id);
     snprintf(act.comment, sizeof(act.comment), "%.*s", (int)sizeof(au->comment), au->comment);
-    add_row(a, VG__DS_ACTIONS, &act);
-    a->st.written[VG_ARCHIVE_REC_ACTION] += a->file >= 0;
+    add_row(a, VG__DS_ACTIONS, &act, VG_ARCHIVE_REC_ACTION);
 }
 
 /* Consumes what one ring holds now (up to PEEK_MAX slots). Returns slots consumed. */

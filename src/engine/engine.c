@@ -1626,7 +1626,8 @@ size_t vg_engine_metrics_text(const vg_engine *e, char *buf, size_t cap)
                   "fault.\n# TYPE vigil_archive_faulted gauge\nvigil_archive_faulted %d\n"
                   "# HELP vigil_archive_faults_total HDF5 archive faults.\n"
                   "# TYPE vigil_archive_faults_total counter\nvigil_archive_faults_total %llu\n"
-                  "# HELP vigil_archive_dropped_total Records the archive could not write.\n"
+                  "# HELP vigil_archive_dropped_total Records the archive took but could not "
+                  "make durable (lost, at most).\n"
                   "# TYPE vigil_archive_dropped_total counter\nvigil_archive_dropped_total %llu\n",
               s.archive_faulted, (unsigned long long)s.archive_faults,
               (unsigned long long)s.archive_dropped);

@@ -571,6 +571,67 @@ Test(archive, full_disk_is_counted_and_a_new_file_follows)
     }
 }
 
+/* What a full disk leaves behind is counted honestly: every reading the archive took is in
+ * a file or counted as dropped, and none counted as written is missing from the files.
+ * Before 2026-11-23 rows taken since the last flush counted as written even when the fault
+ * then lost them, and those still buffered counted twice (written and dropped). */
+Test(archive, full_disk_counts_each_reading_once_in_a_file_or_dropped)
+{
+    vg_archive *a;
+    vg_ring *ring;
+    vg_archive_stats st;
+    struct rlimit lim;
+    uint32_t tag = 0;
+    char names[16][512];
+    unsigned char *seen;
+    uint64_t in_files = 0;
+    int n;
+
+    a = start_filling(&ring, 200 * VG_NS_PER_MS);
+    cr_assert_eq(getrlimit(RLIMIT_FSIZE, &lim), 0);
+    fill_until_fault(a, ring, &tag, 512 * 1024);
+    push_burst(ring, &tag, 500); /* taken while there is no file */
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    st = wait_stats(a, is_recovered, 10 * S);
+    cr_assert(is_recovered(&st));
+    push_burst(ring, &tag, 2000);
+    vg_archive_stop(a);
+    vg_archive_get_stats(a, &st);
+    vg_archive_free(&a);
+    vg_ring_free(&ring);
+
+    seen = calloc(tag, 1);
+    cr_assert_not_null(seen);
+    n = list_archives(dir, names, 16);
+    cr_assert_geq(n, 2);
+    for (int i = 0; i < n; i++) {
+        vg_archive_reader *rd;
+        vg_archive_input in;
+
+        cr_assert_eq(vg_archive_reader_open(names[i], &rd), 0, "%s", names[i]);
+        while (vg_archive_reader_next(rd, &in) == 1) {
+            if (in.type != VG_ARCHIVE_REC_READING)
+                continue;
+            cr_assert_lt(in.reading.tag, tag);
+            cr_assert_eq(seen[in.reading.tag], 0, "reading %u archived twice", in.reading.tag);
+            seen[in.reading.tag] = 1;
+            in_files++;
+        }
+        vg_archive_reader_free(&rd);
+    }
+    free(seen);
+    cr_log_info("%u readings taken: %llu in files, %llu written, %llu records dropped", tag,
+                (unsigned long long)in_files,
+                (unsigned long long)st.written[VG_ARCHIVE_REC_READING],
+                (unsigned long long)st.dropped);
+    cr_assert_leq(st.written[VG_ARCHIVE_REC_READING], in_files,
+                  "counted as written but not in any file");
+    cr_assert_geq(in_files + st.dropped, tag, "lost without being counted");
+    /* Each reading once: the only other records are the files' model rows. */
+    cr_assert_leq(st.written[VG_ARCHIVE_REC_READING] + st.dropped, (uint64_t)tag + st.files,
+                  "counted twice");
+}
+
 Test(archive, removed_directory_is_a_fault_until_it_is_back)
 {
     vg_archive_cfg c;
