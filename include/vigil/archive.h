@@ -382,10 +382,12 @@ int vg_archive_replay(vg_archive_reader *r, vg_analysis *a, uint64_t *ret_readin
 /* The first alert id for a new run that archives into dir, so that ids never repeat across
  * engine restarts: one more than the largest alert id in the newest archive file there
  * (PREFIX-*.h5, newest by creation time; prefix NULL: "vigil"), or than its first_alert_id
- * - 1 when it holds no alert; 1 when dir holds no archive. Files that cannot be read are
- * skipped (a file still being written or left by a crash is read up to its last flush, so
- * ids of alerts raised after that flush can be given again).
- * Returns 0 and *ret, -EINVAL (NULL), -ENOENT/-EACCES/-ENOTDIR (dir), -ENOMEM.
+ * - 1 when it holds no alert; 1 when dir holds no archive. Files that cannot be read
+ * (damaged) are skipped and counted: ids in them can be given again, so the caller should
+ * say so. A file still being written or left by a crash is read up to its last flush, so
+ * ids of alerts raised after that flush can be given again too.
+ * Returns *ret and the number of files under the name that could not be read (0: all
+ * were), or -EINVAL (NULL), -ENOENT/-EACCES/-ENOTDIR (dir), -ENOMEM.
  * Thread: any (opens the files itself; not one this process is writing). */
 int vg_archive_next_alert_id(const char *dir, const char *prefix, uint64_t *ret);
 

@@ -738,7 +738,7 @@ int vg_archive_next_alert_id(const char *dir, const char *prefix, uint64_t *ret)
     int64_t newest_wall = INT64_MIN;
     uint32_t newest_index = 0;
     uint64_t max = 0;
-    int n, rc = 0;
+    int n, rc = 0, unreadable = 0;
 
     if (!dir || !ret)
         return -EINVAL;
@@ -750,9 +750,14 @@ int vg_archive_next_alert_id(const char *dir, const char *prefix, uint64_t *ret)
     for (int i = 0; i < n; i++) {
         vg_archive_reader *r;
 
-        if (is_archive_name(list[i]->d_name, prefix) &&
-            snprintf(path, sizeof(path), "%s/%s", dir, list[i]->d_name) < (int)sizeof(path) &&
-            vg_archive_reader_open(path, &r) == 0) {
+        if (!is_archive_name(list[i]->d_name, prefix)) {
+            free(list[i]);
+            continue;
+        }
+        if (snprintf(path, sizeof(path), "%s/%s", dir, list[i]->d_name) >= (int)sizeof(path) ||
+            vg_archive_reader_open(path, &r) < 0) {
+            unreadable++;
+        } else {
             const vg_archive_info *in = &r->info;
             if (in->first_alert_id - 1 > max)
                 max = in->first_alert_id - 1;
@@ -778,10 +783,13 @@ int vg_archive_next_alert_id(const char *dir, const char *prefix, uint64_t *ret)
             if (m > max)
                 max = m;
             vg_archive_reader_free(&r);
+        } else {
+            rc = -EIO;
         }
+        if (rc == -ENOMEM)
+            return rc;
+        unreadable += rc < 0;
     }
-    if (rc == -ENOMEM)
-        return rc;
     *ret = max + 1;
-    return 0;
+    return unreadable;
 }

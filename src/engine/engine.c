@@ -1264,8 +1264,14 @@ int vg_engine_new(const vg_engine_cfg *cfg, vg_engine **ret)
         /* Alert ids go on where the last run in this archive stopped: one id, one alert,
          * across restarts. Before vg_archive_new(): this process cannot read its own file. */
         uint64_t next;
-        if (vg_archive_next_alert_id(cfg->archive_dir, NULL, &next) == 0 &&
-            next > acfg.first_alert_id)
+        int bad = vg_archive_next_alert_id(cfg->archive_dir, NULL, &next);
+
+        if (bad > 0)
+            vg_warn("engine: %d archive file(s) in %s cannot be read (damaged?): alert ids "
+                    "start at %llu, after those of the readable files, and may repeat ids "
+                    "in the unreadable ones",
+                    bad, cfg->archive_dir, (unsigned long long)next);
+        if (bad >= 0 && next > acfg.first_alert_id)
             acfg.first_alert_id = next;
     }
     acfg.sink.ctx = e;

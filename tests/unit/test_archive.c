@@ -951,15 +951,22 @@ Test(archive, next_alert_id_continues_after_the_newest_archive)
     archive_with_alerts(8, NULL, 0);
     cr_assert_eq(vg_archive_next_alert_id(dir, NULL, &id), 0);
     cr_assert_eq(id, 8);
-    /* Something that is not an archive, under the archive name, is skipped. */
+    /* A file under the archive name that cannot be read (damaged, or not an archive) is
+     * skipped and counted, so the engine can say that its ids may come again. */
     snprintf(path, sizeof(path), "%s/vigil-20990101T000000Z-0.h5", dir);
     FILE *f = fopen(path, "w");
     cr_assert_not_null(f);
     fputs("not hdf5", f);
     fclose(f);
     archive_with_alerts(8, (const uint64_t[]){8, 9, 10}, 3);
-    cr_assert_eq(vg_archive_next_alert_id(dir, NULL, &id), 0);
+    cr_assert_eq(vg_archive_next_alert_id(dir, NULL, &id), 1);
     cr_assert_eq(id, 11);
+    /* Other names in the directory are not archives and not counted. */
+    snprintf(path, sizeof(path), "%s/notes.h5", dir);
+    f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fclose(f);
+    cr_assert_eq(vg_archive_next_alert_id(dir, NULL, &id), 1);
     /* Another prefix is another series. */
     cr_assert_eq(vg_archive_next_alert_id(dir, "other", &id), 0);
     cr_assert_eq(id, 1);

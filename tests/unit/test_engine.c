@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -1059,6 +1060,42 @@ Test(engine, alert_ids_go_on_across_restarts_with_an_archive)
     cr_assert_eq(first, 1);
     uint64_t second = help_alert_id_of_a_run();
     cr_assert_eq(second, 2, "the restarted engine goes on from the archive, not from 1");
+}
+
+/* An archive file the next run cannot read (damaged) may hold alert ids; the engine goes on
+ * from the readable ones and says at start that ids may repeat, naming the directory. */
+Test(engine, an_unreadable_archive_file_is_reported_at_start)
+{
+    char path[600], log[600], text[2048] = "";
+    FILE *f;
+    int saved, fd;
+    uint64_t id;
+
+    cr_assert_eq(help_alert_id_of_a_run(), 1);
+    snprintf(path, sizeof(path), "%s/vigil-20990101T000000Z-0.h5", dir);
+    f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("a damaged file", f);
+    fclose(f);
+    snprintf(log, sizeof(log), "%s/stderr.txt", dir);
+    fflush(stderr);
+    saved = dup(2);
+    fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    cr_assert(saved >= 0 && fd >= 0);
+    dup2(fd, 2);
+    close(fd);
+    id = help_alert_id_of_a_run();
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    cr_assert_eq(id, 2, "ids go on after the readable file");
+    f = fopen(log, "r");
+    cr_assert_not_null(f);
+    text[fread(text, 1, sizeof(text) - 1, f)] = '\0';
+    fclose(f);
+    cr_assert_not_null(strstr(text, "1 archive file(s)"), "%s", text);
+    cr_assert_not_null(strstr(text, dir), "%s", text);
+    cr_assert_not_null(strstr(text, "may repeat"), "%s", text);
 }
 
 /* ---- a step of the wall clock ---- */
