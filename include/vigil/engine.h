@@ -102,6 +102,9 @@ typedef struct vg_engine_cfg {
     uint32_t alert_ring; /* vg_alert_input records (8192) */
     /* HDF5 archive directory (must exist), NULL for none. */
     const char *archive_dir;
+    /* A new archive file at every multiple of this period of event time in the venue's
+     * local time (86400 s: one a day, cut at local midnight); 0: one file per run. */
+    int64_t archive_rotate_ns;
     uint32_t hdf5_ring; /* VG_ARCHIVE_SLOT_SIZE slots (65536) */
 } vg_engine_cfg;
 

@@ -46,6 +46,9 @@ static void usage(FILE *f)
             "  --feeds-key FILE       CURVE secret key (Z85, first line) of the feeds socket\n"
             "  --control-key FILE     CURVE secret key (Z85, first line) of the control socket\n"
             "  --archive DIR          HDF5 archive directory (files vigil-*.h5; see vigil replay)\n"
+            "  --archive-rotate P     a new archive file every period P of venue local time:\n"
+            "                         Nm, Nh or Nd (1d: one a day, cut at local midnight),\n"
+            "                         or none (default: one file per run)\n"
             "  --clock wall|event     what drives the analysis ticks (default wall): event = the\n"
             "                         readings' own time (replayed or simulated streams)\n"
             "  --events FILE          alert events as JSON lines, '-' for stdout (default '-')\n"
@@ -146,12 +149,41 @@ static int parse_num(const char *s, double lo, double hi, double *ret)
     return 0;
 }
 
+/* "none" (0) or a whole number of minutes, hours or days ("30m", "6h", "1d"), at most 366
+ * days, as nanoseconds. Returns 0 or -EINVAL. */
+static int parse_period(const char *s, int64_t *ret)
+{
+    static const struct {
+        char unit;
+        int64_t s;
+    } units[] = {{'m', 60}, {'h', 3600}, {'d', 86400}};
+    char *end;
+    long n;
+
+    if (strcmp(s, "none") == 0) {
+        *ret = 0;
+        return 0;
+    }
+    if (*s < '0' || *s > '9')
+        return -EINVAL;
+    errno = 0;
+    n = strtol(s, &end, 10);
+    if (errno || n < 1 || end[0] == '\0' || end[1] != '\0')
+        return -EINVAL;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+        if (*end == units[i].unit && n * units[i].s <= 366 * 86400) {
+            *ret = n * units[i].s * VG_NS_PER_S;
+            return 0;
+        }
+    return -EINVAL;
+}
+
 enum {
     OPT_MODEL = 256, OPT_BROKER, OPT_CLIENT_ID, OPT_CLEAN, OPT_QOS, OPT_KEEPALIVE, OPT_USER,
     OPT_PASSFILE, OPT_CAFILE, OPT_CAPATH, OPT_CERT, OPT_KEY, OPT_FEEDS, OPT_CONTROL,
     OPT_ARCHIVE, OPT_EVENTS, OPT_NO_EVENTS, OPT_REJECTS, OPT_METRICS, OPT_STATUS,
     OPT_MAX_PAYLOAD, OPT_MAX_AGE, OPT_MAX_FUTURE, OPT_TICK, OPT_GRACE, OPT_RING, OPT_LOG,
-    OPT_FEEDS_KEY, OPT_CONTROL_KEY, OPT_CLOCK,
+    OPT_FEEDS_KEY, OPT_CONTROL_KEY, OPT_CLOCK, OPT_ROTATE,
 };
 
 static const struct option options[] = {
@@ -170,6 +202,7 @@ static const struct option options[] = {
     {"feeds", required_argument, NULL, OPT_FEEDS},
     {"control", required_argument, NULL, OPT_CONTROL},
     {"archive", required_argument, NULL, OPT_ARCHIVE},
+    {"archive-rotate", required_argument, NULL, OPT_ROTATE},
     {"feeds-key", required_argument, NULL, OPT_FEEDS_KEY},
     {"control-key", required_argument, NULL, OPT_CONTROL_KEY},
     {"clock", required_argument, NULL, OPT_CLOCK},
@@ -277,6 +310,10 @@ int vg_cmd_run(int argc, char **argv)
         case OPT_ARCHIVE:
             archive = optarg;
             break;
+        case OPT_ROTATE:
+            if (parse_period(optarg, &cfg.archive_rotate_ns) < 0)
+                return bad("archive rotation (Nm, Nh, Nd or none)", optarg);
+            break;
         case OPT_FEEDS_KEY:
             feeds_key_path = optarg;
             break;
@@ -380,6 +417,10 @@ int vg_cmd_run(int argc, char **argv)
     cfg.feeds_endpoint = feeds;
     cfg.control_endpoint = control;
     cfg.archive_dir = archive;
+    if (cfg.archive_rotate_ns && !archive) {
+        fprintf(stderr, "vigil run: --archive-rotate needs --archive\n");
+        return 2;
+    }
     if (archive) {
         struct stat st;
         const int found = stat(archive, &st) == 0;

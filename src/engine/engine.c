@@ -1303,6 +1303,7 @@ int vg_engine_new(const vg_engine_cfg *cfg, vg_engine **ret)
         vg_archive_cfg_default(&ac);
         ac.model = e->m;
         ac.analysis = &acfg; /* replay runs the core with the same settings */
+        ac.rotate_ns = cfg->archive_rotate_ns;
         if ((r = vg_archive_new(cfg->archive_dir, &ac, &e->archive)) < 0 ||
             (r = vg_archive_attach(e->archive, e->rings[R_HDF5_REJECTS],
                                    VG_ARCHIVE_IN_INGEST_REJECTS)) < 0 ||

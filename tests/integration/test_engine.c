@@ -344,6 +344,9 @@ Test(engine, bad_usage_and_bad_model_exit_2)
         {{M, "--feeds", "tcp://127.0.0.1:0"}, "invalid feeds endpoint"}, /* port 0 is '*' */
         {{M, "--archive", "/nonexistent/dir"}, "no such directory (create it first)"},
         {{M, "--archive", model_path}, "not a directory"},
+        {{M, "--archive-rotate", "1.5h"}, "invalid archive rotation"},
+        {{M, "--archive-rotate", "0d"}, "invalid archive rotation"},
+        {{M, "--archive-rotate", "1d"}, "--archive-rotate needs --archive"},
         {{M, "--broker", "mqtts://127.0.0.1:8883"}, "mqtts:// needs --cafile or --capath"},
         {{M, "--cert", "/tmp/c.pem"}, "--cert and --key go together"},
         {{"--model", "/nonexistent.cfg"}, "/nonexistent.cfg"},

@@ -1034,6 +1034,46 @@ Test(engine, event_clock_waits_for_a_slow_archive_instead_of_losing_records)
     vg_archive_reader_free(&r);
 }
 
+/* vigil run --archive-rotate: a new file at each multiple of the period of event time (the
+ * fixture's venue is at UTC+0), and the files together hold every reading once. */
+Test(engine, archive_rotates_at_each_period_of_event_time)
+{
+    vg_engine_cfg cfg;
+    vg_engine *e;
+    char names[8][512], msg[160];
+    uint64_t readings = 0;
+    const int64_t day0 = (vg_wall_ns() / VG_NS_PER_S / 86400 - 1) * 86400; /* a midnight */
+    enum { N = 150 };
+
+    cfg_local(&cfg, NULL, NULL);
+    cfg.event_clock = 1;
+    cfg.tick_ns = VG_NS_PER_S;
+    cfg.archive_dir = dir;
+    cfg.archive_rotate_ns = 60 * VG_NS_PER_S;
+    cr_assert_eq(vg_engine_new(&cfg, &e), 0);
+    cr_assert_eq(vg_engine_start(e), 0);
+    for (int s = 0; s < N; s++) { /* 00:00:00 to 00:02:29: three minutes begun */
+        int n = snprintf(msg, sizeof(msg), "{\"v\":1,\"ts\":%lld,\"counts\":{\"z3\":%d}}",
+                         (long long)(day0 + s), 20 + s % 7);
+        cr_assert_eq(vg_engine_submit(e, "vigil/testvenue/count/cam3", msg, (size_t)n,
+                                      vg_wall_ns()), 0);
+    }
+    vg_engine_stop(e);
+    vg_engine_free(&e);
+    cr_assert_eq(list_archives(dir, names, 8), 3);
+    for (int i = 0; i < 3; i++) {
+        vg_archive_reader *r;
+        vg_archive_info info;
+
+        cr_assert_eq(vg_archive_reader_open(names[i], &r), 0);
+        vg_archive_reader_info(r, &info);
+        cr_assert_eq(info.file_index, (uint32_t)i);
+        readings += info.count[VG_ARCHIVE_REC_READING];
+        vg_archive_reader_free(&r);
+    }
+    cr_assert_eq(readings, N);
+}
+
 static void on_help_id(void *ctx, const vg_alert_event *ev)
 {
     if (ev->kind == VG_ALERT_HELP_MEDICAL && ev->action == VG_ALERT_ACTION_RAISE)
