@@ -94,6 +94,8 @@
 #define VG_DET_HIST_CAP 3.0     /* at most this (reached at ~30,000 readings) */
 #define VG_DET_CLIP 1000.0     /* after warm-up, one reading moves the long-run level, spread
                                  * and usual step by at most this many spreads (steps) */
+#define VG_DET_RANGE_K 100.0   /* the range seen beyond this many spreads of the level ... */
+#define VG_DET_RANGE_H 16384.0 /* ... shrinks by 1/e every this many readings */
 #define VG_DET_S0 5.8           /* surprise (nats) at the default threshold; score 0.5 */
 
 /* Decaying histogram of one measure's past values. Instead of decaying every bin at each
@@ -289,6 +291,19 @@ static double shape_distance(struct vg_det_shape *sh, float x)
 /* How often the context (two previous quantised readings, this one) occurred; counts it. */
 static double context_seen(vg_detector *d, double x, double eps)
 {
+    /* A reading far outside the stream's spread (a glitch still inside the sensor's range)
+     * would otherwise set the range for good: every later reading, events included, falls
+     * into one level whose contexts are all familiar, and the stream is never surprising
+     * again. The part of the range beyond VG_DET_RANGE_K spreads of the level decays. */
+    if (d->n > VG_DET_WARMUP) {
+        const double up = d->m_slow + VG_DET_RANGE_K * d->d_slow;
+        const double down = d->m_slow - VG_DET_RANGE_K * d->d_slow;
+
+        if (d->hi > up)
+            d->hi -= (d->hi - up) / VG_DET_RANGE_H;
+        if (d->lo < down)
+            d->lo -= (d->lo - down) / VG_DET_RANGE_H;
+    }
     if (x < d->lo)
         d->lo = x;
     if (x > d->hi)
@@ -313,10 +328,13 @@ static int same_time_of_day(const vg_detector *d, int64_t t_ns)
     int cnt = 0;
 
     for (uint32_t j = 0; j < d->rec_used; j++) {
-        const int64_t age = (t_ns - d->rec_t[j]) / 1000000000;
+        if (t_ns < d->rec_t[j])
+            continue;
+        /* unsigned: stamps centuries apart must not overflow */
+        const uint64_t age = ((uint64_t)t_ns - (uint64_t)d->rec_t[j]) / 1000000000u;
         if (age < 20 * 3600)
             continue;
-        int64_t off = age % 86400;
+        uint64_t off = age % 86400;
         if (off > 43200)
             off = 86400 - off;
         cnt += off <= VG_DET_REC_TOL_S;

@@ -308,6 +308,28 @@ Test(detect, single_spike_scores_high)
     vg_detector_free(&d);
 }
 
+/* Stamps at both ends of the int64 range (years 1678 and 2261, which vigil detect accepts):
+ * the time-of-day memory compares them without overflowing (UBSan checks this in CI). */
+Test(detect, alarms_centuries_apart_compare_without_overflow)
+{
+    vg_detector *d = make();
+    int64_t t = INT64_MIN + 1;
+    int alarms = 0;
+
+    rng_state = 12;
+    feed(d, &t, 1000, noise_10_1, NULL);
+    for (int k = 0; k < 4; k++) { /* alarm-level spikes, remembered with their stamps */
+        alarms += vg_detector_update(d, t, 10.0 + 40.0 * (k + 1)) >= vg_detector_threshold(d);
+        feed(d, &t, 700, noise_10_1, NULL);
+    }
+    t = INT64_MAX - 1000 * MIN_NS;
+    feed(d, &t, 700, noise_10_1, NULL);
+    double s = vg_detector_update(d, t, 10.0 + 400.0);
+    cr_assert_geq(alarms, 1);
+    cr_assert(s >= 0.0 && s <= 1.0);
+    vg_detector_free(&d);
+}
+
 Test(detect, slow_drift_adds_no_alarms)
 {
     /* A drift of 5 sigma over 3000 readings is how slowly changing signals behave
@@ -425,6 +447,42 @@ Test(detect, scores_stay_in_unit_interval_on_wild_input)
         cr_assert(s >= 0.0 && s <= 1.0, "score %g for %g", s, x);
     }
     vg_detector_free(&d);
+}
+
+/* A CO2 sensor at 450 +- 5 ppm sends one glitch of 9000 ppm, inside its range. Before
+ * 2026-11-23 that reading set the context quantiser's range for good, and none of the later
+ * excursions to 900 ppm alarmed again (0 of 18 in the audit's stream, 11 without the
+ * glitch). Now the range beyond 100 spreads of the level decays and they alarm as in a
+ * stream without the glitch. */
+static int co2_excursions_alarmed(int glitch)
+{
+    vg_detector_cfg cfg;
+    vg_detector *d = NULL;
+    int alarmed = 0;
+
+    vg_detector_cfg_default(&cfg);
+    cfg.sensitivity = 0.2; /* what docs/detector.md advises for CO2 */
+    cr_assert_eq(vg_detector_new(&cfg, &d), 0);
+    rng_state = 13;
+    for (int i = 0; i < 20000; i++) {
+        double x = 450.0 + 5.0 * gauss();
+        if (glitch && i == 1000)
+            x = 9000.0;
+        if (i >= 4000 && i % 2000 == 0)
+            x = 900.0;
+        double s = vg_detector_update(d, (int64_t)i * 10 * INT64_C(1000000000), x);
+        alarmed += x == 900.0 && s >= vg_detector_threshold(d);
+    }
+    vg_detector_free(&d);
+    return alarmed;
+}
+
+Test(detect, one_glitch_far_outside_the_spread_does_not_blind_the_detector)
+{
+    const int clean = co2_excursions_alarmed(0), glitched = co2_excursions_alarmed(1);
+
+    cr_assert_geq(clean, 6, "%d of 8 excursions alarmed without the glitch", clean);
+    cr_assert_geq(glitched, clean - 1, "%d of 8 after the glitch, %d without", glitched, clean);
 }
 
 Test(detect, nan_inf_and_values_beyond_float_range_are_ignored)
