@@ -10,7 +10,7 @@
  *
  * Sensitivity: vg_detector_cfg.sensitivity in [0,1] moves the alarm threshold that
  * vg_detector_threshold() returns; the scores do not depend on it, so it can change per
- * sensor kind without relearning:
+ * sensor kind, or later with vg_detector_set_sensitivity(), without relearning:
  *     threshold = 1 / (1 + 4^(sensitivity - 0.5))      (0 -> 0.667, 0.5 -> 0.5, 1 -> 0.333)
  * 0.5 is the optimum on NAB's standard profile. Higher sensitivity: more and earlier alarms,
  * more false ones (on white noise about 0.1, 3 and 6.5 alarms per 1,000 readings at 0, 0.5
@@ -58,6 +58,11 @@ double vg_detector_update(vg_detector *d, int64_t t_ns, double value);
 /* Score at or above which a reading counts as anomalous for this detector's sensitivity.
  * Thread: any (reads only the configuration). */
 double vg_detector_threshold(const vg_detector *d);
+
+/* Changes the sensitivity (the threshold) and keeps everything learned: the scores do not
+ * depend on it. Thread: the detector's owner.
+ * Returns 0, or -EINVAL (d NULL, or sensitivity not a number in [0,1]; d untouched). */
+int vg_detector_set_sensitivity(vg_detector *d, double sensitivity);
 
 /* Bytes per stream: the detector's whole footprint, constant for its life. Thread: any. */
 size_t vg_detector_memory(const vg_detector *d); /* bytes per stream */

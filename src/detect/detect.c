@@ -479,3 +479,12 @@ size_t vg_detector_memory(const vg_detector *d)
     (void)d;
     return sizeof(struct vg_detector);
 }
+
+int vg_detector_set_sensitivity(vg_detector *d, double sensitivity)
+{
+    /* The scores do not depend on the sensitivity: only the threshold moves. */
+    if (!d || !(sensitivity >= 0.0 && sensitivity <= 1.0))
+        return -EINVAL;
+    d->cfg.sensitivity = sensitivity;
+    return 0;
+}

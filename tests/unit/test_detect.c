@@ -162,6 +162,39 @@ Test(detect, threshold_falls_as_sensitivity_rises)
     }
 }
 
+/* A retune (vg_analysis_reload with a new sensitivity) keeps what the detector learned: the
+ * scores go on exactly as a detector never retuned, and only the threshold moves. */
+Test(detect, set_sensitivity_moves_the_threshold_and_keeps_what_was_learned)
+{
+    vg_detector_cfg c02 = {.sensitivity = 0.2}, c09 = {.sensitivity = 0.9};
+    vg_detector *d = NULL, *ref = make(), *at09 = NULL;
+    const double bad[] = {-0.01, 1.01, NAN, INFINITY};
+
+    cr_assert_eq(vg_detector_new(&c02, &d), 0);
+    cr_assert_eq(vg_detector_new(&c09, &at09), 0);
+    rng_state = 12;
+    for (int i = 0; i < 3000; i++) {
+        double x = 10.0 + gauss() + (i == 2000 ? 12.0 : 0.0);
+        if (i == 1000) {
+            const double thr02 = vg_detector_threshold(d);
+            for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++)
+                cr_assert_eq(vg_detector_set_sensitivity(d, bad[k]), -EINVAL, "%g", bad[k]);
+            cr_assert_eq(vg_detector_set_sensitivity(NULL, 0.5), -EINVAL);
+            cr_assert_eq(vg_detector_threshold(d), thr02, "a refused value changed it");
+            cr_assert_eq(vg_detector_set_sensitivity(d, 0.9), 0);
+            cr_assert_eq(vg_detector_threshold(d), vg_detector_threshold(at09));
+        }
+        double s = vg_detector_update(d, (int64_t)i * MIN_NS, x);
+        double want = vg_detector_update(ref, (int64_t)i * MIN_NS, x);
+        cr_assert_eq(s, want, "reading %d: %.17g, never retuned %.17g", i, s, want);
+        if (i == 2000)
+            cr_assert_geq(s, vg_detector_threshold(d), "a 12-sigma spike scored %g", s);
+    }
+    vg_detector_free(&d);
+    vg_detector_free(&ref);
+    vg_detector_free(&at09);
+}
+
 Test(detect, memory_is_fixed_and_counts_the_state)
 {
     vg_detector *d = make();
