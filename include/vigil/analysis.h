@@ -283,10 +283,12 @@ void vg_analysis_free(vg_analysis **ap);
 
 /* Switches to another model (an edited venue file) without losing state: every zone, line,
  * camera (per zone it still covers), sensor and help point whose id is in both models keeps
- * its state (grades, timers, alert ids, trend, counts, line totals, detector). Readings in
- * the reorder buffer are re-indexed by id; those whose source or zone is gone are dropped and
- * counted as unknown_* rejects. Active alerts whose subject is gone are dropped without an
- * event (the alert layer retires them); later events of kept alerts carry the new indices.
+ * its state (grades, timers, alert ids, trend, counts, line totals, detector; a new
+ * sensitivity moves only the detector's threshold, a sensor of a new kind gets a fresh
+ * detector). Readings in the reorder buffer are re-indexed by id; those whose source or
+ * zone is gone are dropped and counted as unknown_* rejects. Active alerts whose subject is
+ * gone are dropped without an event (the alert layer retires them); later events of kept
+ * alerts carry the new indices.
  * m: borrowed; must outlive the vg_analysis; the old model may be freed once this returns 0.
  * Returns 0, -EINVAL (NULL), -ENOMEM (then nothing changed, the old model stays in use).
  * Thread: the owner. Allocates: a control operation, not for the hot path. */

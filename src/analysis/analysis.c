@@ -322,6 +322,16 @@ static int build_peers(vg_analysis *a)
     return 0;
 }
 
+/* The sensitivity a sensor's detector runs at: the model's, or the default when it has none
+ * in [0,1]. */
+static double sensor_sensitivity(const vg_sensor *sn)
+{
+    vg_detector_cfg dc;
+
+    vg_detector_cfg_default(&dc);
+    return sn->sensitivity >= 0.0 && sn->sensitivity <= 1.0 ? sn->sensitivity : dc.sensitivity;
+}
+
 void vg_analysis_free(vg_analysis **ap)
 {
     vg_analysis *a;
@@ -456,11 +466,8 @@ int vg_analysis_new(const vg_model *m, const vg_analysis_cfg *cfg, vg_analysis *
         alert_init(&ss->disagree);
         ss->disagree_since = NEVER;
         if (a->cfg.anomaly) {
-            vg_detector_cfg dc;
+            vg_detector_cfg dc = {.sensitivity = sensor_sensitivity(sn)};
 
-            vg_detector_cfg_default(&dc);
-            if (sn->sensitivity >= 0.0 && sn->sensitivity <= 1.0)
-                dc.sensitivity = sn->sensitivity;
             r = vg_detector_new(&dc, &ss->det);
             if (r < 0)
                 goto out_free;
@@ -1819,13 +1826,14 @@ int vg_analysis_reload(vg_analysis *a, const vg_model *m)
             bs->oor_t = NEVER;
             bs->disagree_since = NEVER;
         }
-        /* the learned detector too, unless the sensor was retuned or redefined: then it
-         * takes the fresh one, and the old one is freed with the old state */
-        if (!b->cfg.anomaly || !b->sensors[s].det || os->sensitivity != ns->sensitivity ||
-            os->kind != ns->kind) {
+        /* the learned detector too, unless the sensor is of a new kind: then it takes the
+         * fresh one, and the old one is freed with the old state. A new sensitivity moves
+         * only the threshold, so a retuned sensor keeps what it learned. */
+        if (!b->cfg.anomaly || !b->sensors[s].det || os->kind != ns->kind) {
             b->sensors[s].det = fresh;
             continue;
         }
+        vg_detector_set_sensitivity(b->sensors[s].det, sensor_sensitivity(ns));
         a->sensors[o].det = fresh;
     }
     for (uint32_t h = 0; h < b->nh; h++)

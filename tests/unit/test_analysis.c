@@ -1480,9 +1480,9 @@ static uint64_t co2_warning(void)
     return events[i].id;
 }
 
-/* A retuned sensor keeps its state and only gets a fresh detector. It used to start over:
- * its open warning was dropped without a clear (the alert layer kept it for good), and its
- * flat time was lost while its last reading time was kept. */
+/* A retuned sensor keeps its state, its detector's with it. It used to start over: its
+ * open warning was dropped without a clear (the alert layer kept it for good), and its flat
+ * time was lost while its last reading time was kept. */
 Test(analysis, reload_with_a_retuned_sensor_keeps_its_alerts_and_clears_them)
 {
     uint64_t id;
@@ -1505,6 +1505,77 @@ Test(analysis, reload_with_a_retuned_sensor_keeps_its_alerts_and_clears_them)
     cr_expect_eq(events[i].action, VG_ALERT_ACTION_CLEAR);
     cr_expect_eq(events[i].id, id);
     cr_expect_eq(events[i].t_ns, T0 + 490 * S);
+}
+
+#define T1_LINE "{ id = \"t1\"; kind = \"temperature\"; zone = \"conc\"; min = -30; max = 60; "
+
+/* t1 (every 60 s, sensitivity 0.2 from the profile) reads 21 degC with 0.1 degC of noise at
+ * readings 0 .. 599 (ten hours), one tick per reading: past the detector's 150-reading
+ * warm-up. */
+static void learn_t1(void)
+{
+    uint32_t x = 777;
+
+    for (int k = 0; k < 600; k++) {
+        x = x * 1103515245u + 12345u;
+        sensor(S_T1, T0 + k * 60 * S, 21 + ((x >> 16) % 100) / 1000.0);
+        tick(T0 + k * 60 * S);
+    }
+}
+
+/* Reading 600 of t1 jumps to 45 degC; returns the index of its anomaly raise, or -1. */
+static long spike_t1(void)
+{
+    const int64_t t = T0 + 600 * 60 * S;
+
+    sensor(S_T1, t, 45);
+    tick(t);
+    for (size_t i = 0; i < n_events; i++)
+        if (events[i].kind == VG_ALERT_ANOMALY && events[i].source == S_T1 &&
+            events[i].t_ns == t && events[i].action == VG_ALERT_ACTION_RAISE)
+            return (long)i;
+    return -1;
+}
+
+/* A new sensitivity moves only the threshold: the detector keeps what it learned. A fresh
+ * one would only learn for its first 150 readings (here 2.5 hours) and miss the spike. */
+Test(analysis, reload_with_a_new_sensitivity_keeps_what_the_detector_learned)
+{
+    long i;
+
+    start(NULL, 0, 1);
+    learn_t1();
+    reload_edited(NULL, T1_LINE, T1_LINE "sensitivity = 0.5; ");
+    cr_assert_float_eq(vg_model_sensor(model, S_T1)->sensitivity, 0.5, 1e-12);
+    i = spike_t1();
+    cr_assert_geq(i, 0, "a 24 degC spike right after the retune raised no anomaly");
+    cr_expect_float_eq(events[i].threshold, 0.5, 1e-12, "the threshold of sensitivity 0.5");
+    cr_expect_float_eq(events[i].value, 45, 1e-12);
+}
+
+/* The same through the profile: a new sensitivity for the sensor's kind. */
+Test(analysis, reload_with_a_new_sensitivity_for_the_kind_keeps_what_the_detector_learned)
+{
+    long i;
+
+    start(NULL, 0, 1);
+    learn_t1();
+    reload_edited(NULL, "{ id = \"default\"; }",
+                  "{ id = \"default\"; sensitivity = { temperature = 0.5; }; }");
+    cr_assert_float_eq(vg_model_sensor(model, S_T1)->sensitivity, 0.5, 1e-12);
+    i = spike_t1();
+    cr_assert_geq(i, 0, "a 24 degC spike right after the retune raised no anomaly");
+    cr_expect_float_eq(events[i].threshold, 0.5, 1e-12, "the threshold of sensitivity 0.5");
+}
+
+/* A sensor of a new kind starts a fresh detector: what it learned was another quantity's. */
+Test(analysis, reload_with_a_new_kind_starts_a_fresh_detector)
+{
+    start(NULL, 0, 1);
+    learn_t1();
+    reload_edited(NULL, "{ id = \"t1\"; kind = \"temperature\";",
+                  "{ id = \"t1\"; kind = \"other\";");
+    cr_expect_eq(spike_t1(), -1, "the first reading of the new kind raised an anomaly");
 }
 
 static void find_co2(void *ctx, const vg_alert_event *ev)
