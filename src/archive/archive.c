@@ -568,6 +568,10 @@ static int open_file(vg_archive *a)
         /* H5Fcreate does not always leave errno: ask the directory. */
         if (r == -EIO && access(a->dir, W_OK) != 0)
             r = -errno;
+        /* On a full disk the create fails after making the file (0 bytes): EXCL says this
+         * call made it, and a leftover that is not an archive would stop a replay of the
+         * directory. */
+        unlink(path);
         return r;
     }
     snprintf(a->st.path, sizeof(a->st.path), "%s", path);
