@@ -614,12 +614,14 @@ static void tech_check(vg_engine *e, int64_t t)
     ev.threshold = 0;
     ev.trend_per_min = NAN;
     ev.ttc_s = -1;
+    /* Not archived: what the ring could not take, and what the writer took but could not
+     * make durable (a fault). */
     if (bad)
         snprintf(ev.message, sizeof(ev.message),
-                 "archive %s: %s (faults %llu, records lost %llu)",
+                 "archive %s: %s (faults %llu, records not archived %llu)",
                  st.faulted ? "faulted" : "backlog",
                  st.last_error ? vg_strerror(st.last_error) : "ring full",
-                 (unsigned long long)st.faults, (unsigned long long)full);
+                 (unsigned long long)st.faults, (unsigned long long)(full + st.dropped));
     else
         snprintf(ev.message, sizeof(ev.message), "archive writing again (%.100s)", st.path);
     if (bad)
@@ -1341,10 +1343,14 @@ static void stop_outputs(vg_engine *e)
             vg_ring_close(e->rings[R_HDF5_REJECTS]);
         int rc = vg_archive_stop(e->archive);
         vg_archive_get_stats(e->archive, &st);
+        /* rc is the run's last fault, which may be long past: the file named is the last
+         * one written, not necessarily the one that failed. */
         if (rc < 0)
-            vg_warn("engine: archive %s: %s (faults %llu, records dropped %llu)", st.path,
-                    vg_strerror(rc), (unsigned long long)st.faults,
-                    (unsigned long long)st.dropped);
+            vg_warn("engine: archive: %llu fault(s) during the run, the last: %s; records "
+                    "not archived %llu; last file %s%s",
+                    (unsigned long long)st.faults, vg_strerror(rc),
+                    (unsigned long long)st.dropped, st.path,
+                    st.faulted ? " (faulted)" : "");
         e->archive_started = 0;
     }
 }

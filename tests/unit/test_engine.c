@@ -602,6 +602,7 @@ Test(engine, archive_holds_every_reading_and_tick_and_replay_verifies)
 
 struct backlog {
     atomic_int raised, cleared, density;
+    char message[VG_ALERT_MESSAGE_MAX]; /* of the first raise */
 };
 
 static void on_backlog(void *ctx, const vg_alert_event *ev)
@@ -609,6 +610,8 @@ static void on_backlog(void *ctx, const vg_alert_event *ev)
     struct backlog *b = ctx;
     if (ev->kind == VG_ALERT_ARCHIVE_BACKLOG) {
         cr_expect_eq(ev->feed, VG_FEED_TECHNICAL);
+        if (ev->action != VG_ALERT_ACTION_CLEAR && !b->message[0])
+            memcpy(b->message, ev->message, sizeof(b->message));
         atomic_fetch_add(ev->action == VG_ALERT_ACTION_CLEAR ? &b->cleared : &b->raised, 1);
     } else if (ev->kind == VG_ALERT_DENSITY && ev->action != VG_ALERT_ACTION_CLEAR) {
         atomic_fetch_add(&b->density, 1);
@@ -690,6 +693,7 @@ Test(engine, archive_fault_raises_a_technical_alert_and_alerting_goes_on)
     atomic_init(&b.raised, 0);
     atomic_init(&b.cleared, 0);
     atomic_init(&b.density, 0);
+    b.message[0] = '\0';
     signal(SIGXFSZ, SIG_IGN); /* write() fails with EFBIG instead of killing the process */
     cfg_local(&cfg, NULL, NULL);
     cfg.event_clock = 1;
@@ -721,6 +725,10 @@ Test(engine, archive_fault_raises_a_technical_alert_and_alerting_goes_on)
     cr_assert_geq(st.archive_faults, 1);
     cr_assert_eq(st.technical_alerts, 1);
     cr_assert_geq(atomic_load(&b.density), 1, "the density alert still came out");
+    /* It says what the fault cost: the readings the file took since its last flush. */
+    const char *at = strstr(b.message, "records not archived ");
+    cr_assert_not_null(at, "%s", b.message);
+    cr_assert_gt(strtoull(at + strlen("records not archived "), NULL, 10), 0, "%s", b.message);
 }
 
 /* ---- reload ---- */
@@ -972,6 +980,7 @@ Test(engine, archive_ring_overflow_raises_archive_backlog_then_clears_it)
     atomic_init(&b.raised, 0);
     atomic_init(&b.cleared, 0);
     atomic_init(&b.density, 0);
+    b.message[0] = '\0';
     cfg_local(&cfg, NULL, NULL);
     cfg.archive_dir = dir;
     cfg.hdf5_ring = 16;
