@@ -310,73 +310,6 @@ static int model_for(const char *base_text, const char *include_dir, const struc
     return rc;
 }
 
-/* ---- the archived models against the base ---- */
-
-/* The first kind whose ids archived (indices as the readings carry them) does not have at
- * the same indices in base, or NULL when every index names the same thing in both (base may
- * add objects at the end). */
-static const char *renumbered(const vg_model *archived, const vg_model *base)
-{
-#define SAME_IDS(kind, count, get)                                                   \
-    do {                                                                             \
-        if (count(archived) > count(base))                                           \
-            return kind;                                                             \
-        for (uint32_t i = 0; i < count(archived); i++)                               \
-            if (strcmp(get(archived, i)->id, get(base, i)->id) != 0)                 \
-                return kind;                                                         \
-    } while (0)
-    SAME_IDS("zones", vg_model_zone_count, vg_model_zone);
-    SAME_IDS("sensors", vg_model_sensor_count, vg_model_sensor);
-    SAME_IDS("cameras", vg_model_camera_count, vg_model_camera);
-    SAME_IDS("lines", vg_model_line_count, vg_model_line);
-    SAME_IDS("help points", vg_model_help_point_count, vg_model_help_point);
-#undef SAME_IDS
-    return NULL;
-}
-
-/* Every reading is graded with one model (the base with the setting applied), so every model
- * in force in the file, reloads included, must number its objects as the base does: else
- * readings would be counted against the wrong zones and sensors. Returns 0, or -1 after
- * saying why. */
-static int check_layout(vg_archive_reader *rd, const char *file, const vg_archive_info *info,
-                        const vg_model *base, const char *model_path)
-{
-    for (size_t k = 0; k < (size_t)info->count[VG_ARCHIVE_REC_MODEL]; k++) {
-        vg_model *m = NULL;
-        vg_model_error err;
-        vg_archive_model row;
-        const char *kind;
-        int r;
-
-        memset(&row, 0, sizeof(row));
-        if (vg_archive_reader_model(rd, k, &row) != -ENOENT && row.digest == vg_model_digest(base))
-            continue; /* the base itself: nothing to compare */
-        r = vg_archive_reader_load_model_at(rd, k, &m, &err);
-        if (r < 0) {
-            fprintf(stderr, "vigil tune: %s: archived model %zu does not load: %s\n", file, k,
-                    r == -EINVAL ? err.message : vg_strerror(r));
-            return -1;
-        }
-        kind = renumbered(m, base);
-        vg_model_free(&m);
-        if (!kind)
-            continue;
-        if (k == 0)
-            fprintf(stderr, "vigil tune: %s: %s numbers its %s differently from the file's "
-                            "model, so its readings would be counted against the wrong ones "
-                            "(add new objects at the end of a list, do not reorder)\n",
-                    file, model_path ? model_path : "the first archive's model", kind);
-        else
-            fprintf(stderr, "vigil tune: %s: the reload after reading %llu (model %zu, %s) "
-                            "renumbered the %s; one model cannot grade both parts of this "
-                            "file: tune the archives written before and after it separately\n",
-                    file, (unsigned long long)row.reading_index, k,
-                    row.path[0] ? row.path : "-", kind);
-        return -1;
-    }
-    return 0;
-}
-
 /* ---- incidents ---- */
 
 static int64_t secs_ns(const cJSON *j)
@@ -892,7 +825,9 @@ int vg_cmd_tune(int argc, char **argv)
                     goto out;
                 }
             }
-            if (check_layout(rd, argv[optind + i], &info, base, model_path) < 0) {
+            if (vg_cmd_check_layout("tune", rd, argv[optind + i], &info, base, model_path,
+                                    "tune the archives written before and after it "
+                                    "separately") < 0) {
                 vg_archive_reader_free(&rd);
                 goto out;
             }
