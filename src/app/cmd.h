@@ -15,12 +15,12 @@
  * saying why: the open or read error, "empty file", or "out of memory". */
 char *vg_cmd_read_secret(const char *path, const char **why);
 
-/* Whether base can grade every reading of the archive file rd (path file): it must number
- * its zones, sensors, cameras, lines and help points as every model in force in the file
- * (reloads included) did, since readings name them by index; objects added at the end of a
- * list are fine. model_path: base's file (NULL: the first archive's model). split_advice
- * ends the message about a reload that renumbered. Returns 0, or -1 after saying why on
- * stderr as `vigil CMD: FILE: ...`. */
+/* Whether base can grade every reading of the archive file rd (path file): it must be a
+ * model of the file's venue and number its zones, sensors, cameras, lines and help points
+ * as every model in force in the file (reloads included) did, since readings name them by
+ * index; objects added at the end of a list are fine. model_path: base's file (NULL: the
+ * first archive's model). split_advice ends the message about a reload that renumbered.
+ * Returns 0, or -1 after saying why on stderr as `vigil CMD: FILE: ...`. */
 int vg_cmd_check_layout(const char *cmd, vg_archive_reader *rd, const char *file,
                         const vg_archive_info *info, const vg_model *base,
                         const char *model_path, const char *split_advice);

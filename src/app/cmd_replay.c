@@ -27,7 +27,9 @@ static void usage(FILE *f)
             "analysis core and prints each alert event as a JSON line on stdout.\n"
             "\n"
             "  --model FILE      grade against this venue model instead of the archived ones\n"
-            "                    (one model for the whole replay: archived reloads are ignored)\n"
+            "                    (one model for the whole replay: archived reloads are ignored);\n"
+            "                    it must number zones, sensors, cameras, lines and help points\n"
+            "                    as the archives did (new objects at the end of a list)\n"
             "  --speed N|max     N event seconds per wall second, N >= 0.001 (default max: as\n"
             "                    fast as possible)\n"
             "  --publish EP      also publish through the alert layer on a ZeroMQ PUB socket bound\n"
@@ -219,6 +221,42 @@ static int prepare_switches(vg_archive_reader *rd, const char *file, const vg_ar
     return -1;
 }
 
+static void model_error(const char *what, const char *which, int r, const vg_model_error *err)
+{
+    if (r == -EINVAL)
+        fprintf(stderr, "vigil replay: %s: %s does not load: %s:%d: %s: %s\n", what, which,
+                err->file, err->line, err->key, err->message);
+    else
+        fprintf(stderr, "vigil replay: %s: model: %s\n", what, vg_strerror(r));
+}
+
+/* --model grades every file with one model, and readings name zones, sensors, cameras,
+ * lines and help points by index: it must be the archives' venue, numbered as every model
+ * in force in them was, or alerts go to the wrong places. Checked before replaying any
+ * file. Returns 0, or -1 after saying why. */
+static int check_model(const char *path, const vg_model *m, char **files, int n)
+{
+    for (int i = 0; i < n; i++) {
+        vg_archive_reader *rd = NULL;
+        vg_archive_info info;
+        int r = vg_archive_reader_open(files[i], &rd);
+
+        if (r < 0) {
+            fprintf(stderr, "vigil replay: %s: %s\n", files[i],
+                    r == -EPROTO ? "not a Vigil archive" : vg_strerror(r));
+            return -1;
+        }
+        vg_archive_reader_info(rd, &info);
+        r = vg_cmd_check_layout("replay", rd, files[i], &info, m, path,
+                                "replay it without --model, which switches models where the "
+                                "live core did");
+        vg_archive_reader_free(&rd);
+        if (r < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static void sleep_until_mono(int64_t t)
 {
     struct timespec ts = {(time_t)(t / VG_NS_PER_S), (long)(t % VG_NS_PER_S)};
@@ -278,6 +316,16 @@ int vg_cmd_replay(int argc, char **argv)
     }
     if (rp.verify && model_path)
         fprintf(stderr, "vigil replay: --verify with another model: differences are expected\n");
+    if (model_path) {
+        int r = vg_model_load(model_path, &model, &err);
+
+        if (r < 0) {
+            model_error(model_path, "the model", r, &err);
+            goto out;
+        }
+        if (check_model(model_path, model, argv + optind, argc - optind) < 0)
+            goto out;
+    }
 
     for (int i = optind; i < argc; i++) {
         vg_archive_reader *rd = NULL;
@@ -303,19 +351,8 @@ int vg_cmd_replay(int argc, char **argv)
             goto out;
         }
         if (!an) {
-            if (model_path)
-                r = vg_model_load(model_path, &model, &err);
-            else
-                r = vg_archive_reader_load_model(rd, &model, &err);
-            if (r < 0) {
-                const char *what = model_path ? model_path : argv[i];
-
-                if (r == -EINVAL)
-                    fprintf(stderr, "vigil replay: %s: %s does not load: %s:%d: %s: %s\n",
-                            what, model_path ? "the model" : "archived model 0", err.file,
-                            err.line, err.key, err.message);
-                else
-                    fprintf(stderr, "vigil replay: %s: model: %s\n", what, vg_strerror(r));
+            if (!model && (r = vg_archive_reader_load_model(rd, &model, &err)) < 0) {
+                model_error(argv[i], "archived model 0", r, &err);
                 vg_archive_reader_free(&rd);
                 goto out;
             }

@@ -35,6 +35,13 @@ int vg_cmd_check_layout(const char *cmd, vg_archive_reader *rd, const char *file
 {
     const char *what = model_path ? model_path : "the first archive's model";
 
+    /* Another venue's model may even number alike: its objects are still other places. */
+    if (strcmp(info->venue, vg_model_venue(base)) != 0) {
+        fprintf(stderr, "vigil %s: %s: %s is a model of venue \"%s\", the file was archived "
+                        "at venue \"%s\"\n",
+                cmd, file, what, vg_model_venue(base), info->venue);
+        return -1;
+    }
     for (size_t k = 0; k < (size_t)info->count[VG_ARCHIVE_REC_MODEL]; k++) {
         vg_model *m = NULL;
         vg_model_error err;

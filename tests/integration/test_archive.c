@@ -18,7 +18,10 @@
  * - reloads: the real engine (event clock, archive) reloads a model that removes a zone,
  *   renumbers cameras and sensors and lowers a threshold; `vigil replay --verify` and the
  *   library switch models where the live core did and give the live stream exactly (the
- *   first model alone does not), also through --publish's alert layer. */
+ *   first model alone does not), also through --publish's alert layer.
+ * - one model for a replay or a sweep: `vigil replay --model` and `vigil tune` refuse a
+ *   model of another venue or one that numbers zones (sensors, ...) otherwise than the
+ *   archive's models; objects added at the end of a list replay exactly. */
 #include <criterion/criterion.h>
 
 #include <dirent.h>
@@ -26,6 +29,7 @@
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1198,10 +1202,93 @@ Test(archive, replay_switches_models_where_the_live_core_did)
     cr_assert_geq(count_lines(out, "\"source\":\"tmp\""), 1);
     cr_assert_eq(count_lines(errp, "identical to the live run"), 1);
     cr_assert_eq(count_lines(errp, "model 1 in force"), 1);
-    /* --model keeps its meaning: one model throughout, here the first: differences */
-    snprintf(args, sizeof(args), "--verify --quiet --model %s %s", run.a_path, run.h5);
+    /* --model grades with one model throughout: the first cannot grade the readings after
+     * the reload, which name zones and sensors by the new model's indices */
+    snprintf(args, sizeof(args), "--model %s %s", run.a_path, run.h5);
     cr_assert_eq(run_vigil("replay", args, out, errp), 1, "graded with the first model only");
-    cr_assert_eq(count_lines(errp, "reload(s) not applied (--model)"), 1);
+    cr_assert_eq(count_lines(errp, "the reload after reading 310 (model 1, "), 1);
+    cr_assert_eq(count_lines(errp, "renumbered the zones; one model cannot grade both parts"), 1);
+    cr_assert_eq(count_lines(errp, "replay it without --model"), 1);
+    cr_assert_eq(count_lines(out, NULL), 0, "nothing replayed");
+}
+
+/* The fixture's model with edits, written to dir/name: each pair of arguments (up to a NULL)
+ * replaces the first occurrence of a text by another. Returns the path (static: one at a
+ * time). */
+static const char *model_variant(const char *name, ...)
+{
+    static char path[300];
+    char text[4096], *at;
+    const char *find, *put;
+    va_list ap;
+    FILE *f;
+
+    snprintf(text, sizeof(text), "%s", archive_fixture_model);
+    va_start(ap, name);
+    while ((find = va_arg(ap, const char *))) {
+        char rest[4096];
+
+        put = va_arg(ap, const char *);
+        at = strstr(text, find);
+        cr_assert_not_null(at, "%s", find);
+        snprintf(rest, sizeof(rest), "%s", at + strlen(find));
+        snprintf(at, sizeof(text) - (size_t)(at - text), "%s%s", put, rest);
+    }
+    va_end(ap);
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    f = fopen(path, "w");
+    cr_assert_not_null(f, "%s", path);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+/* `vigil replay --model FILE` grades the archived readings, which name zones and sensors by
+ * index, with FILE: a zone inserted at the top of the list (conc's readings would be graded
+ * as the new zone's) or another venue's model is refused before anything is replayed; zones
+ * and help points added at the end replay the live stream exactly. */
+Test(archive, replay_refuses_a_model_that_numbers_the_venue_otherwise)
+{
+    static struct live l;
+    static const char *const zone_new =
+        "  { id = \"new\"; type = \"moving\"; area_m2 = 50; capacity = 100; }";
+    char names[16][512], files[4096] = "", args[4600], out[300], errp[300], put[256];
+    int nfiles, len = 0;
+
+    write_scenario(&l);
+    nfiles = list_archives(dir, names, 16);
+    cr_assert_eq(nfiles, 4);
+    for (int f = 0; f < nfiles; f++)
+        len += snprintf(files + len, sizeof(files) - (size_t)len, " %s", names[f]);
+    snprintf(out, sizeof(out), "%s/replay.out", dir);
+    snprintf(errp, sizeof(errp), "%s/replay.err", dir);
+
+    snprintf(put, sizeof(put), "zones = (\n%s,\n", zone_new);
+    snprintf(args, sizeof(args), "--model %s%s",
+             model_variant("top.cfg", "zones = (\n", put, NULL), files);
+    cr_assert_eq(run_vigil("replay", args, out, errp), 1, "a zone inserted at the top");
+    cr_assert_eq(count_lines(errp, "top.cfg numbers its zones differently from the file's "
+                                   "model"), 1);
+    cr_assert_eq(count_lines(errp, "(add new objects at the end of a list, do not reorder)"), 1);
+    cr_assert_eq(count_lines(out, NULL), 0, "nothing replayed");
+
+    snprintf(args, sizeof(args), "--model %s%s",
+             model_variant("other.cfg", "id = \"t\"", "id = \"u\"", NULL), files);
+    cr_assert_eq(run_vigil("replay", args, out, errp), 1, "another venue's model");
+    cr_assert_eq(count_lines(errp, "other.cfg is a model of venue \"u\", the file was archived "
+                                   "at venue \"t\""), 1);
+    cr_assert_eq(count_lines(out, NULL), 0, "nothing replayed");
+
+    snprintf(put, sizeof(put), "neighbours = [ \"conc\" ]; },\n%s\n);", zone_new);
+    snprintf(args, sizeof(args), "--verify --model %s%s",
+             model_variant("end.cfg", "neighbours = [ \"conc\" ]; }\n);", put,
+                           "\"hp\"; zone = \"conc\"; }",
+                           "\"hp\"; zone = \"conc\"; }, { id = \"hp2\"; zone = \"hall\"; }",
+                           NULL),
+             files);
+    cr_assert_eq(run_vigil("replay", args, out, errp), 0, "objects added at the end");
+    cr_assert_eq(count_lines(errp, "identical to the live run"), 1);
+    cr_assert_eq(count_lines(out, NULL), (int)l.n);
 }
 
 /* With --publish the alert layer switches too: tmp's warning after the reload is about
@@ -1239,8 +1326,8 @@ Test(archive, replay_publish_switches_the_alert_layer_too)
 }
 
 /* `vigil tune` grades every reading with one model: it refuses an archive whose reload
- * renumbered the venue (the readings after it carry the new indices), and a --model that
- * numbers the objects otherwise than the archive's model. */
+ * renumbered the venue (the readings after it carry the new indices), a --model that
+ * numbers the objects otherwise than the archive's model, and another venue's model. */
 Test(archive, tune_refuses_models_that_number_the_venue_otherwise)
 {
     struct reload_run run;
@@ -1263,6 +1350,17 @@ Test(archive, tune_refuses_models_that_number_the_venue_otherwise)
     cr_assert_eq(run_vigil("tune", args, out, errp), 1);
     cr_assert_eq(count_lines(errp, "b.cfg numbers its zones differently from the file's model"),
                  1);
+
+    /* another venue's model, numbered alike */
+    snprintf(b_path, sizeof(b_path), "%s/u.cfg", dir);
+    snprintf(args, sizeof(args), "venue = { id = \"u\";%s", strchr(reload_model_a, ';') + 1);
+    write_text(b_path, args);
+    snprintf(args, sizeof(args),
+             "%s --model %s --vary profiles.default.density.moving.warning=2.5:3.0:0.5", run.h5,
+             b_path);
+    cr_assert_eq(run_vigil("tune", args, out, errp), 1);
+    cr_assert_eq(count_lines(errp, "u.cfg is a model of venue \"u\", the file was archived at "
+                                   "venue \"t\""), 1);
 }
 
 /* While the disk stays full, each retry creates a file and fails before it holds a record:
