@@ -15,6 +15,16 @@
  * saying why: the open or read error, "empty file", or "out of memory". */
 char *vg_cmd_read_secret(const char *path, const char **why);
 
+/* Parses "[scheme://]HOST:PORT" with an optional scheme from `schemes` (NULL-terminated).
+ * Writes the host into host (cap bytes), the port and the scheme index (-1 none).
+ * Returns 0 or -EINVAL. */
+int vg_cmd_parse_endpoint(const char *url, const char *const *schemes, char *host, size_t cap,
+                          int *ret_port, int *ret_scheme);
+
+/* A ZeroMQ bind address as the feeds take it: tcp://HOST:PORT where PORT may be '*' (any
+ * free port). Returns 0 or -EINVAL. */
+int vg_cmd_zmq_endpoint_ok(const char *url);
+
 /* Whether base can grade every reading of the archive file rd (path file): it must be a
  * model of the file's venue and number its zones, sensors, cameras, lines and help points
  * as every model in force in the file (reloads included) did, since readings name them by

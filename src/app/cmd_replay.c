@@ -33,8 +33,9 @@ static void usage(FILE *f)
             "  --speed N|max     N event seconds per wall second, N >= 0.001 (default max: as\n"
             "                    fast as possible)\n"
             "  --publish EP      also publish through the alert layer on a ZeroMQ PUB socket bound\n"
-            "                    at EP (feeds as `vigil run`; control socket on a free port);\n"
-            "                    waits 1 s after binding so subscribers can connect\n"
+            "                    at EP, tcp://HOST:PORT or tcp://HOST:* (feeds as `vigil run`;\n"
+            "                    control socket on a free port); waits 1 s after binding so\n"
+            "                    subscribers can connect\n"
             "  --verify          compare the replayed alerts with the archived ones; exit 1 on any\n"
             "                    difference (meaningful with the archived model only)\n"
             "  --quiet           no JSON lines (with --verify, or to time a replay)\n"
@@ -303,7 +304,15 @@ int vg_cmd_replay(int argc, char **argv)
                 }
             }
             break;
-        case 'p': publish = optarg; break;
+        case 'p':
+            /* as vigil run's --feeds: a typo is bad usage, not a failure after the models load */
+            if (vg_cmd_zmq_endpoint_ok(optarg) < 0) {
+                fprintf(stderr, "vigil replay: invalid --publish endpoint '%s' (tcp://HOST:PORT "
+                                "or tcp://HOST:*)\n", optarg);
+                return 2;
+            }
+            publish = optarg;
+            break;
         case 'v': rp.verify = 1; break;
         case 'q': rp.quiet = 1; break;
         case 'h': usage(stdout); return 0;

@@ -70,72 +70,6 @@ static void usage(FILE *f)
             "Exit status: 0 stopped by a signal, 1 run-time failure, 2 bad usage or model.\n");
 }
 
-/* Parses "[scheme://]HOST:PORT" with an optional scheme from `schemes` (NULL-terminated).
- * Writes the host into host (cap bytes), the port and the scheme index (-1 none).
- * Returns 0 or -EINVAL. */
-static int parse_endpoint(const char *url, const char *const *schemes, char *host, size_t cap,
-                          int *ret_port, int *ret_scheme)
-{
-    const char *p = url, *colon;
-    char *end;
-    long port;
-
-    *ret_scheme = -1;
-    if (strstr(url, "://")) {
-        for (int i = 0; schemes && schemes[i]; i++) {
-            size_t n = strlen(schemes[i]);
-            if (strncmp(url, schemes[i], n) == 0 && strncmp(url + n, "://", 3) == 0) {
-                *ret_scheme = i;
-                p = url + n + 3;
-                break;
-            }
-        }
-        if (*ret_scheme < 0)
-            return -EINVAL;
-    }
-    if (*p == '[') { /* [IPv6]:port */
-        const char *rb = strchr(p, ']');
-        if (!rb || rb[1] != ':' || (size_t)(rb - p - 1) >= cap || rb == p + 1)
-            return -EINVAL;
-        memcpy(host, p + 1, (size_t)(rb - p - 1));
-        host[rb - p - 1] = '\0';
-        colon = rb + 1;
-    } else {
-        colon = strrchr(p, ':');
-        if (!colon || colon == p || (size_t)(colon - p) >= cap)
-            return -EINVAL;
-        memcpy(host, p, (size_t)(colon - p));
-        host[colon - p] = '\0';
-        if (strchr(host, '/'))
-            return -EINVAL;
-    }
-    errno = 0;
-    port = strtol(colon + 1, &end, 10);
-    if (errno || *end || end == colon + 1 || port < 0 || port > 65535)
-        return -EINVAL;
-    *ret_port = (int)port;
-    return 0;
-}
-
-/* A ZeroMQ bind address: tcp://HOST:PORT where PORT may be '*' (any free port). */
-static int zmq_endpoint_ok(const char *url, const char *const *schemes, char *host, size_t cap)
-{
-    char tmp[300];
-    size_t n = strlen(url);
-    int port, scheme;
-
-    if (n >= sizeof(tmp) - 1)
-        return -EINVAL;
-    memcpy(tmp, url, n + 1);
-    if (n >= 2 && strcmp(tmp + n - 2, ":*") == 0)
-        memcpy(tmp + n - 1, "0", 2);
-    if (parse_endpoint(tmp, schemes, host, cap, &port, &scheme) || scheme < 0)
-        return -EINVAL;
-    if (port == 0 && strcmp(tmp, url) == 0)
-        return -EINVAL; /* port 0 is spelled '*' for ZeroMQ */
-    return 0;
-}
-
 static int parse_num(const char *s, double lo, double hi, double *ret)
 {
     char *end;
@@ -231,11 +165,10 @@ static int bad(const char *what, const char *arg)
 int vg_cmd_run(int argc, char **argv)
 {
     static const char *const mqtt_schemes[] = {"mqtt", "mqtts", NULL};
-    static const char *const zmq_schemes[] = {"tcp", NULL};
     const char *model_path = NULL, *broker = "mqtt://127.0.0.1:1883", *passfile = NULL;
     const char *feeds = "tcp://127.0.0.1:5556", *control = "tcp://127.0.0.1:5557";
     const char *archive = NULL, *metrics = NULL;
-    char broker_host[256], metrics_host[256], zhost[256];
+    char broker_host[256], metrics_host[256];
     char *password = NULL, *feeds_key = NULL, *control_key = NULL;
     const char *feeds_key_path = NULL, *control_key_path = NULL, *why = "";
     vg_engine_cfg cfg;
@@ -393,7 +326,8 @@ int vg_cmd_run(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (parse_endpoint(broker, mqtt_schemes, broker_host, sizeof(broker_host), &port, &scheme) ||
+    if (vg_cmd_parse_endpoint(broker, mqtt_schemes, broker_host, sizeof(broker_host), &port,
+                              &scheme) ||
         scheme < 0 || port == 0)
         return bad("broker (mqtt://HOST:PORT or mqtts://HOST:PORT)", broker);
     cfg.ingest.host = broker_host;
@@ -406,9 +340,9 @@ int vg_cmd_run(int argc, char **argv)
         fprintf(stderr, "vigil run: --cert and --key go together\n");
         return 2;
     }
-    if (zmq_endpoint_ok(feeds, zmq_schemes, zhost, sizeof(zhost)) < 0)
+    if (vg_cmd_zmq_endpoint_ok(feeds) < 0)
         return bad("feeds endpoint (tcp://HOST:PORT)", feeds);
-    if (zmq_endpoint_ok(control, zmq_schemes, zhost, sizeof(zhost)) < 0)
+    if (vg_cmd_zmq_endpoint_ok(control) < 0)
         return bad("control endpoint (tcp://HOST:PORT)", control);
     if (strcmp(feeds, control) == 0 && !strstr(feeds, ":*")) {
         fprintf(stderr, "vigil run: --feeds and --control must differ\n");
@@ -435,7 +369,8 @@ int vg_cmd_run(int argc, char **argv)
         struct in_addr ip4;
         /* The metrics server binds IPv4 only (src/engine/metrics.c): anything else is bad
          * usage here, not a failure at start that a service manager would retry forever. */
-        if (parse_endpoint(metrics, NULL, metrics_host, sizeof(metrics_host), &port, &scheme) ||
+        if (vg_cmd_parse_endpoint(metrics, NULL, metrics_host, sizeof(metrics_host), &port,
+                                  &scheme) ||
             (strcmp(metrics_host, "localhost") != 0 &&
              inet_pton(AF_INET, metrics_host, &ip4) != 1))
             return bad("metrics address (IPV4:PORT or localhost:PORT)", metrics);

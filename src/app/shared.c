@@ -1,11 +1,76 @@
-/* Checks shared by several subcommands. See cmd.h. */
+/* Checks shared by several subcommands: endpoint syntax (run, replay) and whether a venue
+ * model can grade an archive's readings (replay, tune). See cmd.h. */
 #include "cmd.h"
 
 #include "vigil/common.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+int vg_cmd_parse_endpoint(const char *url, const char *const *schemes, char *host, size_t cap,
+                          int *ret_port, int *ret_scheme)
+{
+    const char *p = url, *colon;
+    char *end;
+    long port;
+
+    *ret_scheme = -1;
+    if (strstr(url, "://")) {
+        for (int i = 0; schemes && schemes[i]; i++) {
+            size_t n = strlen(schemes[i]);
+            if (strncmp(url, schemes[i], n) == 0 && strncmp(url + n, "://", 3) == 0) {
+                *ret_scheme = i;
+                p = url + n + 3;
+                break;
+            }
+        }
+        if (*ret_scheme < 0)
+            return -EINVAL;
+    }
+    if (*p == '[') { /* [IPv6]:port */
+        const char *rb = strchr(p, ']');
+        if (!rb || rb[1] != ':' || (size_t)(rb - p - 1) >= cap || rb == p + 1)
+            return -EINVAL;
+        memcpy(host, p + 1, (size_t)(rb - p - 1));
+        host[rb - p - 1] = '\0';
+        colon = rb + 1;
+    } else {
+        colon = strrchr(p, ':');
+        if (!colon || colon == p || (size_t)(colon - p) >= cap)
+            return -EINVAL;
+        memcpy(host, p, (size_t)(colon - p));
+        host[colon - p] = '\0';
+        if (strchr(host, '/'))
+            return -EINVAL;
+    }
+    errno = 0;
+    port = strtol(colon + 1, &end, 10);
+    if (errno || *end || end == colon + 1 || port < 0 || port > 65535)
+        return -EINVAL;
+    *ret_port = (int)port;
+    return 0;
+}
+
+int vg_cmd_zmq_endpoint_ok(const char *url)
+{
+    static const char *const schemes[] = {"tcp", NULL};
+    char tmp[300], host[256];
+    size_t n = strlen(url);
+    int port, scheme;
+
+    if (n >= sizeof(tmp) - 1)
+        return -EINVAL;
+    memcpy(tmp, url, n + 1);
+    if (n >= 2 && strcmp(tmp + n - 2, ":*") == 0)
+        memcpy(tmp + n - 1, "0", 2);
+    if (vg_cmd_parse_endpoint(tmp, schemes, host, sizeof(host), &port, &scheme) || scheme < 0)
+        return -EINVAL;
+    if (port == 0 && strcmp(tmp, url) == 0)
+        return -EINVAL; /* port 0 is spelled '*' for ZeroMQ */
+    return 0;
+}
 
 /* The first kind whose ids archived (indices as the readings carry them) does not have at
  * the same indices in base, or NULL when every index names the same thing in both (base may

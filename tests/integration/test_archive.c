@@ -911,6 +911,27 @@ Test(archive, replay_publishes_on_zeromq)
     zmq_ctx_term(ctx);
 }
 
+/* An endpoint that is not tcp://HOST:PORT (or :*) is bad usage, as for `vigil run --feeds`:
+ * exit 2 before anything is replayed (it was exit 1, "Invalid argument", after loading). */
+Test(archive, replay_refuses_a_bad_publish_endpoint_as_bad_usage)
+{
+    static struct live l;
+    static const char *const eps[] = {"notaurl", "tcp://127.0.0.1", "tcp://127.0.0.1:0"};
+    char names[16][512], args[1024], out[300], errp[300], want[128];
+
+    write_scenario(&l);
+    cr_assert_eq(list_archives(dir, names, 16), 4);
+    snprintf(out, sizeof(out), "%s/replay.out", dir);
+    snprintf(errp, sizeof(errp), "%s/replay.err", dir);
+    for (size_t i = 0; i < sizeof(eps) / sizeof(eps[0]); i++) {
+        snprintf(args, sizeof(args), "%s --publish %s", names[0], eps[i]);
+        cr_expect_eq(run_vigil("replay", args, out, errp), 2, "--publish %s", eps[i]);
+        snprintf(want, sizeof(want), "invalid --publish endpoint '%s'", eps[i]);
+        cr_expect_eq(count_lines(errp, want), 1, "--publish %s", eps[i]);
+        cr_expect_eq(count_lines(out, NULL), 0, "--publish %s: nothing replayed", eps[i]);
+    }
+}
+
 /* ---------------------------------------------------------------- replay across a reload */
 
 /* The first model: three zones, three cameras; the temperature sensor tmp (index 0) warns

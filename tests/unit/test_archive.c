@@ -1310,7 +1310,10 @@ Test(archive, replay_and_tune_refuse_bad_usage_and_unusable_inputs)
         {"tune VARY --csv /dev/null %1$s", 0, "no incidents in the archives (give --truth FILE)"},
         {"replay --quiet --verify --model %4$s %1$s", 0,
          "--verify with another model: differences are expected"},
-        {"replay --publish tcp://nohostport %1$s", 1, "--publish tcp://nohostport"},
+        /* endpoints as vigil run --feeds takes them: a bad one is bad usage */
+        {"replay --publish tcp://nohostport %1$s", 2,
+         "invalid --publish endpoint 'tcp://nohostport'"},
+        {"replay --publish notaurl %1$s", 2, "invalid --publish endpoint 'notaurl'"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char args[4096], cmd[8192], fmt[1024], err[700];
