@@ -279,7 +279,7 @@ static int model_for(const char *base_text, const char *include_dir, const struc
             continue;
         s = walk(&cfg, vary[i].key, 1);
         if (!s || set_number(s, values[i]) < 0) {
-            fprintf(stderr, "vigil tune: %s: no such numeric setting in the model\n",
+            fprintf(stderr, "vigil tune: --vary %s: no such numeric setting in the model\n",
                     vary[i].key);
             config_destroy(&cfg);
             return -EINVAL;
@@ -308,6 +308,35 @@ static int model_for(const char *base_text, const char *include_dir, const struc
         fprintf(stderr, "vigil tune: modified model: %s: %s\n", err.key, err.message);
     unlink(path);
     return rc;
+}
+
+/* A --vary KEY that is not a numeric setting of the model, or a range the model refuses,
+ * is bad usage: found on the first and the last setting before any long work rather than
+ * in the sweep. Returns 0, 2 (bad usage) or 1 (a failure), after saying why. */
+static int check_model_keys(const char *base_text, const char *include_dir,
+                            const struct vary *vary, int nvary, size_t nset)
+{
+    const size_t ends[2] = {0, nset - 1};
+    int any = 0;
+
+    for (int i = 0; i < nvary; i++)
+        any |= analysis_key(vary[i].key, 0, NULL) == 1;
+    for (int e = 0; any && e < (nset > 1 ? 2 : 1); e++) {
+        double values[MAX_VARY];
+        vg_model *m = NULL;
+        int r;
+
+        setting(vary, nvary, ends[e], values, NULL);
+        r = model_for(base_text, include_dir, vary, nvary, values, &m);
+        vg_model_free(&m);
+        if (r == -EINVAL)
+            return 2;
+        if (r < 0) {
+            fprintf(stderr, "vigil tune: modified model: %s\n", vg_strerror(r));
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /* ---- incidents ---- */
@@ -824,6 +853,13 @@ int vg_cmd_tune(int argc, char **argv)
                     vg_archive_reader_free(&rd);
                     goto out;
                 }
+                rc = check_model_keys(base_text, include_dir[0] ? include_dir : NULL, vary,
+                                      nvary, nset);
+                if (rc != 0) {
+                    vg_archive_reader_free(&rd);
+                    goto out;
+                }
+                rc = 1;
             }
             if (vg_cmd_check_layout("tune", rd, argv[optind + i], &info, base, model_path,
                                     "tune the archives written before and after it "

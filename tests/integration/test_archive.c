@@ -834,7 +834,36 @@ Test(archive, tune_reports_lead_time_per_setting)
     cr_assert_eq(child_sh("%s", cmd), 2);
     snprintf(cmd + len, sizeof(cmd) - (size_t)len,
              " --vary profiles.nope.density.x=1:2:1 >/dev/null 2>&1");
-    cr_assert_eq(child_sh("%s", cmd), 1);
+    cr_assert_eq(child_sh("%s", cmd), 2, "a profile the model does not have");
+}
+
+/* A --vary KEY the model does not have (a misspelt name, an unknown zone) or a range the
+ * model refuses is bad usage, exit 2, found before the sweep and before the warning that
+ * there are no incidents (it was exit 1, in the sweep), as an unknown core setting is. */
+Test(archive, tune_refuses_an_unknown_key_as_bad_usage)
+{
+    static struct live l;
+    static const struct {
+        const char *vary, *want;
+    } cases[] = {
+        {"profiles.default.density.moving.warnign=2.5:3.5:0.5", "warnign: unknown key"},
+        {"zones.NOPE.area_m2=1:2:1", "--vary zones.NOPE.area_m2: no such numeric setting"},
+        {"profiles.default.density.moving.warning=2.5:9:0.5", "levels must rise"},
+        {"analysis.bogus=0:1:1", "unknown core setting"},
+    };
+    char names[16][512], args[1024], out[300], errp[300];
+
+    write_scenario(&l);
+    cr_assert_eq(list_archives(dir, names, 16), 4);
+    snprintf(out, sizeof(out), "%s/tune.out", dir);
+    snprintf(errp, sizeof(errp), "%s/tune.err", dir);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(args, sizeof(args), "%s --vary %s", names[0], cases[i].vary);
+        cr_expect_eq(run_vigil("tune", args, out, errp), 2, "--vary %s", cases[i].vary);
+        cr_expect_eq(count_lines(errp, cases[i].want), 1, "--vary %s", cases[i].vary);
+        cr_expect_eq(count_lines(errp, "no incidents"), 0, "--vary %s", cases[i].vary);
+        cr_expect_eq(count_lines(out, NULL), 0, "--vary %s: no table", cases[i].vary);
+    }
 }
 
 /* ---------------------------------------------------------------- replay --publish */

@@ -1314,6 +1314,11 @@ Test(archive, replay_and_tune_refuse_bad_usage_and_unusable_inputs)
         {"replay --publish tcp://nohostport %1$s", 2,
          "invalid --publish endpoint 'tcp://nohostport'"},
         {"replay --publish notaurl %1$s", 2, "invalid --publish endpoint 'notaurl'"},
+        /* so is a --vary KEY the model does not have, found before the sweep */
+        {"tune --vary profiles.default.density.moving.warnign=2.5:3.5:0.5 %1$s", 2,
+         "profiles.default.density.moving.warnign: unknown key"},
+        {"tune --vary zones.NOPE.area_m2=1:2:1 %1$s", 2,
+         "--vary zones.NOPE.area_m2: no such numeric setting in the model"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char args[4096], cmd[8192], fmt[1024], err[700];
