@@ -133,6 +133,22 @@ static int read_archives(vg_score *s, char *const *paths, int n)
     return r;
 }
 
+/* FILE:LINE: where the error has a line; a file that cannot be read has none, and its
+ * error says so, as vigil check does (not "FILE:0: No such file or directory"). */
+static void print_error(int r, const vg_scenario_error *e, const char *path)
+{
+    const char *file = e->file[0] ? e->file : path;
+    const char *msg = e->message[0] ? e->message : vg_strerror(r);
+
+    if (e->line > 0)
+        fprintf(stderr, "vigil score: %s:%d: %s%s%s\n", file, e->line, e->key,
+                e->key[0] ? ": " : "", msg);
+    else if (r != -EINVAL && r != -ENOMEM)
+        fprintf(stderr, "vigil score: %s: cannot read: %s\n", file, msg);
+    else
+        fprintf(stderr, "vigil score: %s: %s%s%s\n", file, e->key, e->key[0] ? ": " : "", msg);
+}
+
 int vg_cmd_score(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -175,18 +191,19 @@ int vg_cmd_score(int argc, char **argv)
             return 2;
         }
     }
+    memset(&err, 0, sizeof(err));
     r = vg_score_new(truth, &s, &err);
     if (r < 0) {
-        fprintf(stderr, "vigil score: %s:%d: %s%s%s\n", err.file, err.line, err.key,
-                err.key[0] ? ": " : "", err.message);
+        print_error(r, &err, truth);
         return 1;
     }
     if (archives) {
         r = read_archives(s, argv + optind, nin);
     } else {
+        memset(&err, 0, sizeof(err));
         r = vg_score_read_jsonl(s, argv[optind], &err);
         if (r < 0)
-            fprintf(stderr, "vigil score: %s:%d: %s\n", err.file, err.line, err.message);
+            print_error(r, &err, argv[optind]);
     }
     if (r < 0) {
         vg_score_free(&s);

@@ -335,3 +335,38 @@ Test(e2e, quiet_day_raises_nothing_above_advisory)
     cr_assert_eq(count_lines("quiet-alerts.jsonl", "\"grade\":\"critical\"", NULL), 0);
     cr_assert_eq(count_lines("quiet-alerts.jsonl", "\"grade\":\"emergency\"", NULL), 0);
 }
+
+/* A file score cannot read is named with the reason, without a line number: it said
+ * "FILE:0: No such file or directory". */
+Test(e2e, score_names_a_file_it_cannot_read_without_a_line)
+{
+    char alerts[700], truth[700], missing[700];
+    snprintf(alerts, sizeof(alerts), "%s/none-alerts.jsonl", tmp);
+    snprintf(truth, sizeof(truth), "%s/none-truth.json", tmp);
+    snprintf(missing, sizeof(missing), "%s/nonexist.json", tmp);
+    FILE *f = fopen(alerts, "w");
+    cr_assert_not_null(f);
+    fclose(f);
+    f = fopen(truth, "w");
+    cr_assert_not_null(f);
+    fputs("{\"v\":1,\"scenario\":\"x\",\"start\":1000,\"end\":4600,\"duration_s\":3600,"
+          "\"incidents\":[]}\n", f);
+    fclose(f);
+
+    const char *no_truth[] = {"score", alerts, missing, NULL};
+    cr_assert_eq(run_vigil("none-score.txt", "none-truth.log", no_truth, 10000), 1);
+    cr_assert_eq(count_lines("none-truth.log",
+                             "nonexist.json: cannot read: No such file or directory", NULL), 1);
+    cr_assert_eq(count_lines("none-truth.log", ":0:", NULL), 0);
+
+    const char *no_alerts[] = {"score", missing, truth, NULL};
+    cr_assert_eq(run_vigil("none-score.txt", "none-alerts.log", no_alerts, 10000), 1);
+    cr_assert_eq(count_lines("none-alerts.log",
+                             "nonexist.json: cannot read: No such file or directory", NULL), 1);
+    cr_assert_eq(count_lines("none-alerts.log", ":0:", NULL), 0);
+
+    /* an error inside a file keeps its line */
+    const char *bad_truth[] = {"score", alerts, alerts, NULL};
+    cr_assert_eq(run_vigil("none-score.txt", "bad-truth.log", bad_truth, 10000), 1);
+    cr_assert_eq(count_lines("bad-truth.log", "none-alerts.jsonl:1: ", NULL), 1);
+}
