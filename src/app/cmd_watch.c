@@ -643,6 +643,8 @@ static void usage(FILE *f)
         "  --lines            one plain line per message on stdout, no keys\n"
         "  --server-key K     the engine's CURVE public key (feeds; also control unless\n"
         "                     --control-server-key is given)\n"
+        "  --control-server-key K  the control socket's CURVE public key, when it differs\n"
+        "                     from the feeds' (vigil run --control-key)\n"
         "  --client-key K     this console's CURVE public key, when the engine keeps an\n"
         "                     allow-list; its secret key comes from the environment\n"
         "                     variable VIGIL_CLIENT_SECRET_KEY (never on the command line)\n",
@@ -753,10 +755,16 @@ int vg_cmd_watch(int argc, char **argv)
     } else {
         zmq_setsockopt(w->sub, ZMQ_SUBSCRIBE, "", 0);
     }
-    if (zmq_connect(w->sub, w->feeds_ep) < 0 || zmq_connect(w->req, w->control_ep) < 0) {
-        fprintf(stderr, "vigil watch: cannot connect: %s\n", zmq_strerror(zmq_errno()));
-        rc = 2;
-        goto out;
+    {
+        const char *bad = zmq_connect(w->sub, w->feeds_ep) < 0     ? w->feeds_ep
+                          : zmq_connect(w->req, w->control_ep) < 0 ? w->control_ep
+                                                                   : NULL;
+        if (bad) {
+            fprintf(stderr, "vigil watch: cannot connect to %s: %s\n", bad,
+                    zmq_strerror(zmq_errno()));
+            rc = 2;
+            goto out;
+        }
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);

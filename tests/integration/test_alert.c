@@ -922,7 +922,8 @@ Test(alert, vigil_watch_refuses_bad_usage)
         {"--frobnicate", "usage: vigil watch"},
         {"--lines --server-key tooshort", "bad CURVE key"},
         {"--lines --client-key rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7", "bad CURVE key"},
-        {"--lines --endpoint nonsense", "cannot connect"},
+        {"--lines --endpoint nonsense", "cannot connect to nonsense: Invalid argument"},
+        {"--lines --control nonsense", "cannot connect to nonsense: Invalid argument"},
     };
     char err_path[] = "/tmp/vg-watch-err-XXXXXX";
     const int fd = mkstemp(err_path);
@@ -942,6 +943,28 @@ Test(alert, vigil_watch_refuses_bad_usage)
         free(err);
     }
     unlink(err_path);
+}
+
+/* Every option of the synopsis has its own line in the option list (--control-server-key
+ * was only mentioned inside --server-key's). */
+Test(alert, vigil_watch_help_describes_every_option)
+{
+    static const char *const opts[] = {"--feed", "--endpoint", "--control", "--operator",
+                                       "--lines", "--server-key", "--control-server-key",
+                                       "--client-key"};
+    char out_path[] = "/tmp/vg-watch-help-XXXXXX";
+    const int fd = mkstemp(out_path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    cr_assert_eq(child_sh("'%s' watch --help >'%s'", getenv("VG_VIGIL"), out_path), 0);
+    char *help = read_file(out_path);
+    for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+        char line[64];
+        snprintf(line, sizeof(line), "\n  %s ", opts[i]);
+        cr_expect_not_null(strstr(help, line), "no line for %s in:\n%s", opts[i], help);
+    }
+    free(help);
+    unlink(out_path);
 }
 
 Test(alert, vigil_watch_shows_an_alert_and_acknowledges_it_from_the_keyboard)
