@@ -50,6 +50,16 @@ static void path_join(char *dst, size_t n, const char *a, const char *b)
     dst[k] = '\0';
 }
 
+/* The path to show for a file libconfig names (NULL: the model itself). libconfig names an
+ * @include'd file as written, relative to the model's folder; make it findable from here. */
+static void shown_path(const struct ctx *c, const char *file, char *dst, size_t n)
+{
+    if (file && file[0] != '/' && strcmp(c->dir, ".") != 0)
+        path_join(dst, n, c->dir, file);
+    else
+        snprintf(dst, n, "%s", file ? file : c->path);
+}
+
 static int fail(struct ctx *c, const config_setting_t *s, const char *obj, const char *leaf,
                 const char *fmt, ...)
 #if defined(__GNUC__)
@@ -66,12 +76,7 @@ static int fail(struct ctx *c, const config_setting_t *s, const char *obj, const
     if (!e)
         return -EINVAL;
     memset(e, 0, sizeof(*e));
-    const char *file = s ? config_setting_source_file(s) : NULL;
-    /* libconfig names an @include'd file as written; make it findable from here */
-    if (file && file[0] != '/' && strcmp(c->dir, ".") != 0)
-        path_join(e->file, sizeof(e->file), c->dir, file);
-    else
-        snprintf(e->file, sizeof(e->file), "%s", file ? file : c->path);
+    shown_path(c, s ? config_setting_source_file(s) : NULL, e->file, sizeof(e->file));
     e->line = s ? (int)config_setting_source_line(s) : 0;
     if (s && e->line == 0)
         e->line = 1; /* the root group: a missing top-level section */
@@ -79,6 +84,32 @@ static int fail(struct ctx *c, const config_setting_t *s, const char *obj, const
         snprintf(e->key, sizeof(e->key), "%s.%s", obj, leaf);
     else
         snprintf(e->key, sizeof(e->key), "%s", obj && *obj ? obj : (leaf ? leaf : ""));
+    va_start(ap, fmt);
+    vsnprintf(e->message, sizeof(e->message), fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+/* An error found in the text rather than at a setting: file as shown to the user. */
+static int fail_at(struct ctx *c, const char *file, int line, const char *key, const char *fmt,
+                   ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+
+static int fail_at(struct ctx *c, const char *file, int line, const char *key, const char *fmt,
+                   ...)
+{
+    vg_model_error *e = c->err;
+    va_list ap;
+
+    if (!e)
+        return -EINVAL;
+    memset(e, 0, sizeof(*e));
+    snprintf(e->file, sizeof(e->file), "%s", file);
+    e->line = line;
+    snprintf(e->key, sizeof(e->key), "%s", key);
     va_start(ap, fmt);
     vsnprintf(e->message, sizeof(e->message), fmt, ap);
     va_end(ap);
@@ -1563,16 +1594,10 @@ static int parse(struct ctx *c)
     int r;
 
     if (config_read_string(&c->cfg, c->m->text) != CONFIG_TRUE) {
-        vg_model_error *e = c->err;
-        if (e) {
-            memset(e, 0, sizeof(*e));
-            const char *f = config_error_file(&c->cfg);
-            snprintf(e->file, sizeof(e->file), "%s", f ? f : c->path);
-            e->line = config_error_line(&c->cfg);
-            snprintf(e->key, sizeof(e->key), "syntax");
-            snprintf(e->message, sizeof(e->message), "%s", config_error_text(&c->cfg));
-        }
-        return -EINVAL;
+        char file[sizeof(c->err->file)];
+        shown_path(c, config_error_file(&c->cfg), file, sizeof(file));
+        return fail_at(c, file, config_error_line(&c->cfg), "syntax", "%s",
+                       config_error_text(&c->cfg));
     }
     root = config_root_setting(&c->cfg);
     if ((r = check_keys(c, root, "", keys)) < 0 || (r = load_venue(c, root)) < 0 ||

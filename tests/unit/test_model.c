@@ -802,6 +802,24 @@ Test(model, include_errors_name_the_included_file)
     vg_model_free(&m);
 }
 
+/* libconfig names the included file as written, relative to the model's folder */
+Test(model, include_syntax_errors_name_the_included_file)
+{
+    char main_path[512], inc_path[512];
+    snprintf(main_path, sizeof(main_path), "%s/main.cfg", tmpdir);
+    snprintf(inc_path, sizeof(inc_path), "%s/zones.cfg", tmpdir);
+    write_file(main_path, "venue = { id = \"v\"; };\n@include \"zones.cfg\"\n");
+    write_file(inc_path, "zones = (\n  { id = \"a\"; type = \"moving\"; area_m2 = 5 5; }\n);\n");
+    vg_model *m = NULL;
+    vg_model_error e;
+    cr_expect_eq(vg_model_load(main_path, &m, &e), -EINVAL);
+    cr_expect_null(m);
+    cr_expect_str_eq(e.file, inc_path);
+    cr_expect_eq(e.line, 2);
+    cr_expect_str_eq(e.key, "syntax");
+    cr_expect(strstr(e.message, "syntax error"), "%s", e.message);
+}
+
 Test(model, unreadable_file_and_bad_arguments)
 {
     vg_model *m = (vg_model *)0x1;
