@@ -478,9 +478,11 @@ static int parse_limit(struct ctx *c, const config_setting_t *g, const char *obj
         if (config_setting_type(s) == CONFIG_TYPE_STRING &&
             strcmp(config_setting_get_string(s), "off") == 0)
             v = NAN;
-        else if (num_of(s, &v) < 0)
-            return fail(c, s, obj, grade_keys[gr], "must be a number or \"off\", not %s",
-                        type_name(config_setting_type(s)));
+        else if (num_of(s, &v) < 0) /* a float it refuses is infinite: 1e999 */
+            return config_setting_type(s) == CONFIG_TYPE_FLOAT
+                       ? fail(c, s, obj, grade_keys[gr], "must be a finite number, not infinity")
+                       : fail(c, s, obj, grade_keys[gr], "must be a number or \"off\", not %s",
+                              type_name(config_setting_type(s)));
         l->level[gr] = v;
     }
     if ((r = get_num_min(c, g, obj, "deadband", 0, 0, 0, &l->deadband)) < 0)

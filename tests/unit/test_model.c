@@ -589,6 +589,8 @@ static const struct bad_case bad_cases[] = {
      "at least 0"},
     {"emergency = \"off\"", "emergency = \"none\"", 23, "profiles.egress.density.moving.emergency",
      "\"off\""},
+    {"density = { moving = { warning = 2.5;", "density = { moving = { warning = 1e999;", 16,
+     "profiles.tight.density.moving.warning", "must be a finite number, not infinity"},
     /* unknown references */
     {"to = \"stand-101\"", "to = \"stand-999\"", 63, "lines.vom-101.to",
      "unknown zone \"stand-999\""},
