@@ -1588,6 +1588,18 @@ out_errno:
     return r;
 }
 
+/* libconfig reads text only up to its first NUL byte: the rest would be silently dropped. */
+static int check_bytes(struct ctx *c, const char *text, size_t len, const char *file)
+{
+    const char *nul = memchr(text, '\0', len);
+    if (!nul)
+        return 0;
+    int line = 1;
+    for (const char *p = text; p < nul; p++)
+        line += *p == '\n';
+    return fail_at(c, file, line, "syntax", "NUL byte (a binary or UTF-16 file?)");
+}
+
 static int parse(struct ctx *c)
 {
     static const char *const keys[] = {"venue", "profiles", "phases",  "routes",      "zones",
@@ -1595,6 +1607,8 @@ static int parse(struct ctx *c)
     config_setting_t *root = config_root_setting(&c->cfg);
     int r;
 
+    if ((r = check_bytes(c, c->m->text, c->m->text_len, c->path)) < 0)
+        return r;
     if (config_read_string(&c->cfg, c->m->text) != CONFIG_TRUE) {
         char file[sizeof(c->err->file)];
         shown_path(c, config_error_file(&c->cfg), file, sizeof(file));

@@ -67,6 +67,14 @@ static void write_file(const char *path, const char *text)
     fclose(f);
 }
 
+static void write_bytes(const char *path, const char *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    cr_assert(f, "create %s", path);
+    cr_assert_eq(fwrite(data, 1, len, f), len);
+    fclose(f);
+}
+
 /* ---- names ---- */
 
 Test(model, enum_names_round_trip_and_unknown_is_einval)
@@ -820,6 +828,28 @@ Test(model, include_syntax_errors_name_the_included_file)
     cr_expect_eq(e.line, 2);
     cr_expect_str_eq(e.key, "syntax");
     cr_expect(strstr(e.message, "syntax error"), "%s", e.message);
+}
+
+#define MINIMAL "venue = { id = \"v\"; };\n" \
+                "zones = ( { id = \"a\"; type = \"moving\"; area_m2 = 5; } );\n"
+
+/* libconfig stops at a NUL byte: what follows it must not be silently dropped */
+Test(model, nul_byte_is_refused_at_its_line)
+{
+    static const char text[] = MINIMAL "\0zones = 1;\n";
+    char path[512];
+    snprintf(path, sizeof(path), "%s/nul.cfg", tmpdir);
+    write_bytes(path, text, sizeof(text) - 1);
+    vg_model *m = NULL;
+    vg_model_error e;
+    memset(&e, 0, sizeof(e));
+    cr_expect_eq(vg_model_load(path, &m, &e), -EINVAL);
+    cr_expect_null(m);
+    cr_expect_str_eq(e.file, path);
+    cr_expect_eq(e.line, 3);
+    cr_expect_str_eq(e.key, "syntax");
+    cr_expect_str_eq(e.message, "NUL byte (a binary or UTF-16 file?)");
+    vg_model_free(&m);
 }
 
 Test(model, unreadable_file_and_bad_arguments)
