@@ -1588,9 +1588,12 @@ out_errno:
     return r;
 }
 
-/* libconfig reads text only up to its first NUL byte: the rest would be silently dropped. */
+/* libconfig reads text only up to its first NUL byte: the rest would be silently dropped.
+ * A UTF-16 file is all NULs; its byte order mark says so more clearly. */
 static int check_bytes(struct ctx *c, const char *text, size_t len, const char *file)
 {
+    if (len >= 2 && (memcmp(text, "\xff\xfe", 2) == 0 || memcmp(text, "\xfe\xff", 2) == 0))
+        return fail_at(c, file, 1, "syntax", "UTF-16 file: save it as UTF-8");
     const char *nul = memchr(text, '\0', len);
     if (!nul)
         return 0;
@@ -1607,9 +1610,13 @@ static int parse(struct ctx *c)
     config_setting_t *root = config_root_setting(&c->cfg);
     int r;
 
-    if ((r = check_bytes(c, c->m->text, c->m->text_len, c->path)) < 0)
+    const char *text = c->m->text;
+    if ((r = check_bytes(c, text, c->m->text_len, c->path)) < 0)
         return r;
-    if (config_read_string(&c->cfg, c->m->text) != CONFIG_TRUE) {
+    /* libconfig 1.5 knows no UTF-8 byte order mark; the digest still covers it (read_text) */
+    if (strncmp(text, "\xef\xbb\xbf", 3) == 0)
+        text += 3;
+    if (config_read_string(&c->cfg, text) != CONFIG_TRUE) {
         char file[sizeof(c->err->file)];
         shown_path(c, config_error_file(&c->cfg), file, sizeof(file));
         return fail_at(c, file, config_error_line(&c->cfg), "syntax", "%s",

@@ -852,6 +852,41 @@ Test(model, nul_byte_is_refused_at_its_line)
     vg_model_free(&m);
 }
 
+/* Windows editors save UTF-8 with a byte order mark, which libconfig 1.5 cannot parse */
+Test(model, utf8_bom_is_skipped_and_utf16_refused)
+{
+    static const char text[] = "\xef\xbb\xbf" MINIMAL;
+    char path[512], plain[512];
+    snprintf(path, sizeof(path), "%s/bom.cfg", tmpdir);
+    snprintf(plain, sizeof(plain), "%s/plain.cfg", tmpdir);
+    write_bytes(path, text, sizeof(text) - 1);
+    write_file(plain, MINIMAL);
+    vg_model *m = load_ok(path), *p = load_ok(plain);
+    cr_expect_eq(vg_model_zone_count(m), 1);
+    size_t len = 0;
+    const char *t = vg_model_text(m, &len);
+    cr_expect_eq(len, sizeof(text) - 1, "the text is the file's bytes, the mark included");
+    cr_expect_eq(memcmp(t, text, len), 0);
+    cr_expect_neq(vg_model_digest(m), vg_model_digest(p), "the digest covers the mark");
+    vg_model_free(&m);
+    vg_model_free(&p);
+
+    static const char le[] = "\xff\xfev\0e\0n\0", be[] = "\xfe\xff\0v\0e\0n";
+    const char *const utf16[] = {le, be};
+    for (int i = 0; i < 2; i++) {
+        vg_model_error e;
+        memset(&e, 0, sizeof(e));
+        write_bytes(path, utf16[i], sizeof(le) - 1);
+        cr_expect_eq(vg_model_load(path, &m, &e), -EINVAL, "case %d", i);
+        cr_expect_null(m);
+        cr_expect_str_eq(e.file, path);
+        cr_expect_eq(e.line, 1);
+        cr_expect_str_eq(e.key, "syntax");
+        cr_expect_str_eq(e.message, "UTF-16 file: save it as UTF-8", "case %d", i);
+        vg_model_free(&m);
+    }
+}
+
 Test(model, unreadable_file_and_bad_arguments)
 {
     vg_model *m = (vg_model *)0x1;
