@@ -1603,6 +1603,226 @@ static int check_bytes(struct ctx *c, const char *text, size_t len, const char *
     return fail_at(c, file, line, "syntax", "NUL byte (a binary or UTF-16 file?)");
 }
 
+/* ---- integer literals ----
+ * libconfig 1.5 converts an integer literal with atoi() or strtoul() into an int, so
+ * 4294967297 loads as 1 and 99999999999999999999 as -1, and nothing in the parsed settings
+ * tells. After a successful parse, this scan reads the text (and its @include'd files) the
+ * way libconfig's scanner splits it, skipping strings and comments, and refuses a literal
+ * libconfig cannot hold: beyond int32, or int64 with the L suffix. */
+
+#define INCLUDE_DEPTH_MAX 10 /* libconfig 1.5's own limit */
+
+/* A whole file, NUL-terminated, or NULL. */
+static char *read_all(const char *path, size_t *ret_len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long size = 0;
+    if (!f)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && size <= (long)MAX_FILE_BYTES &&
+        fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)size + 1)) &&
+        fread(buf, 1, (size_t)size, f) == (size_t)size) {
+        buf[size] = '\0';
+        *ret_len = (size_t)size;
+    } else {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    return buf;
+}
+
+/* The *nth (from 0) integer setting in file order: libconfig makes one of each integer
+ * literal, in the order it reads them, an @include'd file's where it is included. */
+static const config_setting_t *nth_int(const config_setting_t *s, long *nth)
+{
+    int t = config_setting_type(s);
+    if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
+        return (*nth)-- == 0 ? s : NULL;
+    for (int i = 0; config_setting_is_aggregate(s) && i < config_setting_length(s); i++) {
+        const config_setting_t *r = nth_int(config_setting_get_elem(s, (unsigned)i), nth);
+        if (r)
+            return r;
+    }
+    return NULL;
+}
+
+/* The key of s as the loaders name it: "zones.plaza.capacity", "cameras.c1.zones[0].zone". */
+static void key_of(const config_setting_t *s, char *out, size_t n)
+{
+    const config_setting_t *p = config_setting_parent(s);
+    const config_setting_t *id = config_setting_get_member(s, "id");
+    out[0] = '\0';
+    if (!p)
+        return;
+    key_of(p, out, n);
+    size_t k = strlen(out);
+    if (config_setting_name(s))
+        snprintf(out + k, n - k, "%s%s", k ? "." : "", config_setting_name(s));
+    else if (config_setting_parent(p) && !config_setting_parent(config_setting_parent(p)) &&
+             id && config_setting_type(id) == CONFIG_TYPE_STRING &&
+             vg_model_id_valid(config_setting_get_string(id)))
+        snprintf(out + k, n - k, ".%s", config_setting_get_string(id)); /* a section's object */
+    else
+        snprintf(out + k, n - k, "[%d]", config_setting_index(s));
+}
+
+/* The end of the number token at p, as libconfig's scanner reads it: a '.' or an exponent
+ * makes a float (*is_int = 0), "0x" a hex integer, a trailing L or LL a 64-bit one. */
+static const char *number_end(const char *p, int *is_int, int *hex, int *is64)
+{
+    const char *q = p;
+    *is_int = 1;
+    *hex = *is64 = 0;
+    if (*p == '+' || *p == '-')
+        p++;
+    if (p == q && p[0] == '0' && (p[1] == 'x' || p[1] == 'X') && isxdigit((unsigned char)p[2])) {
+        *hex = 1;
+        for (p += 2; isxdigit((unsigned char)*p); p++)
+            ;
+    } else {
+        while (isdigit((unsigned char)*p))
+            p++;
+        if (*p == '.') {
+            *is_int = 0;
+            for (p++; isdigit((unsigned char)*p); p++)
+                ;
+        }
+        if ((*p == 'e' || *p == 'E') &&
+            (isdigit((unsigned char)p[1]) ||
+             ((p[1] == '+' || p[1] == '-') && isdigit((unsigned char)p[2])))) {
+            *is_int = 0;
+            for (p += 2; isdigit((unsigned char)*p); p++)
+                ;
+        }
+    }
+    if (*is_int && *p == 'L') {
+        *is64 = 1;
+        p += p[1] == 'L' ? 2 : 1;
+    }
+    return p;
+}
+
+static int check_include(struct ctx *c, const char *name, size_t name_len, int depth,
+                         long *ints);
+
+/* Refuses the integer literal [q, p) found on line of file, the *ints-th of the model. */
+static int too_large(struct ctx *c, const char *q, const char *p, int is64, const char *file,
+                     int line, const char *name, long ints)
+{
+    char msg[200], key[OBJ_MAX];
+    int n = (int)(p - q);
+    snprintf(msg, sizeof(msg), "integer %.*s%s is too large: %s", n > 40 ? 40 : n, q,
+             n > 40 ? "..." : "",
+             is64 ? "with L, it must fit in 64 bits"
+                  : "it must fit in 32 bits, -2147483648 to 2147483647");
+    const config_setting_t *s = nth_int(config_root_setting(&c->cfg), &ints);
+    const char *sn = s ? config_setting_name(s) : NULL;
+    if (s && !sn && config_setting_parent(s))
+        sn = config_setting_name(config_setting_parent(s));
+    if (s && sn && strcmp(sn, name) == 0) { /* the scan and libconfig agree on the setting */
+        key_of(s, key, sizeof(key));
+        return fail(c, s, key, NULL, "%s", msg);
+    }
+    char shown[sizeof(c->err->file)];
+    shown_path(c, file, shown, sizeof(shown));
+    return fail_at(c, shown, line, name[0] ? name : "syntax", "%s", msg);
+}
+
+/* Scans text (of file: NULL for the model, else an @include'd name as written); *ints counts
+ * the integer literals so far, @include'd files' included. */
+static int check_ints(struct ctx *c, const char *text, const char *file, int depth, long *ints)
+{
+    char name[OBJ_MAX] = ""; /* the last setting name: the key when no setting is found */
+    int line = 1, include_next = 0, r;
+
+    for (const char *p = text; *p;) {
+        const char *q = p;
+        unsigned char ch = (unsigned char)*p;
+        if (ch == '\n') {
+            line++;
+            p++;
+        } else if (ch == '#' || (ch == '/' && p[1] == '/')) {
+            while (*p && *p != '\n')
+                p++;
+        } else if (ch == '/' && p[1] == '*') {
+            for (p += 2; *p && !(p[0] == '*' && p[1] == '/'); p++)
+                line += *p == '\n';
+            p += *p ? 2 : 0;
+        } else if (ch == '"') {
+            for (p++; *p && *p != '"'; p++) {
+                if (*p == '\\' && p[1])
+                    p++;
+                line += *p == '\n';
+            }
+            if (include_next &&
+                (r = check_include(c, q + 1, (size_t)(p - q - 1), depth, ints)) < 0)
+                return r;
+            include_next = 0;
+            p += *p ? 1 : 0;
+        } else if (strncmp(p, "@include", 8) == 0) {
+            include_next = 1;
+            p += 8;
+        } else if (isalpha(ch) || ch == '*') { /* a name: digits in it are no number */
+            while (isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '*')
+                p++;
+            const char *e = p;
+            while (*e == ' ' || *e == '\t' || *e == '\r' || *e == '\n')
+                e++;
+            if (*e == '=' || *e == ':')
+                snprintf(name, sizeof(name), "%.*s", (int)(p - q), q);
+        } else if (isdigit(ch) || (ch == '.' && isdigit((unsigned char)p[1])) ||
+                   ((ch == '+' || ch == '-') &&
+                    (isdigit((unsigned char)p[1]) ||
+                     (p[1] == '.' && isdigit((unsigned char)p[2]))))) {
+            int is_int, hex, is64, bad;
+            p = number_end(p, &is_int, &hex, &is64);
+            if (!is_int)
+                continue;
+            errno = 0;
+            if (hex) {
+                unsigned long long u = strtoull(q, NULL, 16);
+                bad = errno == ERANGE || u > (is64 ? (unsigned long long)INT64_MAX : INT32_MAX);
+            } else {
+                long long v = strtoll(q, NULL, 10);
+                bad = errno == ERANGE || (!is64 && (v < INT32_MIN || v > INT32_MAX));
+            }
+            if (bad)
+                return too_large(c, q, p, is64, file, line, name, *ints);
+            ++*ints;
+        } else {
+            p++;
+        }
+    }
+    return 0;
+}
+
+/* Scans an @include'd file as libconfig found it: relative to the model's folder. */
+static int check_include(struct ctx *c, const char *name, size_t name_len, int depth,
+                         long *ints)
+{
+    char inc[4096], path[4096], shown[sizeof(c->err->file)];
+    size_t len = 0;
+    int r;
+
+    if (depth >= INCLUDE_DEPTH_MAX || name_len >= sizeof(inc))
+        return 0; /* libconfig refused it already */
+    snprintf(inc, sizeof(inc), "%.*s", (int)name_len, name);
+    if (inc[0] == '/')
+        snprintf(path, sizeof(path), "%s", inc);
+    else
+        path_join(path, sizeof(path), c->dir, inc);
+    char *text = read_all(path, &len);
+    if (!text)
+        return 0; /* gone since libconfig read it: nothing left to misread */
+    shown_path(c, inc, shown, sizeof(shown));
+    if ((r = check_bytes(c, text, len, shown)) == 0)
+        r = check_ints(c, text, inc, depth + 1, ints);
+    free(text);
+    return r;
+}
+
 static int parse(struct ctx *c)
 {
     static const char *const keys[] = {"venue", "profiles", "phases",  "routes",      "zones",
@@ -1623,6 +1843,9 @@ static int parse(struct ctx *c)
                        config_error_text(&c->cfg));
     }
     root = config_root_setting(&c->cfg);
+    long ints = 0;
+    if ((r = check_ints(c, text, NULL, 0, &ints)) < 0)
+        return r;
     if ((r = check_keys(c, root, "", keys)) < 0 || (r = load_venue(c, root)) < 0 ||
         (r = load_profiles(c, root)) < 0 || (r = pick_default_profile(c, root)) < 0 ||
         (r = load_phases(c, root)) < 0 || (r = load_routes(c, root)) < 0 ||

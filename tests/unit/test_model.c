@@ -667,6 +667,23 @@ static const struct bad_case bad_cases[] = {
     {"lines = (", "lines = {", 61, "syntax", "syntax error"},
     {" area_m2 = 80;", " area_m2 = 80 80;", 53, "syntax", "syntax error"},
     {" area_m2 = 80;", " area_m2 = 80; area_m2 = 90;", 53, "syntax", "duplicate"},
+    /* libconfig 1.5 wraps integers beyond 32 bits (4294967297 loads as 1): refused first */
+    {"capacity = 1500;", "capacity = 4294967297;", 38, "zones.gate-a.capacity",
+     "integer 4294967297 is too large: it must fit in 32 bits"},
+    {"area_m2 = 600;", "area_m2 = 4294967896;", 38, "zones.gate-a.area_m2", "too large"},
+    {"capacity = 1500;", "capacity = -4294967296;", 38, "zones.gate-a.capacity", "too large"},
+    {"capacity = 1500;", "capacity = 99999999999999999999;", 38, "zones.gate-a.capacity",
+     "integer 99999999999999999999 is too large"},
+    {"capacity = 1500;", "capacity = 0x80000000;", 38, "zones.gate-a.capacity",
+     "integer 0x80000000 is too large"},
+    {"capacity = 1500;", "capacity = 99999999999999999999L;", 38, "zones.gate-a.capacity",
+     "with L, it must fit in 64 bits"},
+    {"advisory = 700;", "advisory = 4294967297;", 17, "profiles.tight.sensors.co2.advisory",
+     "too large"},
+    {"neighbours = [ \"plaza\" ];", "neighbours = [ 1, 4294967297 ];", 39,
+     "zones.gate-a.neighbours[1]", "too large"},
+    {"{ zone = \"gate-a\"; coverage = 1.0; }", "{ zone = \"gate-a\"; coverage = 4294967297; }",
+     71, "cameras.cam-plaza.zones[1].coverage", "too large"},
     /* plausibility limits */
     {"width_m = 12.0", "width_m = 250", 61, "lines.gate-a-in.width_m", "at most 200 m"},
     {"on_delay_s = 30;", "on_delay_s = 700000;", 45, "zones.plaza.overrides.density.on_delay_s",
@@ -885,6 +902,51 @@ Test(model, utf8_bom_is_skipped_and_utf16_refused)
         cr_expect_str_eq(e.message, "UTF-16 file: save it as UTF-8", "case %d", i);
         vg_model_free(&m);
     }
+}
+
+/* Only integer literals are checked: not floats, names, strings or comments with digits */
+Test(model, integers_beyond_32_bits_are_refused_floats_and_names_are_not)
+{
+    char path[512], inc_path[512];
+    snprintf(path, sizeof(path), "%s/big.cfg", tmpdir);
+    snprintf(inc_path, sizeof(inc_path), "%s/zones.cfg", tmpdir);
+    write_file(path, "# 4294967297 // 4294967297\n"
+                     "venue = { id = \"v-4294967297\"; name = \"Hall \\\"99999999999\"; };\n"
+                     "/* 4294967297\n 99999999999 */\n"
+                     "@include \"zones.cfg\"\n");
+    write_file(inc_path, "zones = (\n"
+                         "  { id = \"a1\"; type = \"moving\"; area_m2 = 4294967297.5; },\n"
+                         "  { id = \"a2\"; type = \"moving\"; area_m2 = 1e5; capacity = 0x10; },\n"
+                         "  { id = \"a3\"; type = \"moving\"; area_m2 = 1E+3; },\n"
+                         "  { id = \"a4\"; type = \"moving\"; area_m2 = .4294967297e3; },\n"
+                         "  { id = \"a5\"; type = \"moving\"; area_m2 = 4294967297e-6; },\n"
+                         "  { id = \"a6\"; type = \"moving\"; area_m2 = 2147483647; },\n"
+                         "  { id = \"a7\"; type = \"moving\"; area_m2 = 5; capacity = 10000000; }\n"
+                         ");\n");
+    vg_model *m = load_ok(path);
+    cr_expect_eq(vg_model_zone_count(m), 7);
+    cr_expect_float_eq(vg_model_zone(m, 0)->area_m2, 4294967297.5, 1e-3);
+    cr_expect_eq(vg_model_zone(m, 1)->capacity, 16);
+    cr_expect_float_eq(vg_model_zone(m, 3)->area_m2, 429.4967297, 1e-9);
+    cr_expect_float_eq(vg_model_zone(m, 5)->area_m2, 2147483647.0, 1e-3);
+    vg_model_free(&m);
+
+    /* in an @include'd file too, named by the path the user can open */
+    write_file(path, "profiles = ( { id = \"p\"; chatter = { cycles = 3; }; } );\n"
+                     "venue = { id = \"v\"; };\n"
+                     "@include \"zones.cfg\"\n");
+    write_file(inc_path, "zones = (\n"
+                         "  { id = \"a\"; type = \"moving\"; area_m2 = 4294967896; }\n"
+                         ");\n");
+    vg_model_error e;
+    memset(&e, 0, sizeof(e));
+    cr_expect_eq(vg_model_load(path, &m, &e), -EINVAL);
+    cr_expect_null(m);
+    cr_expect_str_eq(e.file, inc_path);
+    cr_expect_eq(e.line, 2);
+    cr_expect_str_eq(e.key, "zones.a.area_m2");
+    cr_expect(strstr(e.message, "integer 4294967896 is too large"), "%s", e.message);
+    vg_model_free(&m);
 }
 
 Test(model, unreadable_file_and_bad_arguments)
