@@ -632,6 +632,49 @@ static vg_engine_stats wait_lost(vg_engine *e, uint64_t rejects, uint64_t events
     return st;
 }
 
+/* Sends this process's stderr (the engine's log) into a pipe, not a file: a test may forbid
+ * files to grow (RLIMIT_FSIZE). Returns the old stderr; a test logs far less than the pipe
+ * holds (64 KiB). */
+static int stderr_pipe = -1;
+
+static int stderr_to(void)
+{
+    int saved, p[2];
+
+    fflush(stderr);
+    saved = dup(2);
+    cr_assert(saved >= 0 && pipe(p) == 0);
+    dup2(p[1], 2);
+    close(p[1]);
+    stderr_pipe = p[0];
+    return saved;
+}
+
+/* Puts stderr back and reads what was logged meanwhile into text. */
+static void stderr_back(int saved, char *text, size_t cap)
+{
+    size_t n = 0;
+    ssize_t r;
+
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    while (n < cap - 1 && (r = read(stderr_pipe, text + n, cap - 1 - n)) > 0)
+        n += (size_t)r;
+    text[n] = '\0';
+    close(stderr_pipe);
+    stderr_pipe = -1;
+}
+
+static int count_of(const char *text, const char *needle)
+{
+    int n = 0;
+
+    for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
 /* The event and reject logs on a full disk (RLIMIT_FSIZE, this test process only): the lines
  * that cannot be written are counted as lost, the engine goes on, and the logs carry on
  * once there is room again. */
@@ -677,6 +720,44 @@ Test(engine, side_logs_count_what_a_full_disk_loses_and_carry_on)
     cr_assert_eq(st.events_log_lost, events_then);
     cr_assert_eq(count_lines(rj, NULL), 3, "the three written after the disk had room");
     cr_assert_eq(count_lines(ev, NULL), (int)(st.events - events_then));
+}
+
+/* While the disk stays full the log says so once: a flush with nothing buffered succeeds,
+ * and before 2026-11-23 that was taken for "writing again", so every quiet tick between two
+ * refusals logged a recovery and the next line a new failure. */
+Test(engine, a_log_on_a_full_disk_warns_once_and_claims_no_recovery)
+{
+    char ev[300], rj[300], text[8192] = "";
+    vg_engine_cfg cfg;
+    vg_engine *e;
+    vg_engine_stats st;
+    struct rlimit lim, none;
+    const char *bad = "{\"v\":1,\"ts\":";
+    int saved;
+
+    signal(SIGXFSZ, SIG_IGN);
+    snprintf(ev, sizeof(ev), "%s/events.jsonl", dir);
+    snprintf(rj, sizeof(rj), "%s/rejects.jsonl", dir);
+    cfg_local(&cfg, ev, rj);
+    cr_assert_eq(vg_engine_new(&cfg, &e), 0);
+    saved = stderr_to();
+    cr_assert_eq(vg_engine_start(e), 0);
+    cr_assert_eq(getrlimit(RLIMIT_FSIZE, &lim), 0);
+    none = (struct rlimit){0, lim.rlim_max};
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &none), 0);
+    for (int k = 1; k <= 3; k++) { /* three refusals, quiet flushes between them */
+        cr_assert_eq(vg_engine_submit(e, "vigil/testvenue/sensor/t1", bad, strlen(bad),
+                                      vg_wall_ns()), 0);
+        st = wait_lost(e, (uint64_t)k, 0);
+        cr_assert_eq(st.reject_log_lost, (uint64_t)k);
+        usleep(1200 * 1000);
+    }
+    vg_engine_stop(e);
+    vg_engine_free(&e);
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    stderr_back(saved, text, sizeof(text));
+    cr_assert_eq(count_of(text, "reject log: write failed"), 1, "%s", text);
+    cr_assert_eq(count_of(text, "reject log: writing again"), 0, "%s", text);
 }
 
 /* A full disk, simulated with RLIMIT_FSIZE (this test process only): the archive faults, the
@@ -1115,9 +1196,9 @@ Test(engine, alert_ids_go_on_across_restarts_with_an_archive)
  * from the readable ones and says at start that ids may repeat, naming the directory. */
 Test(engine, an_unreadable_archive_file_is_reported_at_start)
 {
-    char path[600], log[600], text[2048] = "";
+    char path[600], text[2048] = "";
     FILE *f;
-    int saved, fd;
+    int saved;
     uint64_t id;
 
     cr_assert_eq(help_alert_id_of_a_run(), 1);
@@ -1126,22 +1207,10 @@ Test(engine, an_unreadable_archive_file_is_reported_at_start)
     cr_assert_not_null(f);
     fputs("a damaged file", f);
     fclose(f);
-    snprintf(log, sizeof(log), "%s/stderr.txt", dir);
-    fflush(stderr);
-    saved = dup(2);
-    fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    cr_assert(saved >= 0 && fd >= 0);
-    dup2(fd, 2);
-    close(fd);
+    saved = stderr_to();
     id = help_alert_id_of_a_run();
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
+    stderr_back(saved, text, sizeof(text));
     cr_assert_eq(id, 2, "ids go on after the readable file");
-    f = fopen(log, "r");
-    cr_assert_not_null(f);
-    text[fread(text, 1, sizeof(text) - 1, f)] = '\0';
-    fclose(f);
     cr_assert_not_null(strstr(text, "1 archive file(s)"), "%s", text);
     cr_assert_not_null(strstr(text, dir), "%s", text);
     cr_assert_not_null(strstr(text, "may repeat"), "%s", text);
