@@ -42,19 +42,20 @@ struct file_stats {
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: vigil detect [--sensitivity S] FILE.csv...\n"
-            "       vigil detect [--sensitivity S] --nab-data DIR --results OUT\n"
+            "usage: vigil detect [-q] [--sensitivity S] FILE.csv...\n"
+            "       vigil detect [-q] [--sensitivity S] --nab-data DIR --results OUT\n"
             "\n"
             "Runs Vigil's streaming anomaly detector over timestamp,value CSV files: one pass,\n"
-            "no look-ahead, one fresh detector per file, exactly as the engine scores a sensor\n"
-            "stream. Each input row gets an anomaly score in [0,1].\n"
+            "no look-ahead, one fresh detector per file, as the engine scores a sensor stream\n"
+            "(except that a row whose timestamp repeats or goes back is scored, where the\n"
+            "engine would refuse the reading). Each input row gets an anomaly score in [0,1].\n"
             "\n"
             "Input: a header row with `timestamp` and `value` columns, then one reading per row.\n"
             "Timestamps are `YYYY-MM-DD HH:MM:SS` (fractional seconds allowed, UTC) or Unix\n"
             "seconds. CRLF line endings and irregular sampling are fine.\n"
             "Output: `timestamp,value,anomaly_score`, one row per input row, the timestamp and\n"
-            "value text copied as-is. With several FILEs each file's rows follow its own header\n"
-            "line on stdout.\n"
+            "value text copied (blanks around them trimmed). With several FILEs each file's\n"
+            "rows follow its own header line on stdout.\n"
             "\n"
             "options:\n"
             "  --sensitivity S   0..1 (default 0.5, tuned on NAB's standard profile). It moves the\n"
@@ -280,8 +281,9 @@ static int detect_stream(FILE *in, const char *name, FILE *out, const char *out_
             good = end != val_text && *end == '\0' && isfinite(value);
         }
         if (good) {
-            /* The detector expects the stream's order; an out-of-order stamp is clamped,
-             * as the engine would see it, rather than rejected. */
+            /* A repeated or earlier stamp is clamped and the row scored: NAB's files repeat
+             * an hour at a DST change, and NAB expects every row scored. The engine would
+             * refuse such a reading (duplicate, too_old), so here the two can differ. */
             if (t_ns < last_ns)
                 t_ns = last_ns;
             last_ns = t_ns;
