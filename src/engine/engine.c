@@ -39,6 +39,7 @@
 #include "metrics.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -46,7 +47,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 #define POP_BATCH 256
 
@@ -88,6 +91,7 @@ struct line_log {
 struct vg_engine {
     /* Read-only after vg_engine_new(). */
     vg_engine_cfg cfg;
+    int archive_lock; /* the archive directory, flock()ed while the engine lives; -1 none */
     char *strs[8];
     const vg_model *m;
     vg_ring *rings[R_COUNT];
@@ -1214,6 +1218,7 @@ int vg_engine_new(const vg_engine_cfg *cfg, vg_engine **ret)
         return -ENOMEM;
     e->cfg = *cfg;
     e->m = cfg->model;
+    e->archive_lock = -1;
     r = -ENOMEM;
     if (cfg->events_path && !(e->cfg.events_path = e->strs[0] = strdup(cfg->events_path)))
         goto out_free;
@@ -1267,6 +1272,18 @@ int vg_engine_new(const vg_engine_cfg *cfg, vg_engine **ret)
             vg_ring_set_low_latency(e->rings[i]);
     acfg = cfg->analysis;
     if (cfg->archive_dir) {
+        /* One engine per archive directory: two would each continue the alert ids from the
+         * same newest file and interleave their files. flock() goes with the process, so a
+         * crashed engine does not leave the directory locked. */
+        e->archive_lock = open(cfg->archive_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (e->archive_lock < 0 || flock(e->archive_lock, LOCK_EX | LOCK_NB) < 0) {
+            r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+            vg_error("engine: archive %s: %s", cfg->archive_dir,
+                     r == -EBUSY ? "another engine is archiving into it" : vg_strerror(r));
+            goto out_free;
+        }
+    }
+    if (cfg->archive_dir) {
         /* Alert ids go on where the last run in this archive stopped: one id, one alert,
          * across restarts. Before vg_archive_new(): this process cannot read its own file. */
         uint64_t next;
@@ -1301,8 +1318,11 @@ int vg_engine_new(const vg_engine_cfg *cfg, vg_engine **ret)
         alc.hook_ctx = e;
         alc.status_fn = alert_status;
         alc.reload_fn = alert_reload;
-        if ((r = vg_alert_new(e->m, &alc, &e->alert)) < 0)
+        if ((r = vg_alert_new(e->m, &alc, &e->alert)) < 0) {
+            vg_error("engine: alert feeds %s / control %s: %s", cfg->feeds_endpoint,
+                     cfg->control_endpoint, vg_strerror(r));
             goto out_free;
+        }
     }
     if (cfg->archive_dir) {
         vg_archive_cfg ac;
@@ -1313,12 +1333,19 @@ int vg_engine_new(const vg_engine_cfg *cfg, vg_engine **ret)
         if ((r = vg_archive_new(cfg->archive_dir, &ac, &e->archive)) < 0 ||
             (r = vg_archive_attach(e->archive, e->rings[R_HDF5_REJECTS],
                                    VG_ARCHIVE_IN_INGEST_REJECTS)) < 0 ||
-            (r = vg_archive_attach(e->archive, e->rings[R_AUDIT], VG_ARCHIVE_IN_ALERT_AUDIT)) < 0)
+            (r = vg_archive_attach(e->archive, e->rings[R_AUDIT], VG_ARCHIVE_IN_ALERT_AUDIT)) < 0) {
+            vg_error("engine: archive %s: %s", cfg->archive_dir, vg_strerror(r));
             goto out_free;
+        }
     }
-    if ((r = open_out(e->cfg.events_path, &e->events_out, &e->own_events)) < 0 ||
-        (r = open_out(e->cfg.rejects_path, &e->rejects_out, &e->own_rejects)) < 0)
+    if ((r = open_out(e->cfg.events_path, &e->events_out, &e->own_events)) < 0) {
+        vg_error("engine: events log %s: %s", e->cfg.events_path, vg_strerror(r));
         goto out_free;
+    }
+    if ((r = open_out(e->cfg.rejects_path, &e->rejects_out, &e->own_rejects)) < 0) {
+        vg_error("engine: rejects log %s: %s", e->cfg.rejects_path, vg_strerror(r));
+        goto out_free;
+    }
     e->events_log.what = "events";
     e->rejects_log.what = "reject";
     *ret = e;
@@ -1452,6 +1479,8 @@ void vg_engine_free(vg_engine **ep)
     stop_outputs(e);
     vg_alert_free(&e->alert);
     vg_archive_free(&e->archive);
+    if (e->archive_lock >= 0)
+        close(e->archive_lock); /* releases the flock */
     vg_ingest_free(&e->ingest);
     vg_analysis_free(&e->analysis);
     free(e->mbuf);

@@ -1164,6 +1164,30 @@ Test(engine, archive_rotates_at_each_period_of_event_time)
     cr_assert_eq(readings, N);
 }
 
+/* Two engines archiving into one directory would continue the same alert ids and interleave
+ * their files: the second is refused, naming the directory, until the first is gone. */
+Test(engine, a_second_engine_on_the_same_archive_is_refused)
+{
+    vg_engine_cfg cfg;
+    vg_engine *a = NULL, *b = NULL;
+    char text[2048];
+    int saved;
+
+    cfg_local(&cfg, NULL, NULL);
+    cfg.archive_dir = dir;
+    cr_assert_eq(vg_engine_new(&cfg, &a), 0);
+    saved = stderr_to();
+    const int r = vg_engine_new(&cfg, &b);
+    stderr_back(saved, text, sizeof(text));
+    cr_assert_eq(r, -EBUSY);
+    cr_assert_null(b);
+    cr_assert_not_null(strstr(text, "another engine is archiving into it"), "%s", text);
+    cr_assert_not_null(strstr(text, dir), "%s", text);
+    vg_engine_free(&a);
+    cr_assert_eq(vg_engine_new(&cfg, &b), 0, "free once the first is gone");
+    vg_engine_free(&b);
+}
+
 static void on_help_id(void *ctx, const vg_alert_event *ev)
 {
     if (ev->kind == VG_ALERT_HELP_MEDICAL && ev->action == VG_ALERT_ACTION_RAISE)
