@@ -14,6 +14,9 @@
  * pending buffer, the client disconnects (the persistent QoS 1 session keeps queueing at the
  * broker), and the loop reconnects once the pending readings are in the ring.
  *
+ * Hanging up (stop, stall) goes through hang_up(), never a bare mosquitto_disconnect(): the
+ * PUBACKs already sent must reach the broker, or it sends those messages again (see there).
+ *
  * Counters are _Atomic uint64_t written by whichever thread is the producer (the ingest
  * thread, or the vg_ingest_submit() caller), with relaxed load+store (single writer);
  * readers (status, metrics) use relaxed loads.
@@ -27,18 +30,23 @@
 #include "vigil/common.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <mosquitto.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 /* How long one mosquitto_loop() call may block: the stop latency when idle. */
 #define LOOP_TIMEOUT_MS 100
 /* Wait slice on a full ring, so a stop is seen within this. */
 #define RING_SLICE_NS (100 * VG_NS_PER_MS)
+/* Bound on hang_up(): flushing our PUBACKs and waiting for the broker to close. */
+#define HANG_UP_MS 2000
 #define MAX_SUBS 4
 
 /* A model handed over by vg_ingest_set_model(), waiting for the producer. */
@@ -298,9 +306,9 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
     vg_warn("ingest: readings ring full for %d ms; disconnecting so the broker queues "
             "(%zu readings held)",
             in->cfg.max_block_ms, left);
-    mosquitto_disconnect(mosq);
-    /* The loop will not run again until the pending readings are in: say so now. */
-    in->socket_up = 0;
+    /* ingest_main() hangs up once this loop turn is over (not from inside a callback, where
+     * libmosquitto only queues packets); the loop will not run again until the pending
+     * readings are in: say so now. */
     if (atomic_exchange(&in->connected, 0))
         bump(&in->disconnects, 1);
 }
@@ -611,6 +619,90 @@ static void backoff(vg_ingest *in)
         in->backoff_ms = in->cfg.reconnect_max_ms;
 }
 
+/* Milliseconds from now to end_ns, for poll(): 0 once past. */
+static int ms_left(int64_t end_ns)
+{
+    int64_t ms = (end_ns - vg_mono_ns() + VG_NS_PER_MS - 1) / VG_NS_PER_MS;
+    return ms <= 0 ? 0 : ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+/* Writes what libmosquitto has queued (PUBACKs, a DISCONNECT) until end_ns. Returns 1 when
+ * the queue is empty and the socket still open: the stream is at a packet boundary. */
+static int flush_out(vg_ingest *in, int64_t end_ns)
+{
+    for (;;) {
+        const int fd = mosquitto_socket(in->mosq);
+        if (fd < 0)
+            return 0; /* libmosquitto closed it: a write error, or its DISCONNECT went out */
+        if (!mosquitto_want_write(in->mosq))
+            return 1;
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        const int ms = ms_left(end_ns);
+        if (ms == 0 || (poll(&p, 1, ms) < 0 && errno != EINTR))
+            return 0;
+        if (mosquitto_loop_write(in->mosq, 1) != MOSQ_ERR_SUCCESS)
+            return 0; /* the broker is gone; libmosquitto closed the socket */
+    }
+}
+
+/* Ends the session so that every PUBACK sent reaches the broker. Thread: ingest, outside
+ * libmosquitto's callbacks.
+ *
+ * libmosquitto acknowledges a QoS 1 message before on_message() sees it, and we take every
+ * message we are given, so the broker must get each of those PUBACKs or it delivers the
+ * message again to the next session, which grades it twice. mosquitto_disconnect() writes
+ * DISCONNECT and closes the socket at once; if the broker's PUBLISHes are still unread in our
+ * receive buffer (a stop mid-burst), Linux answers the close with a RST, and the broker's
+ * kernel throws away what the broker had not read yet: our last PUBACKs (mosquitto reads one
+ * packet per wake-up, so under a burst that can be thousands) and the DISCONNECT.
+ *
+ * So, over plain TCP: flush libmosquitto's queue, write DISCONNECT ourselves, half-close
+ * (FIN after the DISCONNECT), and read and discard until the broker closes (it does once it
+ * has read the DISCONNECT, so it has read every PUBACK before it) or HANG_UP_MS pass, which
+ * also bounds the whole thing when the broker is unreachable. Discarded PUBLISHes were never
+ * acknowledged: the broker sends them again, as QoS 1 wants. The socket stays libmosquitto's
+ * (it closes it at the next connect or in mosquitto_destroy()), and libmosquitto never reads
+ * or writes it again: its half-read packet is dropped by the reconnect.
+ *
+ * Over TLS raw bytes would break the record stream, so this flushes the queue, then calls
+ * mosquitto_disconnect() as before (TLS is on exactly when a CA is set): a stop mid-burst can
+ * still lose the last PUBACKs there, and the broker sends those messages again. */
+static void hang_up(vg_ingest *in)
+{
+    static const unsigned char disconnect[2] = {0xE0, 0x00}; /* DISCONNECT, 3.1.1 and 5 */
+    const int64_t end = vg_mono_ns() + HANG_UP_MS * VG_NS_PER_MS;
+    const int flushed = flush_out(in, end);
+    const int fd = mosquitto_socket(in->mosq);
+    char buf[16384];
+    ssize_t n = 1;
+
+    in->socket_up = 0;
+    if (fd >= 0 && (in->cfg.cafile || in->cfg.capath)) {
+        mosquitto_disconnect(in->mosq);
+        flush_out(in, end);
+    } else if (fd >= 0) {
+        /* Only at a packet boundary; otherwise the FIN alone ends the session. */
+        if (flushed)
+            (void)send(fd, disconnect, sizeof(disconnect), MSG_NOSIGNAL);
+        shutdown(fd, SHUT_WR);
+        while (n != 0) { /* 0: EOF, the broker closed */
+            struct pollfd p = {.fd = fd, .events = POLLIN};
+            const int ms = ms_left(end);
+            if (ms == 0 || (poll(&p, 1, ms) < 0 && errno != EINTR))
+                break;
+            n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+            if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                break; /* reset: nothing more to wait for */
+        }
+        if (n != 0 && ms_left(end) == 0)
+            vg_warn("ingest: the broker did not close the connection within %d ms; messages "
+                    "taken just before may be delivered again",
+                    HANG_UP_MS);
+    }
+    if (atomic_exchange(&in->connected, 0))
+        bump(&in->disconnects, 1);
+}
+
 static void *ingest_main(void *arg)
 {
     vg_ingest *in = arg;
@@ -654,17 +746,15 @@ static void *ingest_main(void *arg)
                 bump(&in->disconnects, 1);
             if (!in->stalled)
                 backoff(in);
+        } else if (in->stalled) {
+            hang_up(in); /* on_message() held readings: the broker queues meanwhile */
         }
     }
     /* Held readings were acknowledged to the broker: they go in unless the ring is closed. */
     if (in->pending_n && !vg_ring_closed(in->readings))
         push_readings(in, in->pending + in->pending_off, in->pending_n, -1);
-    if (in->socket_up) {
-        mosquitto_disconnect(in->mosq);
-        /* Let the DISCONNECT go out so the broker does not wait for the keepalive. */
-        mosquitto_loop(in->mosq, 10, 1);
-        in->socket_up = 0;
-    }
+    if (in->socket_up)
+        hang_up(in);
     atomic_store(&in->connected, 0);
     return NULL;
 }
