@@ -45,6 +45,11 @@ int vg_days_in_month(int year, int month);
  * stay valid UTF-8. Thread: any. */
 void vg_copy_text(char *dst, size_t cap, const char *src);
 
+/* Reads the whole file at path ("-": standard input) into a new NUL-terminated buffer
+ * (*ret, free() it; *ret_len bytes before the NUL). Returns 0, -errno of the open, -EIO
+ * (read error, e.g. a directory), -ENOMEM. Thread: any. */
+int vg_read_file(const char *path, char **ret, size_t *ret_len);
+
 enum vg_log_level {
     VG_LOG_ERROR = 0,
     VG_LOG_WARN = 1,

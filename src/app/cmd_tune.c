@@ -728,27 +728,6 @@ static int outputs_usable(const char *csv, const char *png)
     return 0;
 }
 
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *text = NULL;
-    long len;
-
-    if (!f)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-        text = malloc((size_t)len + 1);
-        if (text && fread(text, 1, (size_t)len, f) == (size_t)len) {
-            text[len] = '\0';
-        } else {
-            free(text);
-            text = NULL;
-        }
-    }
-    fclose(f);
-    return text;
-}
-
 int vg_cmd_tune(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -832,12 +811,15 @@ int vg_cmd_tune(int argc, char **argv)
 
                 acfg = info.analysis;
                 if (model_path) {
-                    base_text = read_file(model_path);
+                    size_t len;
+
+                    r = vg_read_file(model_path, &base_text, &len);
                     slash = strrchr(model_path, '/');
                     if (slash)
                         snprintf(include_dir, sizeof(include_dir), "%.*s",
                                  (int)(slash - model_path), model_path);
-                    r = base_text ? vg_model_load(model_path, &base, &err) : -errno;
+                    if (r == 0)
+                        r = vg_model_load(model_path, &base, &err);
                 } else {
                     r = vg_archive_reader_model_text(rd, 0, &base_text, NULL);
                     slash = strrchr(info.model_path, '/');

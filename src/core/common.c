@@ -87,6 +87,44 @@ int vg_days_in_month(int year, int month)
     return month == 2 && leap ? 29 : days[month - 1];
 }
 
+int vg_read_file(const char *path, char **ret, size_t *ret_len)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    size_t cap = 65536, len = 0;
+    char *p;
+
+    if (!f)
+        return -errno;
+    p = malloc(cap);
+    while (p) {
+        size_t got = fread(p + len, 1, cap - len - 1, f);
+        len += got;
+        if (len + 1 < cap)
+            break;
+        char *q = realloc(p, cap * 2);
+        if (!q) {
+            free(p);
+            p = NULL;
+            break;
+        }
+        p = q;
+        cap *= 2;
+    }
+    int err = ferror(f);
+    if (f != stdin)
+        fclose(f);
+    if (!p)
+        return -ENOMEM;
+    if (err) {
+        free(p);
+        return -EIO;
+    }
+    p[len] = '\0';
+    *ret = p;
+    *ret_len = len;
+    return 0;
+}
+
 void vg_copy_text(char *dst, size_t cap, const char *src)
 {
     size_t n = src ? strlen(src) : 0;

@@ -1612,27 +1612,6 @@ static int check_bytes(struct ctx *c, const char *text, size_t len, const char *
 
 #define INCLUDE_DEPTH_MAX 10 /* libconfig 1.5's own limit */
 
-/* A whole file, NUL-terminated, or NULL. */
-static char *read_all(const char *path, size_t *ret_len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    long size = 0;
-    if (!f)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && size <= (long)MAX_FILE_BYTES &&
-        fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)size + 1)) &&
-        fread(buf, 1, (size_t)size, f) == (size_t)size) {
-        buf[size] = '\0';
-        *ret_len = (size_t)size;
-    } else {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    return buf;
-}
-
 /* The *nth (from 0) integer setting in file order: libconfig makes one of each integer
  * literal, in the order it reads them, an @include'd file's where it is included. */
 static const config_setting_t *nth_int(const config_setting_t *s, long *nth)
@@ -1813,8 +1792,8 @@ static int check_include(struct ctx *c, const char *name, size_t name_len, int d
         snprintf(path, sizeof(path), "%s", inc);
     else
         path_join(path, sizeof(path), c->dir, inc);
-    char *text = read_all(path, &len);
-    if (!text)
+    char *text = NULL;
+    if (vg_read_file(path, &text, &len) < 0)
         return 0; /* gone since libconfig read it: nothing left to misread */
     shown_path(c, inc, shown, sizeof(shown));
     if ((r = check_bytes(c, text, len, shown)) == 0)

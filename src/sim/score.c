@@ -71,45 +71,6 @@ static double num_or_nan(const cJSON *j)
     return cJSON_IsNumber(j) ? j->valuedouble : NAN;
 }
 
-/* Reads a whole file ("-": stdin) into a NUL-terminated buffer. */
-static int slurp(const char *path, char **ret, size_t *ret_len)
-{
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    size_t cap = 65536, len = 0;
-    char *p;
-
-    if (!f)
-        return -errno;
-    p = malloc(cap);
-    while (p) {
-        size_t got = fread(p + len, 1, cap - len - 1, f);
-        len += got;
-        if (len + 1 < cap)
-            break;
-        char *q = realloc(p, cap * 2);
-        if (!q) {
-            free(p);
-            p = NULL;
-            break;
-        }
-        p = q;
-        cap *= 2;
-    }
-    int err = ferror(f);
-    if (f != stdin)
-        fclose(f);
-    if (!p)
-        return -ENOMEM;
-    if (err) {
-        free(p);
-        return -EIO;
-    }
-    p[len] = '\0';
-    *ret = p;
-    *ret_len = len;
-    return 0;
-}
-
 int vg_score_parse_alert(const char *json, size_t len, vg_score_alert *ret)
 {
     cJSON *o;
@@ -240,7 +201,7 @@ int vg_score_new(const char *truth_path, vg_score **ret, vg_scenario_error *ret_
 
     if (!truth_path || !ret)
         return -EINVAL;
-    r = slurp(truth_path, &text, &len);
+    r = vg_read_file(truth_path, &text, &len);
     if (r < 0) {
         set_err(ret_err, truth_path, 0, "", r == -ENOMEM ? "out of memory" : strerror(-r));
         return r;
@@ -335,7 +296,7 @@ int vg_score_read_jsonl(vg_score *s, const char *path, vg_scenario_error *ret_er
 
     if (!s || !path)
         return -EINVAL;
-    r = slurp(path, &text, &len);
+    r = vg_read_file(path, &text, &len);
     if (r < 0) {
         set_err(ret_err, path, 0, "", r == -ENOMEM ? "out of memory" : strerror(-r));
         return r;

@@ -3,7 +3,10 @@
 
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 Test(common, strerror_names_vigil_codes_either_sign)
 {
@@ -101,4 +104,32 @@ Test(common, copy_text_cuts_before_a_character_never_inside_one)
     cr_assert_str_eq(d, "");
     vg_copy_text(d, 1, "abc");
     cr_assert_str_eq(d, "");
+}
+
+/* vg_read_file: the whole file, NUL bytes and all, past its 64 KiB first buffer; the open's
+ * errno for a missing file; -EIO for a directory (glibc opens one, reads fail). */
+Test(common, read_file_reads_it_whole_or_says_why_not)
+{
+    char dir[] = "/tmp/vg-test-common-XXXXXX", path[64], *text = NULL;
+    static char data[200000];
+    size_t len = 0;
+    FILE *f;
+
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/f", dir);
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (char)(i * 7 % 251);
+    f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(data, 1, sizeof(data), f), sizeof(data));
+    fclose(f);
+    cr_assert_eq(vg_read_file(path, &text, &len), 0);
+    cr_assert_eq(len, sizeof(data));
+    cr_assert_eq(memcmp(text, data, len), 0);
+    cr_assert_eq(text[len], '\0');
+    free(text);
+    cr_assert_eq(vg_read_file(dir, &text, &len), -EIO);
+    remove(path);
+    cr_assert_eq(vg_read_file(path, &text, &len), -ENOENT);
+    rmdir(dir);
 }
