@@ -1282,8 +1282,6 @@ int vg_engine_new(const vg_engine_cfg *cfg, vg_engine **ret)
                      r == -EBUSY ? "another engine is archiving into it" : vg_strerror(r));
             goto out_free;
         }
-    }
-    if (cfg->archive_dir) {
         /* Alert ids go on where the last run in this archive stopped: one id, one alert,
          * across restarts. Before vg_archive_new(): this process cannot read its own file. */
         uint64_t next;
