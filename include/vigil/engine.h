@@ -19,8 +19,9 @@
  * With feeds, the analysis thread also feeds a vg_alert publisher ("vg-alert": ZeroMQ feeds
  * and control socket); with an archive directory, a vg_archive writer ("vg-archive") gets every
  * reading offered to the core with its result, every tick, alert, metrics and refusal, and
- * the operator actions. Archive faults raise an archive_backlog alert on the technical feed
- * (engine-made: not in the archive, so replay still matches the core's stream). On the
+ * the operator actions. Archive faults raise an archive_backlog alert on the technical feed,
+ * and a stream of refusals an ingest_rejects alert (engine-made: not in the archive, so
+ * replay still matches the core's stream). On the
  * wall clock a full archive ring is a counted loss (alerting never waits), except that a
  * reload's model record waits up to 250 ms for room; on the event clock the analysis thread
  * waits for the archive (nothing is late there), so nothing is lost. With an archive, alert
@@ -106,6 +107,12 @@ typedef struct vg_engine_cfg {
      * local time (86400 s: one a day, cut at local midnight); 0: one file per run. */
     int64_t archive_rotate_ns;
     uint32_t hdf5_ring; /* VG_ARCHIVE_SLOT_SIZE slots (65536) */
+    /* The ingest_rejects technical alert: raised when the engine refuses at least
+     * rejects_alert readings or messages in one rejects_window_ns (not counting out_of_range,
+     * which sensor_range reports, nor duplicate), cleared after 6 windows in a row below it.
+     * (10 per 10 s; 0: never raised.) */
+    uint32_t rejects_alert;
+    int64_t rejects_window_ns;
 } vg_engine_cfg;
 
 /* Fills the defaults above (no model, use_broker 1, ingest and analysis defaults).
@@ -130,7 +137,8 @@ typedef struct vg_engine_stats {
     uint64_t archive_dropped;    /* records the archive consumed but could not write */
     int archive_faulted;         /* 1 while the archive has no file after a fault */
     uint64_t alerts_published;   /* feed messages the alert publisher sent */
-    uint64_t technical_alerts;   /* engine technical alert events (archive backlog) */
+    uint64_t technical_alerts;   /* engine technical alerts raised (archive_backlog,
+                                  * ingest_rejects) */
     uint64_t reloads;            /* model switches completed by the analysis thread */
     int64_t event_now_ns;        /* event clock: newest reading time taken (INT64_MIN none) */
     /* Ring depths: readings, events, rejects, archive (JSON log), alerts, hdf5, hdf5_rejects,

@@ -54,6 +54,8 @@ static void usage(FILE *f)
             "  --events FILE          alert events as JSON lines, '-' for stdout (default '-')\n"
             "  --no-events            do not write alert events\n"
             "  --rejects FILE         refused messages as JSON lines ('-' for stdout)\n"
+            "  --rejects-alert N      raise ingest_rejects (technical feed) when N or more\n"
+            "                         readings are refused in 10 s (default 10; 0: never)\n"
             "  --metrics HOST:PORT    serve Prometheus metrics at http://HOST:PORT/metrics;\n"
             "                         HOST is an IPv4 address or localhost\n"
             "  --status-interval S    status line on stderr every S seconds (default 60; 0: off)\n"
@@ -117,7 +119,7 @@ enum {
     OPT_PASSFILE, OPT_CAFILE, OPT_CAPATH, OPT_CERT, OPT_KEY, OPT_FEEDS, OPT_CONTROL,
     OPT_ARCHIVE, OPT_EVENTS, OPT_NO_EVENTS, OPT_REJECTS, OPT_METRICS, OPT_STATUS,
     OPT_MAX_PAYLOAD, OPT_MAX_AGE, OPT_MAX_FUTURE, OPT_TICK, OPT_GRACE, OPT_RING, OPT_LOG,
-    OPT_FEEDS_KEY, OPT_CONTROL_KEY, OPT_CLOCK, OPT_ROTATE,
+    OPT_FEEDS_KEY, OPT_CONTROL_KEY, OPT_CLOCK, OPT_ROTATE, OPT_REJECTS_ALERT,
 };
 
 static const struct option options[] = {
@@ -143,6 +145,7 @@ static const struct option options[] = {
     {"events", required_argument, NULL, OPT_EVENTS},
     {"no-events", no_argument, NULL, OPT_NO_EVENTS},
     {"rejects", required_argument, NULL, OPT_REJECTS},
+    {"rejects-alert", required_argument, NULL, OPT_REJECTS_ALERT},
     {"metrics", required_argument, NULL, OPT_METRICS},
     {"status-interval", required_argument, NULL, OPT_STATUS},
     {"max-payload", required_argument, NULL, OPT_MAX_PAYLOAD},
@@ -269,6 +272,11 @@ int vg_cmd_run(int argc, char **argv)
             break;
         case OPT_REJECTS:
             cfg.rejects_path = optarg;
+            break;
+        case OPT_REJECTS_ALERT:
+            if (parse_num(optarg, 0, 1e9, &v) || v != (uint32_t)v)
+                return bad("rejects alert count (a whole number)", optarg);
+            cfg.rejects_alert = (uint32_t)v;
             break;
         case OPT_METRICS:
             metrics = optarg;

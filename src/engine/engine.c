@@ -59,6 +59,10 @@ static const char *const ring_names[R_COUNT] = {"readings", "events", "rejects",
                                                 "alerts", "hdf5", "hdf5_rejects", "audit"};
 /* Ids of the engine's own technical alerts: far above any analysis id. */
 #define TECH_ID_BASE (UINT64_C(1) << 62)
+enum { TECH_ARCHIVE, TECH_REJECTS, TECH_COUNT };
+static const uint8_t tech_kinds[TECH_COUNT] = {VG_ALERT_ARCHIVE_BACKLOG, VG_ALERT_INGEST_REJECTS};
+/* ingest_rejects clears after this many windows in a row below the limit. */
+#define REJECTS_QUIET_WINDOWS 6
 
 /* What the analysis thread hands the archive side. Today: ticks (for deterministic replay,
  * issue #6) and readings the core refused. */
@@ -134,9 +138,16 @@ struct vg_engine {
     /* Written by vg-analysis only: event clock, technical alert state. */
     _Atomic int64_t event_now;
     _Atomic uint64_t tech_events;
-    int tech_active;
+    uint64_t tech_id[TECH_COUNT]; /* the active alert's id, 0: none */
     uint64_t tech_full_seen, tech_faults_seen;
     int64_t tech_next_check_mono;
+    uint64_t rj_seen[VG_REJECT_COUNT]; /* refusals by reason at the last window's end */
+    uint64_t rj_since_raise;           /* counted refusals since ingest_rejects was raised */
+    int rj_quiet;                      /* windows in a row below the limit while raised */
+    int64_t rj_next_mono;              /* end of the current window */
+    /* Written by vg-rejects, read by vg-analysis: the newest counted ingest refusal. */
+    pthread_mutex_t rj_mu;
+    char rj_topic[VG_INGEST_REJECT_TOPIC_MAX + 1];
     int64_t last_tick_t;
     /* Written by vg-analysis (status timer) */
     int64_t next_status_mono;
@@ -209,6 +220,8 @@ void vg_engine_cfg_default(vg_engine_cfg *ret)
     ret->hdf5_ring = 65536;
     ret->tick_ns = VG_NS_PER_S;
     ret->startup_grace_ns = 3 * VG_NS_PER_S;
+    ret->rejects_alert = 10;
+    ret->rejects_window_ns = 10 * VG_NS_PER_S;
 }
 
 /* ---- JSON output helpers (no allocation) ---- */
@@ -582,14 +595,51 @@ static void status_log(const vg_engine *e)
     vg_info("%s", line);
 }
 
+/* Raises (warning) or clears one of the engine's own technical alerts. Made here, not by the
+ * core, so they go to the feeds and event lines but not into the archive (replay matches).
+ * They belong to no zone. */
+static void tech_alert(vg_engine *e, int which, int64_t t, int raise, double value,
+                       double threshold, const char *message)
+{
+    vg_alert_event ev;
+
+    memset(&ev, 0, sizeof(ev));
+    if (raise) {
+        bump(&e->tech_events, 1);
+        e->tech_id[which] = TECH_ID_BASE + ld(&e->tech_events);
+    }
+    ev.id = e->tech_id[which]; /* a clear carries its raise's id */
+    ev.t_ns = t;
+    ev.raised_ns = t;
+    ev.zone = VG_MODEL_NONE;
+    ev.source = VG_MODEL_NONE;
+    ev.source_type = VG_SOURCE_NONE;
+    ev.kind = tech_kinds[which];
+    ev.feed = VG_FEED_TECHNICAL;
+    ev.action = raise ? VG_ALERT_ACTION_RAISE : VG_ALERT_ACTION_CLEAR;
+    ev.grade = raise ? VG_GRADE_WARNING : VG_GRADE_CLEAR;
+    ev.prev_grade = raise ? VG_GRADE_CLEAR : VG_GRADE_WARNING;
+    ev.value = value;
+    ev.threshold = threshold;
+    ev.trend_per_min = NAN;
+    ev.ttc_s = -1;
+    snprintf(ev.message, sizeof(ev.message), "%s", message);
+    if (raise)
+        vg_warn("engine: %s", ev.message);
+    else
+        vg_info("engine: %s", ev.message);
+    if (!raise)
+        e->tech_id[which] = 0;
+    alert_push_event(e, &ev);
+}
+
 /* The archive_backlog technical alert: raised while the archive is faulted or its rings
- * overflowed since the last check, cleared once neither holds. Made here, not by the core,
- * so it goes to the feeds and event lines but not into the archive (replay matches). */
-static void tech_check(vg_engine *e, int64_t t)
+ * overflowed since the last check (once a second), cleared once neither holds. */
+static void archive_check(vg_engine *e, int64_t t, int64_t now)
 {
     vg_archive_stats st;
     uint64_t full = ld(&e->archive_full);
-    int64_t now = vg_mono_ns();
+    char msg[VG_ALERT_MESSAGE_MAX];
     int bad;
 
     if (!e->archive || now < e->tech_next_check_mono)
@@ -599,49 +649,114 @@ static void tech_check(vg_engine *e, int64_t t)
         return;
     full += ld(&e->hdf5_rejects_full);
     bad = st.faulted || full > e->tech_full_seen || st.faults > e->tech_faults_seen;
-    if (bad == e->tech_active) {
-        e->tech_full_seen = full;
-        e->tech_faults_seen = st.faults;
-        return;
+    if (bad != (e->tech_id[TECH_ARCHIVE] != 0)) {
+        /* Not archived: what the ring could not take, and what the writer took but could
+         * not make durable (a fault). */
+        if (bad)
+            snprintf(msg, sizeof(msg), "archive %s: %s (faults %llu, records not archived %llu)",
+                     st.faulted ? "faulted" : "backlog",
+                     st.last_error ? vg_strerror(st.last_error) : "ring full",
+                     (unsigned long long)st.faults, (unsigned long long)(full + st.dropped));
+        else
+            snprintf(msg, sizeof(msg), "archive writing again (%.100s)", st.path);
+        tech_alert(e, TECH_ARCHIVE, t, bad, (double)(full - e->tech_full_seen), 0, msg);
     }
-    vg_alert_event ev;
-    memset(&ev, 0, sizeof(ev));
-    uint64_t n = ld(&e->tech_events);
-    ev.id = TECH_ID_BASE + (bad ? n + 1 : n); /* a clear carries its raise's id */
-    ev.t_ns = t;
-    ev.raised_ns = t;
-    ev.zone = VG_MODEL_NONE;
-    ev.source = VG_MODEL_NONE;
-    ev.source_type = VG_SOURCE_NONE;
-    ev.kind = VG_ALERT_ARCHIVE_BACKLOG;
-    ev.feed = VG_FEED_TECHNICAL;
-    ev.action = bad ? VG_ALERT_ACTION_RAISE : VG_ALERT_ACTION_CLEAR;
-    ev.grade = bad ? VG_GRADE_WARNING : VG_GRADE_CLEAR;
-    ev.prev_grade = bad ? VG_GRADE_CLEAR : VG_GRADE_WARNING;
-    ev.value = (double)(full - e->tech_full_seen);
-    ev.threshold = 0;
-    ev.trend_per_min = NAN;
-    ev.ttc_s = -1;
-    /* Not archived: what the ring could not take, and what the writer took but could not
-     * make durable (a fault). */
-    if (bad)
-        snprintf(ev.message, sizeof(ev.message),
-                 "archive %s: %s (faults %llu, records not archived %llu)",
-                 st.faulted ? "faulted" : "backlog",
-                 st.last_error ? vg_strerror(st.last_error) : "ring full",
-                 (unsigned long long)st.faults, (unsigned long long)(full + st.dropped));
-    else
-        snprintf(ev.message, sizeof(ev.message), "archive writing again (%.100s)", st.path);
-    if (bad)
-        vg_warn("engine: %s", ev.message);
-    else
-        vg_info("engine: %s", ev.message);
-    e->tech_active = bad;
     e->tech_full_seen = full;
     e->tech_faults_seen = st.faults;
-    if (bad)
-        bump(&e->tech_events, 1);
-    alert_push_event(e, &ev);
+}
+
+/* Refusals that count towards ingest_rejects: out_of_range has the sensor's own
+ * sensor_range alert, and a duplicate is what a QoS 1 redelivery after a reconnect is. */
+static int rejects_counted(int why)
+{
+    return why > VG_REJECT_NONE && why < VG_REJECT_COUNT && why != VG_REJECT_OUT_OF_RANGE &&
+           why != VG_REJECT_DUPLICATE;
+}
+
+/* "2090-01-01T00:00:00Z" */
+static void utc_text(int64_t t_ns, char *buf, size_t cap)
+{
+    time_t s = (time_t)(t_ns / VG_NS_PER_S);
+    struct tm tm;
+    if (!gmtime_r(&s, &tm) || !strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(buf, cap, "%lld ns", (long long)t_ns);
+}
+
+/* The ingest_rejects technical alert: the engine refused at least cfg.rejects_alert readings
+ * or messages (counted reasons) in one window. Its message names the two commonest reasons,
+ * the event clock when it refused for time, and the newest refused topic: what a venue
+ * engineer needs to find a device whose format or clock is wrong, or one the model lacks. */
+static void rejects_check(vg_engine *e, int64_t t, int64_t now)
+{
+    vg_ingest_stats is;
+    uint64_t by[VG_REJECT_COUNT], n = 0;
+    char msg[VG_ALERT_MESSAGE_MAX];
+    int active = e->tech_id[TECH_REJECTS] != 0;
+
+    if (!e->cfg.rejects_alert || now < e->rj_next_mono)
+        return;
+    e->rj_next_mono += e->cfg.rejects_window_ns;
+    if (e->rj_next_mono <= now) /* fell behind: skip to the next window */
+        e->rj_next_mono = now + e->cfg.rejects_window_ns;
+    vg_ingest_stats_get(e->ingest, &is);
+    for (int i = 0; i < VG_REJECT_COUNT; i++) {
+        uint64_t total = is.rejects[i] + ld(&e->rejects_analysis[i]);
+        by[i] = total - e->rj_seen[i];
+        e->rj_seen[i] = total;
+        if (rejects_counted(i))
+            n += by[i];
+    }
+    e->rj_since_raise += n;
+    if (n >= e->cfg.rejects_alert) {
+        e->rj_quiet = 0;
+    } else if (active && ++e->rj_quiet >= REJECTS_QUIET_WINDOWS) {
+        snprintf(msg, sizeof(msg), "ingest refusals below %u per %g s again (%llu refused "
+                 "while raised)", e->cfg.rejects_alert,
+                 (double)e->cfg.rejects_window_ns / VG_NS_PER_S,
+                 (unsigned long long)e->rj_since_raise);
+        tech_alert(e, TECH_REJECTS, t, 0, (double)n, e->cfg.rejects_alert, msg);
+    }
+    if (active || n < e->cfg.rejects_alert)
+        return;
+    int top[2] = {-1, -1};
+    for (int i = 0; i < VG_REJECT_COUNT; i++) {
+        if (!rejects_counted(i) || !by[i])
+            continue;
+        if (top[0] < 0 || by[i] > by[top[0]]) {
+            top[1] = top[0];
+            top[0] = i;
+        } else if (top[1] < 0 || by[i] > by[top[1]]) {
+            top[1] = i;
+        }
+    }
+    struct sb b = {msg, sizeof(msg), 0};
+    sb_printf(&b, "ingest refused %llu in %g s: %s %llu", (unsigned long long)n,
+              (double)e->cfg.rejects_window_ns / VG_NS_PER_S, vg_reject_name(top[0]),
+              (unsigned long long)by[top[0]]);
+    if (top[1] >= 0)
+        sb_printf(&b, ", %s %llu", vg_reject_name(top[1]), (unsigned long long)by[top[1]]);
+    int64_t clock = atomic_load_explicit(&e->event_now, memory_order_relaxed);
+    if (e->cfg.event_clock && clock != INT64_MIN &&
+        (by[VG_REJECT_TOO_OLD] || by[VG_REJECT_TOO_FAR_FUTURE])) {
+        char when[40];
+        utc_text(clock, when, sizeof(when));
+        sb_printf(&b, "; event clock at %s", when);
+    }
+    pthread_mutex_lock(&e->rj_mu);
+    if (e->rj_topic[0])
+        sb_printf(&b, "; last: %s", e->rj_topic);
+    pthread_mutex_unlock(&e->rj_mu);
+    e->rj_since_raise = n;
+    tech_alert(e, TECH_REJECTS, t, 1, (double)n, e->cfg.rejects_alert, msg);
+}
+
+/* The engine's own technical alerts, at event time t. Thread: vg-analysis. */
+static void tech_check(vg_engine *e, int64_t t)
+{
+    const int64_t now = vg_mono_ns();
+
+    archive_check(e, t, now);
+    rejects_check(e, t, now);
 }
 
 static void do_tick(vg_engine *e, int64_t t)
@@ -851,22 +966,20 @@ static void *analysis_main(void *arg)
             status_log(e);
             e->next_status_mono = now + e->cfg.status_interval_ns;
         }
+        /* At the last tick's time; before the first, the wall clock's (as untimed readings
+         * are stamped on the event clock). */
+        tech_check(e, e->last_tick_t != INT64_MIN ? e->last_tick_t : wall_now(e));
         if (n)
             continue;
-        /* Event clock: nothing to do until a reading comes (INT64_MAX: no timer). */
-        int64_t wait = event_clock ? INT64_MAX : next_tick - vg_mono_ns();
+        /* Event clock: no tick until a reading comes, but the technical alerts are still
+         * checked each second (readings refused at ingest never reach this thread). */
+        int64_t wait = event_clock ? VG_NS_PER_S : next_tick - vg_mono_ns();
         if (e->cfg.status_interval_ns > 0 && e->next_status_mono - vg_mono_ns() < wait)
             wait = e->next_status_mono - vg_mono_ns();
-        if (event_clock && e->archive && wait > VG_NS_PER_S)
-            wait = VG_NS_PER_S; /* archive faults are still checked while idle */
         if (wait < 0)
             wait = 0;
-        if (wait == INT64_MAX)
-            wait = -1;
         if (vg_ring_wait_readable(in, wait) == -ECANCELED)
             break;
-        if (event_clock && e->last_tick_t != INT64_MIN)
-            tech_check(e, e->last_tick_t);
     }
     /* Drained and closed: one last tick so the buffered readings are applied and graded. */
     if (!event_clock) {
@@ -962,13 +1075,23 @@ static void *archive_main(void *arg)
         void *slots;
         size_t n1 = vg_ring_peek(rj, 64, &slots);
         for (size_t i = 0; i < n1; i++) {
+            const vg_ingest_reject *rec = (const vg_ingest_reject *)slots + i;
             /* The HDF5 writer gets its own copy: a ring has one consumer. Never waits. */
-            if (e->rings[R_HDF5_REJECTS] &&
-                vg_ring_push(e->rings[R_HDF5_REJECTS], (const vg_ingest_reject *)slots + i) < 0)
+            if (e->rings[R_HDF5_REJECTS] && vg_ring_push(e->rings[R_HDF5_REJECTS], rec) < 0)
                 bump(&e->hdf5_rejects_full, 1);
+            if (rejects_counted((int)rec->reason)) {
+                /* For ingest_rejects' message, ASCII only: it is cut anywhere and goes
+                 * out as JSON. */
+                pthread_mutex_lock(&e->rj_mu);
+                for (uint16_t k = 0; k < rec->topic_len; k++)
+                    e->rj_topic[k] = rec->topic[k] >= 0x20 && rec->topic[k] < 0x7f ? rec->topic[k]
+                                                                                 : '?';
+                e->rj_topic[rec->topic_len] = '\0';
+                pthread_mutex_unlock(&e->rj_mu);
+            }
             if (!e->rejects_out)
                 continue;
-            size_t len = reject_json(e->m, (const vg_ingest_reject *)slots + i, line, sizeof(line));
+            size_t len = reject_json(e->m, rec, line, sizeof(line));
             log_line(e->rejects_out, &e->rejects_log, line, len < sizeof(line) ? len : 0);
             bump(&e->reject_log_written, 1);
         }
@@ -1211,7 +1334,8 @@ int vg_engine_new(const vg_engine_cfg *cfg, vg_engine **ret)
         cfg->startup_grace_ns < 0 || cfg->status_interval_ns < 0 ||
         !cfg->feeds_endpoint != !cfg->control_endpoint ||
         (cfg->feeds_endpoint && cfg->alert_ring < 64) || (cfg->feeds_endpoint && !is_pow2(cfg->alert_ring)) ||
-        (cfg->archive_dir && (!is_pow2(cfg->hdf5_ring) || cfg->hdf5_ring < VG_ARCHIVE_MAX_SLOTS)))
+        (cfg->archive_dir && (!is_pow2(cfg->hdf5_ring) || cfg->hdf5_ring < VG_ARCHIVE_MAX_SLOTS)) ||
+        (cfg->rejects_alert && cfg->rejects_window_ns <= 0))
         return -EINVAL;
     e = calloc(1, sizeof(*e));
     if (!e)
@@ -1219,6 +1343,7 @@ int vg_engine_new(const vg_engine_cfg *cfg, vg_engine **ret)
     e->cfg = *cfg;
     e->m = cfg->model;
     e->archive_lock = -1;
+    pthread_mutex_init(&e->rj_mu, NULL);
     r = -ENOMEM;
     if (cfg->events_path && !(e->cfg.events_path = e->strs[0] = strdup(cfg->events_path)))
         goto out_free;
@@ -1401,6 +1526,7 @@ int vg_engine_start(vg_engine *e)
     e->mono0 = vg_mono_ns();
     e->wall_off = wall_now(e) - e->mono0;
     e->next_status_mono = e->mono0 + e->cfg.status_interval_ns;
+    e->rj_next_mono = e->mono0 + e->cfg.rejects_window_ns;
     /* Consumers first: the analysis thread may push to them at once. */
     if (e->archive) {
         if ((rc = vg_archive_start(e->archive, e->rings[R_HDF5])) < 0)
@@ -1495,6 +1621,7 @@ void vg_engine_free(vg_engine **ep)
         vg_model_free(&e->models[i]);
     free(e->models);
     free(e->model_path);
+    pthread_mutex_destroy(&e->rj_mu);
     free(e);
     *ep = NULL;
 }

@@ -1085,6 +1085,188 @@ Test(engine, archive_ring_overflow_raises_archive_backlog_then_clears_it)
     cr_assert_eq(st.technical_alerts, 1);
 }
 
+/* ---- ingest_rejects ---- */
+
+/* The engine's ingest_rejects alert as the technical desk sees it. */
+struct rejects_alert {
+    atomic_int raised, cleared, other_tech;
+    uint64_t raise_id, clear_id;
+    uint32_t zone;
+    double value, threshold;
+    char message[VG_ALERT_MESSAGE_MAX], clear_message[VG_ALERT_MESSAGE_MAX];
+};
+
+static void on_rejects_alert(void *ctx, const vg_alert_event *ev)
+{
+    struct rejects_alert *a = ctx;
+    if (ev->kind != VG_ALERT_INGEST_REJECTS) {
+        if (ev->feed == VG_FEED_TECHNICAL)
+            atomic_fetch_add(&a->other_tech, 1);
+        return;
+    }
+    cr_expect_eq(ev->feed, VG_FEED_TECHNICAL);
+    if (ev->action == VG_ALERT_ACTION_CLEAR) {
+        a->clear_id = ev->id;
+        memcpy(a->clear_message, ev->message, sizeof(a->clear_message));
+        atomic_fetch_add(&a->cleared, 1);
+        return;
+    }
+    cr_expect_eq(ev->grade, VG_GRADE_WARNING);
+    a->raise_id = ev->id;
+    a->zone = ev->zone;
+    a->value = ev->value;
+    a->threshold = ev->threshold;
+    memcpy(a->message, ev->message, sizeof(a->message));
+    atomic_fetch_add(&a->raised, 1);
+}
+
+static void rejects_cfg(vg_engine_cfg *cfg, struct rejects_alert *a)
+{
+    memset(a, 0, sizeof(*a));
+    cfg_local(cfg, NULL, NULL);
+    cfg->rejects_window_ns = 200 * VG_NS_PER_MS; /* the default is 10 s */
+    cfg->on_event = on_rejects_alert;
+    cfg->on_event_ctx = a;
+}
+
+static void wait_for(atomic_int *what, int want)
+{
+    int64_t end = vg_mono_ns() + 10 * VG_NS_PER_S;
+    while (atomic_load(what) < want && vg_mono_ns() < end) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* A device the model does not know publishes once a second; the technical desk hears of it
+ * once, with the reason and the topic to look for, and the alert clears when it stops. */
+Test(engine, a_stream_of_refusals_raises_ingest_rejects_naming_reason_and_topic_then_clears)
+{
+    vg_engine_cfg cfg;
+    vg_engine *e;
+    vg_engine_stats st;
+    struct rejects_alert a;
+
+    rejects_cfg(&cfg, &a);
+    cr_assert_eq(vg_engine_new(&cfg, &e), 0);
+    cr_assert_eq(vg_engine_start(e), 0);
+    for (int i = 0; i < 25; i++)
+        submit_now(e, "vigil/testvenue/sensor/t99", "\"value\":21");
+    wait_for(&a.raised, 1);
+    submit_now(e, "vigil/testvenue/sensor/t1", "\"value\":21"); /* good readings go on */
+    for (int i = 0; i < 25; i++) /* while raised: no second alert */
+        submit_now(e, "vigil/testvenue/sensor/t99", "\"value\":21");
+    wait_for(&a.cleared, 1); /* six quiet windows */
+    vg_engine_stop(e);
+    vg_engine_stats_get(e, &st);
+    vg_engine_free(&e);
+    cr_assert_eq(st.ingest.rejects[VG_REJECT_UNKNOWN_SENSOR], 50);
+    cr_assert_eq(st.accepted, 1);
+    cr_assert_eq(atomic_load(&a.raised), 1, "raised once");
+    cr_assert_eq(atomic_load(&a.cleared), 1, "cleared once");
+    cr_assert_eq(st.technical_alerts, 1);
+    cr_assert_eq(a.clear_id, a.raise_id, "the clear names the alert it ends");
+    cr_assert_eq(a.zone, VG_MODEL_NONE, "no zone: an engine-wide alert");
+    cr_assert_eq(a.threshold, 10);
+    cr_assert_geq(a.value, 10);
+    cr_assert_not_null(strstr(a.message, "ingest refused "), "%s", a.message);
+    cr_assert_not_null(strstr(a.message, "unknown_sensor "), "%s", a.message);
+    cr_assert_not_null(strstr(a.message, "last: vigil/testvenue/sensor/t99"), "%s", a.message);
+    cr_assert_not_null(strstr(a.clear_message, "50 refused while raised"), "%s",
+                       a.clear_message);
+}
+
+/* Fewer refusals than the limit in every window, a value outside a sensor's range (its own
+ * sensor_range alert says so) and duplicates (a QoS 1 redelivery) raise nothing; neither does
+ * anything with the alert turned off. */
+Test(engine, rare_refusals_out_of_range_and_duplicates_do_not_raise_ingest_rejects)
+{
+    vg_engine_cfg cfg;
+    vg_engine *e;
+    vg_engine_stats st;
+    struct rejects_alert a;
+    char msg[160];
+    rejects_cfg(&cfg, &a);
+    cr_assert_eq(vg_engine_new(&cfg, &e), 0);
+    cr_assert_eq(vg_engine_start(e), 0);
+    for (int w = 0; w < 4; w++) { /* 5 a window, under the limit of 10 */
+        for (int i = 0; i < 5; i++)
+            cr_assert_eq(vg_engine_submit(e, "vigil/testvenue/sensor/t1", "{oops", 5,
+                                          vg_wall_ns()), 0);
+        usleep(220 * 1000);
+    }
+    /* Ahead of the clock (within --max-future), so all wait in the reorder buffer. */
+    const int64_t t = (vg_wall_ns() / VG_NS_PER_S + 5) * VG_NS_PER_S;
+    for (int i = 0; i < 30; i++) { /* out of range: -40..80 */
+        submit_now(e, "vigil/testvenue/sensor/t1", "\"value\":500");
+        int n = snprintf(msg, sizeof(msg), "{\"v\":1,\"ts\":%lld,\"value\":21}",
+                         (long long)(t / VG_NS_PER_S));
+        cr_assert_eq(vg_engine_submit(e, "vigil/testvenue/sensor/t1", msg, (size_t)n,
+                                      vg_wall_ns()), 0);
+    }
+    usleep(600 * 1000); /* three windows */
+    vg_engine_stop(e);
+    vg_engine_stats_get(e, &st);
+    vg_engine_free(&e);
+    cr_assert_eq(st.ingest.rejects[VG_REJECT_MALFORMED], 20);
+    cr_assert_eq(st.rejects[VG_REJECT_OUT_OF_RANGE], 30);
+    cr_assert_eq(st.rejects[VG_REJECT_DUPLICATE], 29, "one taken, 29 duplicates");
+    cr_assert_eq(atomic_load(&a.raised), 0, "%s", a.message);
+    cr_assert_eq(st.technical_alerts, 0);
+
+    /* Off: 50 refusals at once, nothing raised. */
+    rejects_cfg(&cfg, &a);
+    cfg.rejects_alert = 0;
+    cr_assert_eq(vg_engine_new(&cfg, &e), 0);
+    cr_assert_eq(vg_engine_start(e), 0);
+    for (int i = 0; i < 50; i++)
+        submit_now(e, "vigil/testvenue/sensor/t99", "\"value\":21");
+    usleep(600 * 1000);
+    vg_engine_stop(e);
+    vg_engine_stats_get(e, &st);
+    vg_engine_free(&e);
+    cr_assert_eq(st.ingest.rejects[VG_REJECT_UNKNOWN_SENSOR], 50);
+    cr_assert_eq(atomic_load(&a.raised), 0);
+    cr_assert_eq(st.technical_alerts, 0);
+}
+
+/* On the event clock the first reading sets the clock unchecked. One with a wrong stamp
+ * (2090) makes every later reading too_old, and none of them reaches the analysis thread:
+ * the alert still comes, and names the clock. */
+Test(engine, a_wrong_first_stamp_on_the_event_clock_raises_ingest_rejects_naming_the_clock)
+{
+    vg_engine_cfg cfg;
+    vg_engine *e;
+    vg_engine_stats st;
+    struct rejects_alert a;
+    char msg[160];
+    const int64_t t0 = (vg_wall_ns() / VG_NS_PER_S - 3600) * VG_NS_PER_S;
+
+    rejects_cfg(&cfg, &a);
+    cfg.event_clock = 1;
+    cr_assert_eq(vg_engine_new(&cfg, &e), 0);
+    cr_assert_eq(vg_engine_start(e), 0);
+    const char *bogus = "{\"v\":1,\"ts\":3786912000,\"value\":21}"; /* 2090-01-01 */
+    cr_assert_eq(vg_engine_submit(e, "vigil/testvenue/sensor/t1", bogus, strlen(bogus),
+                                  vg_wall_ns()), 0);
+    for (int s = 0; s < 20; s++) {
+        int n = snprintf(msg, sizeof(msg), "{\"v\":1,\"ts\":%lld,\"value\":21}",
+                         (long long)(t0 / VG_NS_PER_S + s));
+        cr_assert_eq(vg_engine_submit(e, "vigil/testvenue/sensor/t1", msg, (size_t)n,
+                                      vg_wall_ns()), 0);
+    }
+    wait_for(&a.raised, 1);
+    const int live = atomic_load(&a.raised); /* while running, not at the stop */
+    vg_engine_stop(e);
+    vg_engine_stats_get(e, &st);
+    vg_engine_free(&e);
+    cr_assert_eq(st.ingest.rejects[VG_REJECT_TOO_OLD], 20);
+    cr_assert_eq(live, 1, "raised while no reading reached the analysis thread");
+    cr_assert_not_null(strstr(a.message, "too_old 20"), "%s", a.message);
+    cr_assert_not_null(strstr(a.message, "event clock at 2090-01-01T00:00:00Z"), "%s",
+                       a.message);
+}
+
 /* ---- the archive on the event clock; alert ids across runs ---- */
 
 Test(engine, event_clock_waits_for_a_slow_archive_instead_of_losing_records)
