@@ -133,6 +133,9 @@ int main(void)
         cfg.startup_grace_ns = 0;
         cfg.events_path = "/dev/null";
         cfg.rejects_path = "/dev/null";
+        /* Short windows: ingest_rejects (a fifth of the messages are bad) raises and clears
+         * while vg-rejects keeps writing the refused topic it names. */
+        cfg.rejects_window_ns = 20 * VG_NS_PER_MS;
         cfg.on_event = on_event;
         CHECK(vg_engine_new(&cfg, &e) == 0, "new");
         CHECK(vg_engine_start(e) == 0, "start");
