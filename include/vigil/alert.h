@@ -113,7 +113,8 @@ typedef struct vg_alert_info {
     uint32_t hide;          /* enum vg_alert_hide bits */
     uint32_t escalations;   /* times escalated while unacknowledged */
     uint32_t held;          /* flood summaries: alerts it groups now; else 0 */
-    uint32_t sector;        /* flood summaries: model sector index; else the zone's */
+    uint32_t sector;        /* flood summaries: model sector index; else the zone's, or
+                             * VG_MODEL_NONE for an alert without a zone (never flood-held) */
     int64_t raised_ns;      /* event time the alert opened */
     int64_t changed_ns;     /* event time of its last transition */
     int64_t unack_since_ns; /* event time it last became unack at its grade (escalation) */
@@ -165,7 +166,8 @@ typedef struct vg_alert_policy {
     int64_t shelve_default_ns; /* when a request gives no duration [30 min] */
     /* EEMUA 191: flood_count or more new alerts within flood_window_ns is a flood [10, 10
      * min]; the flood ends when the window holds fewer. During a flood, new advisory and
-     * warning alerts are grouped per (feed, sector) into a flood summary. */
+     * warning alerts are grouped per (feed, sector) into a flood summary (alerts without a
+     * zone, the engine's own, never are). */
     uint32_t flood_count;
     int64_t flood_window_ns;
     uint32_t max_alerts; /* alerts held at once, incl. out-of-service points [16384] */

@@ -229,6 +229,7 @@ void vg__alert_json(vg__buf *b, const vg_model *m, const vg_alert_info *a, int r
 {
     const vg_alert_event *e = &a->last;
     const vg_zone *z = vg_model_zone(m, e->zone);
+    /* NULL for VG_MODEL_NONE (an alert without a zone): written as "" */
     const char *sector = vg_model_sector_name(m, a->sector);
     static const char *const flag_names[] = {"chattering", "latched", "unreliable"};
     int first;

@@ -20,7 +20,8 @@
  *   unack at that grade, and re-alarms every deadline after that until acknowledged.
  * - Flood (EEMUA 191): the last flood_count raise times sit in a small ring; a flood is on
  *   while all of them are within the window. New advisory/warning alerts are then held and
- *   counted in a summary per (feed, sector); critical and emergency never are. */
+ *   counted in a summary per (feed, sector); critical and emergency never are, nor alerts
+ *   without a zone (the engine's own: no sector, and the operator must see them alone). */
 #include "alert_priv.h"
 
 #include <errno.h>
@@ -301,15 +302,19 @@ static void summary_text(vg_alert_core *c, struct rec *s)
              vg_feed_name((enum vg_feed)s->a.feed), sector ? sector : "?");
 }
 
+/* An alert without a zone (archive_backlog) has no sector: VG_MODEL_NONE, not sector 0. */
 static uint32_t rec_sector(const vg_alert_core *c, const struct rec *r)
 {
     const vg_zone *z = vg_model_zone(c->m, r->a.last.zone);
-    return z ? z->sector : 0;
+    return z ? z->sector : VG_MODEL_NONE;
 }
 
-/* The summary of r's (feed, sector), created when missing (NULL when the table is full). */
+/* The summary of r's (feed, sector), created when missing (NULL when the table is full, and
+ * for no sector: there is no group to hold such an alert in). */
 static struct rec *summary_for(vg_alert_core *c, unsigned feed, uint32_t sector, bool create)
 {
+    if (sector == VG_MODEL_NONE)
+        return NULL;
     uint64_t key = point_key(VG_ALERT_FLOOD_SUMMARY, VG_SOURCE_NONE, sector * VG_FEED_COUNT + feed);
     struct rec *s = tab_find(c, key);
 
@@ -647,10 +652,13 @@ static int64_t transition_time(const struct rec *r, const vg_alert_event *ev)
 }
 
 /* A raise (a new alert, or one active again) during a flood: an advisory or warning alert
- * that would be shown is held in its (feed, sector) summary instead. Returns r, re-found. */
+ * that would be shown is held in its (feed, sector) summary instead. One without a sector
+ * (the engine's own, zoneless: an engine-wide fault, a handful at most) is never held.
+ * Returns r, re-found. */
 static struct rec *flood_hold(vg_alert_core *c, struct rec *r)
 {
-    if (!c->in_flood || r->a.grade > VG_GRADE_WARNING || r->a.hide != 0)
+    if (!c->in_flood || r->a.grade > VG_GRADE_WARNING || r->a.hide != 0 ||
+        r->a.sector == VG_MODEL_NONE)
         return r;
     unsigned feed = r->a.feed;
     uint32_t sector = r->a.sector;
@@ -1257,7 +1265,7 @@ int vg_alert_core_set_model(vg_alert_core *c, const vg_model *m, const vg_alert_
         struct rec *r = &c->recs[i];
         r->a.feed = (uint8_t)vg_model_feed(m, (enum vg_alert_kind)r->a.kind);
         r->a.last.feed = r->a.feed;
-        r->a.sector = rec_sector(c, r);
+        r->a.sector = rec_sector(c, r); /* still VG_MODEL_NONE without a zone: never held */
     }
     for (uint32_t i = 0; i < n_alerts; i++) {
         struct rec *r = &c->recs[i];

@@ -5,6 +5,10 @@
 #include "vigil/alert.h"
 #include "vigil/common.h"
 
+/* The JSON writer is internal: a note's message is checked here without sockets. */
+#include "../../src/alert/alert_priv.h"
+
+#include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <math.h>
@@ -1009,6 +1013,133 @@ Test(alert, a_lower_grade_alert_coming_back_during_a_flood_is_held)
     cr_assert_eq(notes[before].a.id, 8);
     cr_assert_eq(notes[before].reason, VG_ALERT_REASON_RAISE, "critical is never held");
     cr_assert_eq(vg_alert_core_find(core, 8)->hide, 0);
+}
+
+/* ---- alerts without a zone ----
+ * The engine's own alerts (archive_backlog, soon ingest_rejects) belong to no zone, so to no
+ * sector. Before, they took sector 0 (here "north"): the message named that sector, and in a
+ * flood the warning "the archive is failing" became one more count in north's summary. */
+
+static vg_alert_event backlog(unsigned action, unsigned grade, int64_t t, uint64_t id)
+{
+    return ev(VG_ALERT_ARCHIVE_BACKLOG, VG_SOURCE_NONE, VG_MODEL_NONE, VG_MODEL_NONE, action, grade,
+              t, id);
+}
+
+static void sum_summaries(void *ctx, const vg_alert_info *a)
+{
+    if (a->kind == VG_ALERT_FLOOD_SUMMARY)
+        *(uint32_t *)ctx += a->held;
+}
+
+static uint32_t held_in_summaries(void)
+{
+    uint32_t n = 0;
+    cr_assert_eq(vg_alert_core_for_each(core, sum_summaries, &n), 0);
+    return n;
+}
+
+/* The message the publisher would send for a, rendered with model m. Free with cJSON_Delete. */
+static cJSON *message_of(const vg_model *m, const vg_alert_info *a)
+{
+    char text[4096];
+    vg__buf b;
+    vg__buf_init(&b, text, sizeof(text), 0);
+    vg__alert_json(&b, m, a, VG_ALERT_REASON_RAISE, a->feed, 1, 1);
+    cr_assert_eq(b.err, 0);
+    cJSON *o = cJSON_Parse(text);
+    cr_assert_not_null(o, "%s", text);
+    return o;
+}
+
+static const char *field(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    cr_assert(cJSON_IsString(v), "\"%s\" is not a string", key);
+    return v->valuestring;
+}
+
+Test(alert, a_zoneless_warning_during_a_flood_is_published_on_its_own)
+{
+    /* a flood: the 10th is held in (technical, stadium) */
+    raise_sensor_alerts(10, VG_GRADE_ADVISORY, T0, 100);
+    push(ev(VG_ALERT_OCCUPANCY_MISMATCH, VG_SOURCE_ZONE, 300, GATE, VG_ALERT_ACTION_RAISE,
+            VG_GRADE_ADVISORY, T0 + SEC(20), 300)); /* held: (technical, north) */
+    vg_alert_core_stats st;
+    vg_alert_core_get_stats(core, &st);
+    cr_assert_eq(st.in_flood, 1);
+    cr_assert_eq(st.held, 2);
+    cr_assert_eq(held_in_summaries(), 2);
+
+    int before = n_notes;
+    push(backlog(VG_ALERT_ACTION_RAISE, VG_GRADE_WARNING, T0 + SEC(21), 900));
+    cr_assert_eq(n_notes, before + 1, "its own raise, and no summary changes");
+    cr_assert_eq(notes[before].a.id, 900, "annunciated, not held");
+    cr_assert_eq(notes[before].reason, VG_ALERT_REASON_RAISE);
+    cr_assert_eq(notes[before].feed, VG_FEED_TECHNICAL);
+    cr_assert_eq(notes[before].a.hide, 0);
+    cr_assert_eq(notes[before].a.sector, VG_MODEL_NONE);
+    vg_alert_core_get_stats(core, &st);
+    cr_assert_eq(st.held, 2);
+    cr_assert_eq(held_in_summaries(), 2, "not counted in any sector's summary");
+
+    /* back after a return to normal, still during the flood: shown again, not held */
+    push(backlog(VG_ALERT_ACTION_CLEAR, VG_GRADE_CLEAR, T0 + SEC(22), 900));
+    before = n_notes;
+    push(backlog(VG_ALERT_ACTION_RAISE, VG_GRADE_WARNING, T0 + SEC(23), 900));
+    cr_assert_eq(n_notes, before + 1);
+    cr_assert_eq(notes[before].a.id, 900);
+    cr_assert_eq(notes[before].reason, VG_ALERT_REASON_RAISE);
+    cr_assert_eq(vg_alert_core_find(core, 900)->hide, 0);
+    cr_assert_eq(held_in_summaries(), 2);
+}
+
+Test(alert, a_zoneless_alert_has_no_zone_and_no_sector_in_its_message)
+{
+    push(backlog(VG_ALERT_ACTION_RAISE, VG_GRADE_WARNING, T0, 900));
+    cr_assert_eq(notes[n_notes - 1].a.id, 900);
+    cJSON *o = message_of(model, &notes[n_notes - 1].a);
+    cr_assert_str_eq(field(o, "zone"), "");
+    cr_assert_str_eq(field(o, "zone_name"), "");
+    cr_assert_str_eq(field(o, "sector"), "");
+    cr_assert_str_eq(field(o, "kind"), "archive_backlog");
+    cJSON_Delete(o);
+    char topic[64];
+    cr_assert_gt(
+        vg__alert_topic(model, &notes[n_notes - 1].a, VG_FEED_TECHNICAL, topic, sizeof(topic)), 0);
+    cr_assert_str_eq(topic, "technical.warning.");
+}
+
+/* A reload re-sectors every alert and rebuilds the flood groups: one without a zone stays
+ * without a sector, and outside them. */
+Test(alert, reload_keeps_a_zoneless_alert_without_a_sector)
+{
+    vg_alert_policy p;
+    vg_model *same = NULL;
+    vg_alert_policy_default(&p);
+    p.flood_count = 3;
+    make_core(&p);
+    push(backlog(VG_ALERT_ACTION_RAISE, VG_GRADE_WARNING, T0, 900));
+    push(density(PLAZA, VG_ALERT_ACTION_RAISE, VG_GRADE_ADVISORY, T0 + SEC(1), 1));
+    /* the third raise: a flood, and this one held in (technical, stadium) */
+    push(ev(VG_ALERT_OCCUPANCY_MISMATCH, VG_SOURCE_ZONE, CONC, CONC, VG_ALERT_ACTION_RAISE,
+            VG_GRADE_ADVISORY, T0 + SEC(2), 2));
+    cr_assert_eq(held_in_summaries(), 1);
+
+    load_model(model_text, &same); /* the same venue, a new model */
+    cr_assert_eq(vg_alert_core_set_model(core, same, &op1), 0);
+    const vg_alert_info *a = vg_alert_core_find(core, 900);
+    cr_assert_not_null(a);
+    cr_assert_eq(a->last.zone, VG_MODEL_NONE);
+    cr_assert_eq(a->sector, VG_MODEL_NONE);
+    cr_assert_eq(a->hide, 0, "not put in a rebuilt flood group");
+    cr_assert_eq(held_in_summaries(), 1);
+    cJSON *o = message_of(same, a);
+    cr_assert_str_eq(field(o, "sector"), "");
+    cr_assert_str_eq(field(o, "zone"), "");
+    cJSON_Delete(o);
+    vg_alert_core_free(&core);
+    vg_model_free(&same);
 }
 
 /* The same venue with its sensors and cameras in another order (and one camera more). */
