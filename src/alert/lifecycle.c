@@ -303,9 +303,9 @@ static void summary_text(vg_alert_core *c, struct rec *s)
 }
 
 /* An alert without a zone (archive_backlog) has no sector: VG_MODEL_NONE, not sector 0. */
-static uint32_t rec_sector(const vg_alert_core *c, const struct rec *r)
+static uint32_t zone_sector(const vg_alert_core *c, uint32_t zone)
 {
-    const vg_zone *z = vg_model_zone(c->m, r->a.last.zone);
+    const vg_zone *z = vg_model_zone(c->m, zone);
     return z ? z->sector : VG_MODEL_NONE;
 }
 
@@ -621,6 +621,7 @@ static void untracked(vg_alert_core *c, const vg_alert_event *ev)
     a.kind = ev->kind;
     a.feed = ev->feed;
     a.grade = ev->grade;
+    a.sector = zone_sector(c, ev->zone); /* its zone's, as a tracked alert's; not sector 0 */
     a.state = ev->action == VG_ALERT_ACTION_CLEAR ? VG_ALERT_STATE_CLEARED : VG_ALERT_STATE_UNACK;
     a.raised_ns = ev->raised_ns;
     a.changed_ns = ev->t_ns;
@@ -690,7 +691,7 @@ static int on_active(vg_alert_core *c, const vg_alert_event *ev, uint64_t key)
         r->a.kind = ev->kind;
         r->a.feed = ev->feed;
         r->a.grade = ev->grade;
-        r->a.sector = rec_sector(c, r);
+        r->a.sector = zone_sector(c, r->a.last.zone);
         r->a.state = VG_ALERT_STATE_UNACK;
         /* the analysis's event time: the same instant as in the event log and the archive
          * (c->now can be a tick later) */
@@ -1265,7 +1266,7 @@ int vg_alert_core_set_model(vg_alert_core *c, const vg_model *m, const vg_alert_
         struct rec *r = &c->recs[i];
         r->a.feed = (uint8_t)vg_model_feed(m, (enum vg_alert_kind)r->a.kind);
         r->a.last.feed = r->a.feed;
-        r->a.sector = rec_sector(c, r); /* still VG_MODEL_NONE without a zone: never held */
+        r->a.sector = zone_sector(c, r->a.last.zone); /* NONE without a zone: never held */
     }
     for (uint32_t i = 0; i < n_alerts; i++) {
         struct rec *r = &c->recs[i];

@@ -1142,6 +1142,25 @@ Test(alert, reload_keeps_a_zoneless_alert_without_a_sector)
     vg_model_free(&same);
 }
 
+/* A note published untracked (the table full) names the sector of its zone, or none, like a
+ * tracked one. Before, every untracked note said sector 0. */
+Test(alert, an_untracked_note_has_its_zones_sector_or_none)
+{
+    vg_alert_policy p;
+    vg_alert_policy_default(&p);
+    p.max_alerts = 1;
+    make_core(&p);
+    push(density(PLAZA, VG_ALERT_ACTION_RAISE, VG_GRADE_WARNING, T0, 1));
+    vg_alert_event e = backlog(VG_ALERT_ACTION_RAISE, VG_GRADE_WARNING, T0, 900);
+    cr_assert_eq(vg_alert_core_event(core, &e), -ENOSPC);
+    cr_assert_eq(notes[n_notes - 1].a.id, 900);
+    cr_assert_eq(notes[n_notes - 1].a.sector, VG_MODEL_NONE);
+    e = density(CONC, VG_ALERT_ACTION_RAISE, VG_GRADE_WARNING, T0, 2);
+    cr_assert_eq(vg_alert_core_event(core, &e), -ENOSPC);
+    cr_assert_eq(notes[n_notes - 1].a.id, 2);
+    cr_assert_str_eq(vg_model_sector_name(model, notes[n_notes - 1].a.sector), "stadium");
+}
+
 /* The same venue with its sensors and cameras in another order (and one camera more). */
 static const char model3_text[] =
     "venue = { id = \"tv\"; name = \"Test\"; };\n"
