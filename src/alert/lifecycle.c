@@ -302,7 +302,7 @@ static void summary_text(vg_alert_core *c, struct rec *s)
              vg_feed_name((enum vg_feed)s->a.feed), sector ? sector : "?");
 }
 
-/* An alert without a zone (archive_backlog) has no sector: VG_MODEL_NONE, not sector 0. */
+/* An alert without a zone (the engine's own) has no sector: VG_MODEL_NONE, not sector 0. */
 static uint32_t zone_sector(const vg_alert_core *c, uint32_t zone)
 {
     const vg_zone *z = vg_model_zone(c->m, zone);
@@ -1237,7 +1237,7 @@ int vg_alert_core_set_model(vg_alert_core *c, const vg_model *m, const vg_alert_
         const char *sid = subject_id(om, r->a.last.source_type, r->a.last.source);
         const vg_zone *oz = vg_model_zone(om, r->a.last.zone);
         uint32_t ns = r->a.last.source, nz = VG_MODEL_NONE;
-        /* A subjectless alert (the engine's archive_backlog) has nothing to remap: it stays,
+        /* A subjectless alert (the engine's own) has nothing to remap: it stays,
          * or it would be gone for good (the engine only pushes it on a change). */
         bool ok = r->a.last.source_type == VG_SOURCE_NONE ||
                   (sid && subject_find(m, r->a.last.source_type, sid, &ns) == 0);

@@ -1016,7 +1016,7 @@ Test(alert, a_lower_grade_alert_coming_back_during_a_flood_is_held)
 }
 
 /* ---- alerts without a zone ----
- * The engine's own alerts (archive_backlog, soon ingest_rejects) belong to no zone, so to no
+ * The engine's own alerts (archive_backlog, ingest_rejects) belong to no zone, so to no
  * sector. Before, they took sector 0 (here "north"): the message named that sector, and in a
  * flood the warning "the archive is failing" became one more count in north's summary. */
 
