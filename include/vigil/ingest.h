@@ -181,6 +181,7 @@ typedef struct vg_ingest_stats {
     uint64_t stalls;      /* waits past max_block_ms (then: disconnect, resume later) */
     uint64_t connects;    /* successful CONNACKs */
     uint64_t disconnects; /* connections lost or dropped */
+    uint64_t short_connections; /* closed by the broker within 10 s of their CONNACK */
     int connected;        /* 1 while a session is up */
 } vg_ingest_stats;
 

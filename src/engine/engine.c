@@ -1816,6 +1816,11 @@ size_t vg_engine_metrics_text(const vg_engine *e, char *buf, size_t cap)
                   "# TYPE vigil_mqtt_disconnects_total counter\n"
                   "vigil_mqtt_disconnects_total %llu\n",
               (unsigned long long)s.ingest.disconnects);
+    sb_printf(&b, "# HELP vigil_mqtt_short_connections_total Broker connections closed by the "
+                  "broker within 10 s of their CONNACK.\n"
+                  "# TYPE vigil_mqtt_short_connections_total counter\n"
+                  "vigil_mqtt_short_connections_total %llu\n",
+              (unsigned long long)s.ingest.short_connections);
     sb_printf(&b, "# HELP vigil_ingest_ring_waits_total Messages that waited for room in the "
                   "readings ring (backpressure).\n# TYPE vigil_ingest_ring_waits_total counter\n"
                   "vigil_ingest_ring_waits_total %llu\n",

@@ -41,6 +41,11 @@
 #include <sys/socket.h>
 #include <time.h>
 
+/* A connection the broker closes within this long of its CONNACK is short; this many short
+ * ones in a row are logged as a likely client id clash (lost()). */
+#define SHORT_CONNECTION_NS (10 * VG_NS_PER_S)
+#define SHORT_CONNECTIONS_WARN 3
+
 /* How long one mosquitto_loop() call may block: the stop latency when idle. */
 #define LOOP_TIMEOUT_MS 100
 /* Wait slice on a full ring, so a stop is seen within this. */
@@ -95,9 +100,12 @@ struct vg_ingest {
     int stalled; /* disconnected on purpose until pending drains */
     int64_t backoff_ms;
     int auth_logged;
+    int64_t connected_mono; /* CONNACK time of the current connection */
+    int short_run;          /* connections in a row the broker closed soon after */
 
     /* Counters: single writer (the producer), any reader. */
     _Atomic uint64_t messages, bytes, reject_log_full, ring_waits, stalls, connects, disconnects;
+    _Atomic uint64_t short_connections;
     _Atomic uint64_t readings_by[VG_INGEST_SRC_COUNT_];
     _Atomic uint64_t rejects_by[VG_INGEST_REJECT_SLOTS];
     _Atomic int connected;
@@ -334,6 +342,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
     }
     in->auth_logged = 0;
     in->backoff_ms = in->cfg.reconnect_min_ms;
+    in->connected_mono = vg_mono_ns();
     atomic_store(&in->connected, 1);
     bump(&in->connects, 1);
     for (size_t i = 0; i < in->n_subs; i++)
@@ -350,12 +359,35 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
             in->cfg.port, in->cfg.client_id, in->n_subs, in->cfg.qos);
 }
 
+/* A connection the broker closed (not a stall or a stop of ours). Under MQTT 3.1.1 a broker
+ * gives no reason, but several in a row soon after their CONNACK are what two clients with
+ * one client id do: each connection takes the session from the other. Each then gets only
+ * part of the readings, which the log alone would show as reconnects. */
+static void lost(vg_ingest *in)
+{
+    bump(&in->disconnects, 1);
+    if (atomic_load(&in->stop) || in->stalled)
+        return;
+    if (vg_mono_ns() - in->connected_mono >= SHORT_CONNECTION_NS) {
+        in->short_run = 0;
+        return;
+    }
+    bump(&in->short_connections, 1);
+    if (++in->short_run == SHORT_CONNECTIONS_WARN)
+        vg_warn("ingest: the broker closed %d connections in a row less than %d s after "
+                "accepting them: is another client connected with the client id %s? Two "
+                "clients with one id take the session from each other, and each gets only "
+                "part of the readings (or the broker keeps restarting)",
+                SHORT_CONNECTIONS_WARN, (int)(SHORT_CONNECTION_NS / VG_NS_PER_S),
+                in->cfg.client_id);
+}
+
 static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
 {
     vg_ingest *in = obj;
 
     if (atomic_exchange(&in->connected, 0)) {
-        bump(&in->disconnects, 1);
+        lost(in);
         if (!atomic_load(&in->stop) && !in->stalled)
             vg_warn("ingest: connection to %s:%d lost (%s); reconnecting", in->cfg.host,
                     in->cfg.port, rc ? mosquitto_strerror(rc) : "disconnected");
@@ -743,7 +775,7 @@ static void *ingest_main(void *arg)
         if (rc != MOSQ_ERR_SUCCESS) {
             in->socket_up = 0;
             if (atomic_exchange(&in->connected, 0))
-                bump(&in->disconnects, 1);
+                lost(in);
             if (!in->stalled)
                 backoff(in);
         } else if (in->stalled) {
@@ -842,5 +874,6 @@ void vg_ingest_stats_get(const vg_ingest *in, vg_ingest_stats *ret)
     ret->stalls = atomic_load_explicit(&w->stalls, memory_order_relaxed);
     ret->connects = atomic_load_explicit(&w->connects, memory_order_relaxed);
     ret->disconnects = atomic_load_explicit(&w->disconnects, memory_order_relaxed);
+    ret->short_connections = atomic_load_explicit(&w->short_connections, memory_order_relaxed);
     ret->connected = atomic_load_explicit(&w->connected, memory_order_relaxed);
 }

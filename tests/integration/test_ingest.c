@@ -698,6 +698,50 @@ Test(ingest, reconnect_backoff_doubles_to_its_ceiling_and_resets_after_a_connect
     broker_start();
 }
 
+/* ---- two clients with one client id ---- */
+
+/* Two engines started with the same --client-id (a standby configured like the primary)
+ * take the session from each other at every reconnect, and each gets only part of the
+ * readings. MQTT 3.1.1 gives no reason for the close, so the ingestor counts connections the
+ * broker closes soon after accepting them and, at the third in a row, says what it likely
+ * is. The log goes to a file for the length of the test. */
+Test(ingest, two_clients_with_one_id_are_named_in_the_log)
+{
+    struct rig a, b;
+    char logp[] = "/tmp/vg-it-clash.XXXXXX";
+    const int fd = mkstemp(logp);
+    cr_assert_geq(fd, 0);
+    fflush(stderr);
+    const int saved = dup(STDERR_FILENO);
+    dup2(fd, STDERR_FILENO);
+
+    rig_up(&a, 4096, "vg-it-clash", -1, 0);
+    wait_connected(&a, 1);
+    rig_up(&b, 4096, "vg-it-clash", -1, 0);
+    const int64_t end = vg_mono_ns() + 20 * VG_NS_PER_S;
+    while (stats(&a).short_connections + stats(&b).short_connections < 8 &&
+           vg_mono_ns() < end)
+        nap_ms(20);
+    const vg_ingest_stats sa = stats(&a), sb = stats(&b);
+    rig_down(&b);
+    rig_down(&a);
+
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    char text[16384];
+    const ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
+    close(fd);
+    unlink(logp);
+    text[n > 0 ? n : 0] = '\0';
+    cr_assert_geq(sa.short_connections + sb.short_connections, 8,
+                  "short connections %llu + %llu", (unsigned long long)sa.short_connections,
+                  (unsigned long long)sb.short_connections);
+    cr_assert_not_null(strstr(text, "is another client connected with the client id "
+                                    "vg-it-clash?"),
+                       "%s", text);
+}
+
 /* ---- stopping with readings still to push ---- */
 
 static void *stop_thread(void *arg)
