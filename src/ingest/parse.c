@@ -178,12 +178,12 @@ static enum vg_reject ts_check(const vg_ingest_parser *p, double ts, int64_t now
     frac = ts - sec;
     /* Split so the fraction keeps its precision (a double has ~0.2 µs at 1.8e9 s). */
     t = (int64_t)sec * VG_NS_PER_S + (int64_t)llround(frac * 1e9);
+    *ret = t; /* for help_ts(), also when refused as too old */
     if (t > now_ns + p->lim.max_future_ns)
         return VG_REJECT_TOO_FAR_FUTURE;
     if (p->lim.max_age_ns > 0 && now_ns >= INT64_MIN + p->lim.max_age_ns &&
         t < now_ns - p->lim.max_age_ns)
         return VG_REJECT_TOO_OLD;
-    *ret = t;
     return VG_REJECT_NONE;
 }
 
@@ -191,13 +191,38 @@ static enum vg_reject need_ts(const vg_ingest_parser *p, const cJSON *o, int64_t
                               int64_t *ret)
 {
     double ts;
+    int64_t t;
     enum vg_reject why = need_number(o, "ts", 1, &ts);
 
-    if (why == VG_REJECT_NOT_FINITE)
-        return why;
     if (why)
         return why;
-    return ts_check(p, ts, now_ns, ret);
+    why = ts_check(p, ts, now_ns, &t);
+    if (!why)
+        *ret = t;
+    return why;
+}
+
+/* Life safety: a help press is never refused for its time. Older than max_age (a slow
+ * clock, a press the broker kept while the engine was down) it keeps its own time; ahead
+ * of now + max_future (a fast clock, milliseconds sent for seconds) or too far either way
+ * to hold, it is taken at receipt. The core raises it at once either way. */
+static enum vg_reject help_ts(const vg_ingest_parser *p, const cJSON *o, int64_t now_ns,
+                              int64_t *ret)
+{
+    double ts;
+    int64_t t = now_ns;
+    enum vg_reject why = need_number(o, "ts", 1, &ts);
+
+    if (why)
+        return why;
+    why = ts_check(p, ts, now_ns, &t);
+    if (why == VG_REJECT_TOO_FAR_FUTURE || (why == VG_REJECT_TOO_OLD && ts <= -9.2e9))
+        t = now_ns;
+    if (why == VG_REJECT_TOO_FAR_FUTURE || why == VG_REJECT_TOO_OLD)
+        why = VG_REJECT_NONE;
+    if (!why)
+        *ret = t;
+    return why;
 }
 
 static enum vg_reject version_check(const cJSON *root)
@@ -371,7 +396,7 @@ static enum vg_reject help_reading(const vg_ingest_parser *p, const cJSON *obj, 
     vg_reading r;
     uint8_t sub = 0;
     int64_t t;
-    enum vg_reject why = need_ts(p, obj, now_ns, &t);
+    enum vg_reject why = help_ts(p, obj, now_ns, &t);
 
     if (why)
         return why;

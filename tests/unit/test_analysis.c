@@ -1333,6 +1333,37 @@ Test(analysis, medical_help_press_is_critical_at_once_latched_and_medical)
     cr_expect(events[i].flags & VG_ALERT_F_LATCHED);
 }
 
+/* A help press is never refused for its time: a help point whose clock is slow, or a press
+ * the broker queued while the engine restarted, arrives behind the watermark; one whose
+ * clock is fast arrives far ahead. Either way someone pressed for help, now or then. */
+Test(analysis, a_late_or_early_help_press_still_raises_its_alert_at_once)
+{
+    vg_reading h = rd(VG_READING_HELP, 0, 0, T0 - 60 * S, 0, 0);
+    vg_analysis_stats st;
+
+    start(NULL, 2 * S, 0);
+    tick(T0); /* watermark T0 - 2 s: a count this late is too_old */
+    cr_assert_eq(push(rd(VG_READING_COUNT, C_CONC, Z_CONC, T0 - 60 * S, 10, 0)), VG_REJECT_TOO_OLD);
+    h.sub = VG_HELP_MEDICAL;
+    cr_assert_eq(push(h), 0, "a minute late");
+    cr_assert_eq(n_events, 1);
+    cr_expect_eq(events[0].kind, VG_ALERT_HELP_MEDICAL);
+    cr_expect_eq(events[0].grade, VG_GRADE_CRITICAL);
+    cr_expect_eq(events[0].t_ns, T0 - 60 * S, "at the time it was pressed");
+    cr_assert_eq(push(h), VG_REJECT_DUPLICATE, "the same press again is still a duplicate");
+
+    /* an hour ahead of the last tick (max_future 60 s): taken at the last tick */
+    h.sub = VG_HELP_FIRE;
+    h.t_ns = T0 + 3600 * S;
+    cr_assert_eq(push(h), 0, "an hour early");
+    cr_assert_eq(n_events, 2);
+    cr_expect_eq(events[1].kind, VG_ALERT_HELP_FIRE);
+    cr_expect_eq(events[1].t_ns, T0, "at the last tick, not an hour ahead");
+    cr_assert_eq(vg_analysis_get_stats(an, &st), 0);
+    cr_expect_eq(st.rejected[VG_REJECT_TOO_OLD], 1, "only the count");
+    cr_expect_eq(st.rejected[VG_REJECT_TOO_FAR_FUTURE], 0);
+}
+
 /* ---- ordering, lateness, duplicates ---- */
 
 Test(analysis, out_of_order_readings_within_lateness_are_applied_in_event_order)

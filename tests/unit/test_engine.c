@@ -211,6 +211,63 @@ Test(engine, help_press_comes_out_as_a_medical_event_line)
     cr_assert_eq(count_lines(ev, "\"topic\":\"medical."), 1);
 }
 
+struct presses {
+    atomic_int medical, fire;
+    int64_t medical_t;
+};
+
+static void on_press(void *ctx, const vg_alert_event *ev)
+{
+    struct presses *p = ctx;
+    if (ev->action != VG_ALERT_ACTION_RAISE)
+        return;
+    if (ev->kind == VG_ALERT_HELP_MEDICAL) {
+        p->medical_t = ev->t_ns;
+        atomic_fetch_add(&p->medical, 1);
+    } else if (ev->kind == VG_ALERT_HELP_FIRE) {
+        atomic_fetch_add(&p->fire, 1);
+    }
+}
+
+/* A help point with a clock two hours slow (or a press the broker kept while the engine was
+ * down) and one with a clock ten minutes fast: a sensor reading so stamped is refused, a
+ * press never is. */
+Test(engine, a_help_press_from_a_wrong_clock_still_raises_its_alert)
+{
+    vg_engine_cfg cfg;
+    vg_engine *e;
+    vg_engine_stats st;
+    struct presses p = {0};
+    char msg[128];
+
+    cfg_local(&cfg, NULL, NULL);
+    cfg.on_event = on_press;
+    cfg.on_event_ctx = &p;
+    cr_assert_eq(vg_engine_new(&cfg, &e), 0);
+    cr_assert_eq(vg_engine_start(e), 0);
+    do { /* until the core's watermark has passed "now" */
+        usleep(10000);
+        vg_engine_stats_get(e, &st);
+    } while (st.ticks < 3);
+    const int64_t now = vg_wall_ns(), slow = now / VG_NS_PER_S - 7200;
+    int n = snprintf(msg, sizeof(msg), "{\"v\":1,\"ts\":%lld,\"type\":\"medical\"}",
+                     (long long)slow);
+    cr_assert_eq(vg_engine_submit(e, "vigil/testvenue/help/h1", msg, (size_t)n, now), 0);
+    n = snprintf(msg, sizeof(msg), "{\"v\":1,\"ts\":%lld,\"type\":\"fire\"}",
+                 (long long)(now / VG_NS_PER_S + 600));
+    cr_assert_eq(vg_engine_submit(e, "vigil/testvenue/help/h1", msg, (size_t)n, now), 0);
+    n = snprintf(msg, sizeof(msg), "{\"v\":1,\"ts\":%lld,\"value\":21}", (long long)slow);
+    cr_assert_eq(vg_engine_submit(e, "vigil/testvenue/sensor/t1", msg, (size_t)n, now), 0);
+    vg_engine_stop(e);
+    vg_engine_stats_get(e, &st);
+    vg_engine_free(&e);
+    cr_assert_eq(atomic_load(&p.medical), 1, "the slow clock's press");
+    cr_assert_eq(p.medical_t, slow * VG_NS_PER_S, "raised at the time it was pressed");
+    cr_assert_eq(atomic_load(&p.fire), 1, "the fast clock's press");
+    cr_assert_eq(st.rejects[VG_REJECT_TOO_OLD], 1, "the sensor reading only");
+    cr_assert_eq(st.rejects[VG_REJECT_TOO_FAR_FUTURE], 0);
+}
+
 Test(engine, event_json_has_the_wire_fields)
 {
     vg_alert_event ev;

@@ -285,6 +285,34 @@ Test(ingest, a_health_will_takes_the_receive_time)
     cr_assert_eq(res.first_reason, VG_REJECT_WRONG_TYPE);
 }
 
+/* A help press is never refused for its time (life safety): a point whose clock is slow, or
+ * a press the broker kept for hours while the engine was down, keeps its own old time; one
+ * whose clock is fast, or that sends milliseconds for seconds, is taken at receipt. A sensor
+ * reading with the same stamps is refused. A press without a ts is still malformed. */
+Test(ingest, a_help_press_is_never_refused_for_its_time)
+{
+    static const char *const stamps[] = {"1779448800", "1779456060", "1779456000000", "-1e300"};
+    static const int64_t want[] = {INT64_C(1779448800) * VG_NS_PER_S, NOW, NOW, NOW};
+    static const int sensor_why[] = {VG_REJECT_TOO_OLD, VG_REJECT_TOO_FAR_FUTURE,
+                                     VG_REJECT_TOO_FAR_FUTURE, VG_REJECT_TOO_OLD};
+    char msg[160];
+
+    for (size_t i = 0; i < sizeof(stamps) / sizeof(stamps[0]); i++) {
+        snprintf(msg, sizeof(msg), "{\"v\":1,\"ts\":%s,\"type\":\"medical\"}", stamps[i]);
+        vg_ingest_result res = parse("vigil/testvenue/help/h1", msg);
+        cr_assert_eq(res.n_readings, 1, "ts %s: %s", stamps[i], vg_reject_name(res.first_reason));
+        cr_assert_eq(out[0].type, VG_READING_HELP);
+        cr_assert_eq(out[0].t_ns, want[i], "ts %s", stamps[i]);
+        snprintf(msg, sizeof(msg), "{\"v\":1,\"ts\":%s,\"value\":20}", stamps[i]);
+        res = parse("vigil/testvenue/sensor/t1", msg);
+        cr_assert_eq(res.first_reason, sensor_why[i], "sensor, ts %s", stamps[i]);
+    }
+    vg_ingest_result res = parse("vigil/testvenue/help/h1", "{\"v\":1,\"type\":\"medical\"}");
+    cr_assert_eq(res.first_reason, VG_REJECT_MALFORMED);
+    res = parse("vigil/testvenue/help/h1", "{\"v\":1,\"ts\":NaN,\"type\":\"medical\"}");
+    cr_assert_eq(res.n_readings, 0, "a NaN stamp is not a time");
+}
+
 Test(ingest, line_and_help_and_health_fields)
 {
     vg_ingest_result res = parse("vigil/testvenue/line/l1", "{\"v\":1,\"ts\":1779456000,\"in\":12,\"out\":3}");
