@@ -13,7 +13,8 @@
  *                       that watermark and calls the sink: alert events, then one metrics
  *                       batch for all zones.
  * Readings at or before the last watermark are refused too_old: within the lateness window
- * out-of-order readings are put back in order, later than it they are refused.
+ * out-of-order readings are put back in order, later than it they are refused, except the
+ * newest of a stream less than cfg.skew_ns behind (a lagging clock) and help presses.
  *
  * Alert identity: one active alert per (subject, kind). The subject is the zone for zone
  * kinds (density, trend_to_critical, pressure, occupancy, occupancy_mismatch), the line for
@@ -244,6 +245,10 @@ typedef struct vg_analysis_cfg {
     vg_analysis_sink sink;
     int64_t lateness_ns;     /* reorder window: evaluate at tick - lateness (default 2 s) */
     int64_t max_future_ns;   /* refuse readings beyond last tick + this (default 60 s) */
+    int64_t skew_ns;         /* a reading less than this far behind the watermark is still
+                              * taken when it is newer than all its stream sent before (a
+                              * source whose clock lags, a bridge that delivered late);
+                              * applied at the next tick (default 60 s; 0: refuse) */
     uint32_t max_pending;    /* reorder buffer, readings (default 262144); when full the
                               * oldest half is applied early (counted, see stats) */
     int anomaly;             /* 1: run a vg_detector per sensor (default 1) */

@@ -214,6 +214,7 @@ void vg_analysis_cfg_default(vg_analysis_cfg *cfg)
     memset(cfg, 0, sizeof(*cfg));
     cfg->lateness_ns = 2 * NS_PER_S;
     cfg->max_future_ns = 60 * NS_PER_S;
+    cfg->skew_ns = 60 * NS_PER_S;
     cfg->max_pending = 262144;
     cfg->anomaly = 1;
     cfg->camera_fresh_ns = 0;
@@ -227,7 +228,8 @@ void vg_analysis_cfg_default(vg_analysis_cfg *cfg)
 
 static int cfg_valid(const vg_analysis_cfg *c)
 {
-    return c->lateness_ns >= 0 && c->max_future_ns >= 0 && c->max_pending >= 2 &&
+    return c->lateness_ns >= 0 && c->max_future_ns >= 0 && c->skew_ns >= 0 &&
+           c->max_pending >= 2 &&
            c->camera_fresh_ns >= 0 && c->trend_window_ns >= TREND_WINDOW_MIN_NS &&
            c->trend_window_ns <= TREND_WINDOW_MAX_NS && c->trend_min_ns >= 0 &&
            c->trend_min_ns <= c->trend_window_ns &&
@@ -1011,6 +1013,18 @@ static int64_t *stream_pushed(vg_analysis *a, const vg_reading *r)
     }
 }
 
+/* A reading behind the watermark by less than cfg.skew_ns that is newer than all its stream
+ * sent before: its source's clock lags (a few seconds is common) or a bridge delivered it
+ * late. Refusing it would refuse every reading of such a source; taken, it is applied at the
+ * next tick, as if it had come in time. Out of order within its own stream it is too old. */
+static bool skewed(vg_analysis *a, const vg_reading *r)
+{
+    const int64_t *pushed = stream_pushed(a, r);
+
+    return pushed && r->t_ns > *pushed &&
+           (a->floor_t < INT64_MIN + a->cfg.skew_ns || r->t_ns > a->floor_t - a->cfg.skew_ns);
+}
+
 int vg_analysis_push(vg_analysis *a, const vg_reading *r)
 {
     enum vg_reject why;
@@ -1036,7 +1050,7 @@ int vg_analysis_push(vg_analysis *a, const vg_reading *r)
     if (why == VG_REJECT_NONE && r->type == VG_READING_HELP)
         return help_push(a, r);
     if (why == VG_REJECT_NONE) {
-        if (r->t_ns <= a->floor_t)
+        if (r->t_ns <= a->floor_t && !skewed(a, r))
             why = VG_REJECT_TOO_OLD;
         else if (a->last_tick != NEVER && r->t_ns - a->last_tick > a->cfg.max_future_ns)
             why = VG_REJECT_TOO_FAR_FUTURE;

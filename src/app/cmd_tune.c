@@ -39,7 +39,7 @@ static void usage(FILE *f)
         "                  list elements are named by their id, e.g.\n"
         "                  profiles.default.density.moving.critical, or .on_delay_s, .deadband;\n"
         "                  or a core setting: analysis.lateness_s, analysis.max_future_s,\n"
-        "                  analysis.trend_window_s, analysis.trend_min_s,\n"
+        "                  analysis.skew_s, analysis.trend_window_s, analysis.trend_min_s,\n"
         "                  analysis.flow_window_s, analysis.help_rearm_s,\n"
         "                  analysis.anomaly_hold_s, analysis.camera_fresh_s,\n"
         "                  analysis.anomaly (0/1); at most 4 --vary, 10000 settings\n"
@@ -218,6 +218,7 @@ static int analysis_key(const char *key, double v, vg_analysis_cfg *c)
     } keys[] = {
         {"analysis.lateness_s", offsetof(vg_analysis_cfg, lateness_ns)},
         {"analysis.max_future_s", offsetof(vg_analysis_cfg, max_future_ns)},
+        {"analysis.skew_s", offsetof(vg_analysis_cfg, skew_ns)},
         {"analysis.trend_window_s", offsetof(vg_analysis_cfg, trend_window_ns)},
         {"analysis.trend_min_s", offsetof(vg_analysis_cfg, trend_min_ns)},
         {"analysis.flow_window_s", offsetof(vg_analysis_cfg, flow_window_ns)},

@@ -372,6 +372,7 @@ static int write_attrs(vg_archive *a)
     bad |= attr_i64(a->file, "rotate_ns", a->cfg.rotate_ns);
     bad |= attr_i64(a->file, "analysis_lateness_ns", c->lateness_ns);
     bad |= attr_i64(a->file, "analysis_max_future_ns", c->max_future_ns);
+    bad |= attr_i64(a->file, "analysis_skew_ns", c->skew_ns);
     bad |= attr_i64(a->file, "analysis_max_pending", c->max_pending);
     bad |= attr_i64(a->file, "analysis_anomaly", c->anomaly);
     bad |= attr_i64(a->file, "analysis_camera_fresh_ns", c->camera_fresh_ns);

@@ -157,6 +157,8 @@ static void read_info(vg_archive_reader *r)
     vg_analysis_cfg_default(c);
     c->lateness_ns = attr_i64(f, "analysis_lateness_ns", c->lateness_ns);
     c->max_future_ns = attr_i64(f, "analysis_max_future_ns", c->max_future_ns);
+    /* Files from before the skew (2026-11-23) have none: their core refused such readings. */
+    c->skew_ns = attr_i64(f, "analysis_skew_ns", 0);
     c->max_pending = (uint32_t)attr_i64(f, "analysis_max_pending", c->max_pending);
     c->anomaly = (int)attr_i64(f, "analysis_anomaly", c->anomaly);
     c->camera_fresh_ns = attr_i64(f, "analysis_camera_fresh_ns", c->camera_fresh_ns);

@@ -1342,8 +1342,9 @@ Test(analysis, a_late_or_early_help_press_still_raises_its_alert_at_once)
     vg_analysis_stats st;
 
     start(NULL, 2 * S, 0);
-    tick(T0); /* watermark T0 - 2 s: a count this late is too_old */
-    cr_assert_eq(push(rd(VG_READING_COUNT, C_CONC, Z_CONC, T0 - 60 * S, 10, 0)), VG_REJECT_TOO_OLD);
+    tick(T0); /* watermark T0 - 2 s */
+    /* a count this late (beyond the 60 s skew) is too_old */
+    cr_assert_eq(push(rd(VG_READING_COUNT, C_CONC, Z_CONC, T0 - 90 * S, 10, 0)), VG_REJECT_TOO_OLD);
     h.sub = VG_HELP_MEDICAL;
     cr_assert_eq(push(h), 0, "a minute late");
     cr_assert_eq(n_events, 1);
@@ -1391,9 +1392,11 @@ Test(analysis, readings_later_than_lateness_are_too_old_and_too_far_ahead_are_re
     vg_analysis_stats st;
 
     start(NULL, 2 * S, 0);
+    cr_assert_eq(push(rd(VG_READING_COUNT, C_CONC, Z_CONC, T0 + 9 * S, 1, 0)), 0);
     tick(T0 + 10 * S); /* watermark T0 + 8 s */
+    /* behind the watermark, and behind its own stream's newest: too old */
     cr_expect_eq(push(rd(VG_READING_COUNT, C_CONC, Z_CONC, T0 + 8 * S, 1, 0)), VG_REJECT_TOO_OLD);
-    cr_expect_eq(push(rd(VG_READING_COUNT, C_CONC, Z_CONC, T0 + 8 * S + 1, 1, 0)), 0);
+    cr_expect_eq(push(rd(VG_READING_COUNT, C_CONC, Z_CONC, T0 + 9 * S + 1, 1, 0)), 0);
     /* max_future 60 s past the last tick */
     cr_expect_eq(push(rd(VG_READING_SENSOR, S_WBGT, 0, T0 + 70 * S, 20, 0)), 0);
     cr_expect_eq(push(rd(VG_READING_SENSOR, S_CO2, 0, T0 + 70 * S + 1, 400, 0)),
@@ -1401,7 +1404,51 @@ Test(analysis, readings_later_than_lateness_are_too_old_and_too_far_ahead_are_re
     cr_assert_eq(vg_analysis_get_stats(an, &st), 0);
     cr_expect_eq(st.rejected[VG_REJECT_TOO_OLD], 1);
     cr_expect_eq(st.rejected[VG_REJECT_TOO_FAR_FUTURE], 1);
-    cr_expect_eq(st.pending, 2);
+    cr_expect_eq(st.pending, 3);
+}
+
+/* A source whose clock lags the engine's by a few seconds (or a bridge that delivered late)
+ * sends every reading behind the watermark. Each is newer than all its stream sent before,
+ * so within the skew (60 s) it is taken and applied at the next tick; with no skew every
+ * one of them would be refused. */
+Test(analysis, a_source_whose_clock_lags_is_taken_within_the_skew)
+{
+    vg_analysis_stats st;
+
+    start(NULL, 2 * S, 0);
+    for (int k = 0; k < 10; k++) { /* ticks each second, the sensor 5 s behind */
+        tick(T0 + k * S);
+        cr_assert_eq(push(rd(VG_READING_SENSOR, S_WBGT, 0, T0 + (k - 5) * S, 20 + k, 0)), 0,
+                     "reading %d", k);
+    }
+    /* out of order within its stream: too old */
+    cr_expect_eq(push(rd(VG_READING_SENSOR, S_WBGT, 0, T0 - S / 2, 20, 0)), VG_REJECT_TOO_OLD);
+    /* newer than its stream, but beyond the skew */
+    cr_expect_eq(push(rd(VG_READING_SENSOR, S_CO2, 0, T0 - 70 * S, 500, 0)), VG_REJECT_TOO_OLD);
+    tick(T0 + 10 * S);
+    cr_assert_eq(vg_analysis_get_stats(an, &st), 0);
+    cr_expect_eq(st.accepted, 10, "every reading of the lagging sensor was applied");
+    cr_expect_eq(st.rejected[VG_REJECT_TOO_OLD], 2);
+    cr_expect_eq(st.pending, 0);
+
+    /* skew 0: the same source loses every reading */
+    vg_analysis_cfg cfg;
+    vg_analysis_free(&an);
+    vg_analysis_cfg_default(&cfg);
+    cfg.lateness_ns = 2 * S;
+    cfg.anomaly = 0;
+    cfg.skew_ns = 0;
+    cr_assert_eq(vg_analysis_new(model, &cfg, &an), 0);
+    int refused = 0;
+    for (int k = 0; k < 10; k++) {
+        tick(T0 + k * S);
+        refused += push(rd(VG_READING_SENSOR, S_WBGT, 0, T0 + (k - 5) * S, 20 + k, 0)) ==
+                   VG_REJECT_TOO_OLD;
+    }
+    cr_expect_eq(refused, 10);
+    cfg.skew_ns = -1;
+    vg_analysis_free(&an);
+    cr_expect_eq(vg_analysis_new(model, &cfg, &an), -EINVAL);
 }
 
 Test(analysis, duplicates_are_refused_at_push_or_at_the_tick)
@@ -1442,6 +1489,11 @@ Test(analysis, a_full_reorder_buffer_applies_its_oldest_half_early)
     cr_expect_eq(st.accepted, 2);
     cr_expect_eq(st.pending, 3);
     /* the floor moved to the last reading applied early (T0 + 1 s) */
+    cfg.skew_ns = 0;
+    vg_analysis_free(&an);
+    cr_assert_eq(vg_analysis_new(model, &cfg, &an), 0);
+    for (int k = 0; k < 5; k++)
+        cr_assert_eq(push(rd(VG_READING_SENSOR, S_WBGT, 0, T0 + k * S, 20 + k, 0)), 0);
     cr_expect_eq(push(rd(VG_READING_SENSOR, S_CO2, 0, T0 + S, 500, 0)), VG_REJECT_TOO_OLD);
 }
 
