@@ -1033,7 +1033,8 @@ int vg_analysis_push(vg_analysis *a, const vg_reading *r)
     if (!a || !r)
         return -EINVAL;
     why = vg_reading_check(a->m, r);
-    if (why == VG_REJECT_OUT_OF_RANGE && r->type == VG_READING_SENSOR && r->t_ns > a->floor_t &&
+    if (why == VG_REJECT_OUT_OF_RANGE && r->type == VG_READING_SENSOR &&
+        (r->t_ns > a->floor_t || skewed(a, r)) &&
         (a->last_tick == NEVER || r->t_ns - a->last_tick <= a->cfg.max_future_ns)) {
         /* the value is refused, but a sensor reading out of its physical range is itself
          * a fault worth a technical alert (evaluated at the next tick); camera and line

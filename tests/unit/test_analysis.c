@@ -1025,6 +1025,19 @@ Test(analysis, out_of_range_value_is_refused_and_raises_sensor_range)
     cr_expect_eq(count_events(VG_ALERT_SENSOR_RANGE), 2, "no third event");
 }
 
+/* A sensor whose clock lags (docs/analysis.md, "Skew") raises sensor_range like any other. */
+Test(analysis, a_lagging_sensor_out_of_range_still_raises_sensor_range)
+{
+    start(NULL, 2 * S, 0);
+    tick(T0);
+    cr_assert_eq(push(rd(VG_READING_SENSOR, S_WBGT, 0, T0 - 5 * S, 20, 0)), 0);
+    tick(T0 + S);
+    cr_expect_eq(push(rd(VG_READING_SENSOR, S_WBGT, 0, T0 - 4 * S, 75, 0)),
+                 VG_REJECT_OUT_OF_RANGE);
+    tick(T0 + 2 * S);
+    cr_assert_geq(find_event(VG_ALERT_SENSOR_RANGE, 0), 0, "raised");
+}
+
 /* After out-of-range camera or line readings at T0 + S: refused and counted, no sensor alert. */
 static void expect_only_refused(uint64_t n)
 {
