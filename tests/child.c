@@ -35,7 +35,7 @@ pid_t child_spawn(const char *const *argv, const child_io *io)
     cr_assert_geq(pid, 0, "fork: %m");
     if (pid > 0)
         return pid;
-    if (redirect(0, NULL, O_RDONLY) < 0 || redirect(1, io->out, trunc) < 0 ||
+    if (redirect(0, io->in, O_RDONLY) < 0 || redirect(1, io->out, trunc) < 0 ||
         redirect(2, io->err, io->append_err ? O_WRONLY | O_CREAT | O_APPEND : trunc) < 0)
         _exit(126);
     if (io->fsize > 0) {

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 typedef struct {
+    const char *in;   /* the child's stdin comes from here (NULL: /dev/null) */
     const char *out;  /* the child's stdout goes here (NULL: /dev/null) */
     const char *err;  /* its stderr (NULL: /dev/null) */
     bool append_err;  /* append to err instead of truncating it */
@@ -15,8 +16,8 @@ typedef struct {
                        * EFBIG, as on a full disk */
 } child_io;
 
-/* Starts argv[0] (NULL-terminated argv) with stdin from /dev/null and the redirections in io
- * (NULL: none of them). Asserts that it started. */
+/* Starts argv[0] (NULL-terminated argv) with the redirections in io (NULL: none of them, and
+ * stdin from /dev/null). Asserts that it started. */
 pid_t child_spawn(const char *const *argv, const child_io *io);
 
 /* Its exit status, 128 + the signal that killed it, or -1 when it had not exited after

@@ -52,7 +52,8 @@ static void usage(FILE *f)
             "\n"
             "Input: a header row with `timestamp` and `value` columns, then one reading per row.\n"
             "Timestamps are `YYYY-MM-DD HH:MM:SS` (fractional seconds allowed, UTC) or Unix\n"
-            "seconds. CRLF line endings and irregular sampling are fine.\n"
+            "seconds. CRLF line endings and irregular sampling are fine. FILE `-` is standard\n"
+            "input (e.g. a pipe from a database query).\n"
             "Output: `timestamp,value,anomaly_score`, one row per input row, the timestamp and\n"
             "value text copied (blanks around them trimmed). With several FILEs each file's\n"
             "rows follow its own header line on stdout.\n"
@@ -354,8 +355,11 @@ static int detect_path(const char *path, FILE *out, const vg_detector_cfg *cfg, 
     struct file_stats st;
     char *block = NULL;
     size_t len = 0;
-    FILE *in = fopen(path, "r"), *mem;
+    const int std_in = strcmp(path, "-") == 0;
+    FILE *in = std_in ? stdin : fopen(path, "r"), *mem;
 
+    if (std_in)
+        path = "standard input";
     if (!in) {
         fprintf(stderr, "vigil detect: %s: cannot open: %s\n", path, strerror(errno));
         return -1;
@@ -369,7 +373,8 @@ static int detect_path(const char *path, FILE *out, const vg_detector_cfg *cfg, 
         return -1;
     }
     int r = detect_stream(in, path, mem, "stdout", cfg, &st);
-    fclose(in);
+    if (!std_in)
+        fclose(in);
     if (fclose(mem) != 0 && r == 0) {
         write_error("stdout", path);
         r = -1;

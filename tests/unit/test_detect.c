@@ -714,6 +714,9 @@ static void write_file(const char *name, const char *text)
 static const char *run_stdout;
 static long long run_fsize;
 
+/* Set by a test before run_detect: a file for the child's stdin (NULL: /dev/null). */
+static const char *run_stdin;
+
 static int run_detect(char **ret_out, char **ret_err, const char *const *args)
 {
     const char *vigil = getenv("VG_VIGIL");
@@ -729,8 +732,8 @@ static int run_detect(char **ret_out, char **ret_err, const char *const *args)
     for (; *args && n < 31; args++)
         argv[n++] = *args;
     argv[n] = NULL;
-    const child_io io = {.out = run_stdout ? run_stdout : out_path, .err = err_path,
-                         .fsize = run_fsize};
+    const child_io io = {.in = run_stdin, .out = run_stdout ? run_stdout : out_path,
+                         .err = err_path, .fsize = run_fsize};
     const int status = child_run(argv, &io, 100000);
     cr_assert(status >= 0 && status < 128, "vigil detect died or hung (%d)", status);
     *ret_out = run_stdout ? strdup("") : read_file(out_path);
@@ -822,6 +825,24 @@ Test(detect_cli, scores_every_row_and_copies_timestamp_and_value)
     }
     free(in);
     free(out);
+    free(err);
+}
+
+/* `-` reads standard input and scores it exactly as the same file named. */
+Test(detect_cli, a_dash_reads_standard_input)
+{
+    char p[512], *named, *piped, *err;
+    write_step_csv("step.csv", "\n");
+    path_in(p, sizeof(p), "step.csv");
+    cr_assert_eq(run_detect(&named, &err, (const char *[]){"-q", p, NULL}), 0, "%s", err);
+    free(err);
+    run_stdin = p;
+    cr_assert_eq(run_detect(&piped, &err, (const char *[]){"-", NULL}), 0, "%s", err);
+    run_stdin = NULL;
+    cr_assert_str_eq(piped, named);
+    cr_assert_not_null(strstr(err, "vigil detect: standard input: 600 rows"), "%s", err);
+    free(named);
+    free(piped);
     free(err);
 }
 
