@@ -287,7 +287,7 @@ static void schedule_escalation(vg_alert_core *c, struct rec *r)
 {
     int64_t d = r->a.grade < VG_GRADE_COUNT ? c->p.escalate_ns[r->a.grade] : 0;
 
-    if (r->a.state == VG_ALERT_STATE_UNACK && r->cond && d > 0) {
+    if (r->a.state == VG_ALERT_STATE_UNACK && (r->cond || r->latched) && d > 0) {
         r->a.next_escalation_ns = r->a.unack_since_ns + d;
         timer_at(c, r->a.next_escalation_ns);
     } else
@@ -736,7 +736,9 @@ static int on_active(vg_alert_core *c, const vg_alert_event *ev, uint64_t key)
         }
         break;
     default:
-        if (ev->grade > old_grade || !was_cond) {
+        /* unack: a worse grade restarts the deadline; a latched alert active again (a help
+         * point pressed again before anyone answered) keeps it */
+        if (ev->grade > old_grade || (!was_cond && !r->latched)) {
             r->a.unack_since_ns = t;
             r->a.escalations = 0;
         } else {
@@ -784,6 +786,12 @@ static int on_clear(vg_alert_core *c, const vg_alert_event *ev, uint64_t key)
         return 0; /* nothing open, or a repeated clear */
     r->cond = 0;
     r->latched |= (ev->flags & VG_ALERT_F_LATCHED) != 0;
+    if (r->latched && r->a.state == VG_ALERT_STATE_UNACK) {
+        /* ISA-18.2 latching: a life-safety alert nobody acknowledged stays annunciated,
+         * and escalating, after its condition ends (a help press is not over because its
+         * point went quiet); acknowledged, it waits for a reset. Nothing to publish. */
+        return 0;
+    }
     /* Keep the grade shown and the values that raised it; take the clear's time and text. */
     r->a.last.t_ns = ev->t_ns;
     r->a.last.action = ev->action;
@@ -934,7 +942,8 @@ int vg_alert_core_ack(vg_alert_core *c, uint64_t id, const vg_alert_actor *who)
     switch (r->a.state) {
     case VG_ALERT_STATE_UNACK:
         set_owner(c, r, who);
-        r->a.state = VG_ALERT_STATE_ACKED;
+        /* a latched alert whose condition ended meanwhile (on_clear) waits for a reset */
+        r->a.state = r->cond ? VG_ALERT_STATE_ACKED : VG_ALERT_STATE_LATCHED;
         break;
     case VG_ALERT_STATE_RTN_UNACK:
         set_owner(c, r, who);

@@ -353,15 +353,49 @@ Test(alert, latched_alert_stays_until_reset)
     cr_assert_eq(audits[n_audits - 1].op, VG_ALERT_OP_RESET);
 }
 
-Test(alert, latched_rtn_unack_ack_goes_to_latched_not_cleared)
+/* A help press nobody answered is not over because its point went quiet (the core clears it
+ * 120 s after the last press): it stays annunciated, unacknowledged and critical, and goes
+ * on escalating every deadline until someone acknowledges it; then it waits for a reset.
+ * Before, it turned "clear" (rtn_unack) at the core's clear and never escalated again. */
+Test(alert, a_latched_alert_nobody_answered_stays_and_escalates_after_its_condition_ends)
 {
     push(help(VG_ALERT_ACTION_RAISE, VG_GRADE_CRITICAL, T0, 3));
     push(help(VG_ALERT_ACTION_CLEAR, VG_GRADE_CLEAR, T0 + SEC(60), 3));
-    cr_assert_eq(notes[1].a.state, VG_ALERT_STATE_RTN_UNACK);
+    cr_assert_eq(n_notes, 1, "nothing published at the core's clear");
+    cr_assert_eq(vg_alert_core_find(core, 3)->state, VG_ALERT_STATE_UNACK);
+    int escalations = 0;
+    for (int s = 61; s <= 360; s++) {
+        cr_assert_eq(vg_alert_core_tick(core, T0 + SEC(s)), 0);
+        escalations = 0;
+        for (int i = 0; i < n_notes; i++)
+            escalations += notes[i].reason == VG_ALERT_REASON_ESCALATE &&
+                           notes[i].feed == VG_FEED_SUPERVISOR;
+    }
+    cr_assert_eq(escalations, 3, "at 120, 240 and 360 s");
+    cr_assert_eq(notes[n_notes - 1].a.grade, VG_GRADE_CRITICAL);
+    /* pressed again before anyone answered: shown again, and the deadline is kept */
+    const int before = n_notes;
+    push(help(VG_ALERT_ACTION_RAISE, VG_GRADE_CRITICAL, T0 + SEC(400), 3));
+    cr_assert_eq(n_notes, before + 1, "the new press is published");
+    cr_assert_eq(vg_alert_core_find(core, 3)->next_escalation_ns, T0 + SEC(480));
+    push(help(VG_ALERT_ACTION_CLEAR, VG_GRADE_CLEAR, T0 + SEC(420), 3));
     cr_assert_eq(vg_alert_core_ack(core, 3, &op1), 0);
-    cr_assert_eq(notes[2].a.state, VG_ALERT_STATE_LATCHED);
+    cr_assert_eq(notes[n_notes - 1].a.state, VG_ALERT_STATE_LATCHED, "waits for a reset");
+    cr_assert_eq(vg_alert_core_tick(core, T0 + SEC(600)), 0);
+    cr_assert_eq(notes[n_notes - 1].reason, VG_ALERT_REASON_ACK, "no escalation once owned");
     cr_assert_eq(vg_alert_core_reset(core, 3, &op1), 0);
     cr_assert_eq(vg_alert_core_reset(core, 3, &op1), -ENOENT);
+}
+
+/* A press that reaches the engine ten minutes late (a press the broker kept through an
+ * outage) is cleared by the core at once: it still escalates at the next tick. */
+Test(alert, a_latched_alert_raised_late_escalates_at_once)
+{
+    push(help(VG_ALERT_ACTION_RAISE, VG_GRADE_CRITICAL, T0 - SEC(600), 3));
+    push(help(VG_ALERT_ACTION_CLEAR, VG_GRADE_CLEAR, T0, 3));
+    cr_assert_eq(vg_alert_core_tick(core, T0 + SEC(1)), 0);
+    cr_assert_eq(last_reason(), VG_ALERT_REASON_ESCALATE);
+    cr_assert_eq(vg_alert_core_find(core, 3)->state, VG_ALERT_STATE_UNACK);
 }
 
 Test(alert, reset_of_a_kind_that_does_not_latch_is_eperm)
