@@ -942,7 +942,9 @@ static void *analysis_main(void *arg)
                     archive_push(e, &rec);
                 } else {
                     bump(&e->taken, 1);
-                    if (r[i].t_ns > atomic_load_explicit(&e->event_now, memory_order_relaxed))
+                    /* not a help press: taken whatever its time, it is no clock (ingest) */
+                    if (r[i].type != VG_READING_HELP &&
+                        r[i].t_ns > atomic_load_explicit(&e->event_now, memory_order_relaxed))
                         atomic_store_explicit(&e->event_now, r[i].t_ns, memory_order_relaxed);
                     /* Tick as event time crosses each step, reading by reading, so a burst
                      * (--speed max) never runs ahead of the core's max_future window. */

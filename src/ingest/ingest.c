@@ -243,7 +243,9 @@ static size_t handle(vg_ingest *in, const char *topic, const void *payload, size
         in->untimed_ns = ref_ns;
     if (in->cfg.event_clock)
         for (uint32_t i = 0; i < res.n_readings; i++)
-            if (in->buf[i].t_ns > in->event_now)
+            /* A help press never moves the clock: it is taken whatever its time, so an old
+             * one first in a backlog would leave every later reading far ahead. */
+            if (in->buf[i].type != VG_READING_HELP && in->buf[i].t_ns > in->event_now)
                 in->event_now = in->buf[i].t_ns;
     if (res.n_rejected) {
         for (int i = 0; i < VG_REJECT_COUNT; i++)

@@ -295,6 +295,43 @@ Test(engine, a_sensor_whose_clock_lags_loses_no_reading)
     cr_assert_eq(st.rejects_total, 0);
 }
 
+/* On the event clock the first reading sets the clock. A help press is taken whatever its
+ * time, so it must not be that reading: an old press first in a backlog would leave every
+ * later reading "too far ahead". */
+Test(engine, an_old_help_press_first_does_not_set_the_event_clock)
+{
+    vg_engine_cfg cfg;
+    vg_engine *e;
+    vg_engine_stats st;
+    struct presses p = {0};
+    char msg[128];
+    const int64_t day0 = (vg_wall_ns() / VG_NS_PER_S - 86400) * VG_NS_PER_S;
+
+    cfg_local(&cfg, NULL, NULL);
+    cfg.event_clock = 1;
+    cfg.tick_ns = VG_NS_PER_S;
+    cfg.on_event = on_press;
+    cfg.on_event_ctx = &p;
+    cr_assert_eq(vg_engine_new(&cfg, &e), 0);
+    cr_assert_eq(vg_engine_start(e), 0);
+    int n = snprintf(msg, sizeof(msg), "{\"v\":1,\"ts\":%lld,\"type\":\"medical\"}",
+                     (long long)(day0 / VG_NS_PER_S - 7200));
+    cr_assert_eq(vg_engine_submit(e, "vigil/testvenue/help/h1", msg, (size_t)n, vg_wall_ns()), 0);
+    for (int s = 0; s < 5; s++) {
+        n = snprintf(msg, sizeof(msg), "{\"v\":1,\"ts\":%lld,\"value\":21}",
+                     (long long)(day0 / VG_NS_PER_S + s));
+        cr_assert_eq(vg_engine_submit(e, "vigil/testvenue/sensor/t1", msg, (size_t)n,
+                                      vg_wall_ns()),
+                     0);
+    }
+    vg_engine_stop(e);
+    vg_engine_stats_get(e, &st);
+    vg_engine_free(&e);
+    cr_assert_eq(atomic_load(&p.medical), 1);
+    cr_assert_eq(st.rejects_total, 0, "the readings after the press are taken");
+    cr_assert_eq(st.event_now_ns, day0 + 4 * VG_NS_PER_S, "the clock is the readings'");
+}
+
 Test(engine, event_json_has_the_wire_fields)
 {
     vg_alert_event ev;
