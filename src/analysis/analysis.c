@@ -76,6 +76,8 @@ struct ev_sample {
 
 struct sensor_st {
     int64_t last_t;         /* last applied */
+    int64_t heard_t;        /* when the core last heard from it: last_t, or the watermark
+                             * when a lagging clock's reading came behind it ("Skew") */
     int64_t pushed_t;       /* last taken by push, for the cheap duplicate check */
     int64_t flat_since;     /* event time the current value was first seen */
     int64_t oor_t;          /* last out-of-range reading, NEVER when none pending */
@@ -458,7 +460,8 @@ int vg_analysis_new(const vg_model *m, const vg_analysis_cfg *cfg, vg_analysis *
         const vg_sensor *sn = vg_model_sensor(m, s);
         struct sensor_st *ss = &a->sensors[s];
 
-        ss->last_t = ss->pushed_t = ss->flat_since = ss->oor_t = ss->anomaly_t = NEVER;
+        ss->last_t = ss->heard_t = ss->pushed_t = ss->flat_since = ss->oor_t = ss->anomaly_t =
+            NEVER;
         ss->value = NAN;
         grader_init(&ss->limit);
         alert_init(&ss->stale);
@@ -816,6 +819,8 @@ static void apply(vg_analysis *a, const vg_reading *r)
             s->flat_since = r->t_ns;
         s->value = r->value;
         s->last_t = r->t_ns;
+        /* Staleness counts from here: a sensor whose clock lags is talking, not silent. */
+        s->heard_t = r->t_ns > a->floor_t ? r->t_ns : a->floor_t;
         s->ev[s->ev_n % EV_RING] = (struct ev_sample){r->t_ns, r->value};
         s->ev_n++;
         if (s->oor_t != NEVER && r->t_ns > s->oor_t)
@@ -1477,7 +1482,9 @@ static void eval_sensor(vg_analysis *a, uint32_t s, int64_t t)
 {
     const vg_sensor *sn = vg_model_sensor(a->m, s);
     struct sensor_st *ss = &a->sensors[s];
-    int64_t since = ss->last_t != NEVER ? ss->last_t : a->start_t;
+    /* never silent for longer than the core has run: a reading from before the first
+     * watermark (a lagging clock at start) does not make the sensor stale at once */
+    int64_t since = ss->heard_t != NEVER && ss->heard_t > a->start_t ? ss->heard_t : a->start_t;
     bool stale = sn->stale_after_ns > 0 && t - since > sn->stale_after_ns;
     double v;
     uint8_t g;
@@ -1543,7 +1550,8 @@ static bool sensor_fresh(const vg_analysis *a, uint32_t s, int64_t t)
     const vg_sensor *sn = vg_model_sensor(a->m, s);
     const struct sensor_st *ss = &a->sensors[s];
 
-    return ss->last_t != NEVER && (sn->stale_after_ns <= 0 || t - ss->last_t <= sn->stale_after_ns);
+    return ss->heard_t != NEVER &&
+           (sn->stale_after_ns <= 0 || t - ss->heard_t <= sn->stale_after_ns);
 }
 
 /* A sensor off the median of its peers (same kind, same or neighbouring zone; at least two

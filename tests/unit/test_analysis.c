@@ -1038,6 +1038,25 @@ Test(analysis, a_lagging_sensor_out_of_range_still_raises_sensor_range)
     cr_assert_geq(find_event(VG_ALERT_SENSOR_RANGE, 0), 0, "raised");
 }
 
+/* A sensor 40 s behind (under the 60 s skew, over its 30 s staleness limit) is talking:
+ * it is not "silent", and its value is graded. Before, it was sensor_stale for good and its
+ * CO2 alarm never came. */
+Test(analysis, a_lagging_sensor_is_not_stale_and_its_value_is_graded)
+{
+    start(NULL, 2 * S, 0);
+    for (int k = 0; k <= 180; k++) {
+        if (k % 5 == 0)
+            cr_assert_eq(push(rd(VG_READING_SENSOR, S_CO2, 0, T0 + (k - 40) * S, 3000, 0)), 0,
+                         "reading at %d s", k);
+        tick(T0 + k * S);
+    }
+    for (size_t i = 0; i < n_events; i++)
+        cr_expect(!(events[i].kind == VG_ALERT_SENSOR_STALE && events[i].source == S_CO2),
+                  "co2 stale at +%lld s: talking, not silent",
+                  (long long)((events[i].t_ns - T0) / S));
+    cr_expect_geq(find_event(VG_ALERT_CO2, 0), 0, "3000 ppm graded");
+}
+
 /* After out-of-range camera or line readings at T0 + S: refused and counted, no sensor alert. */
 static void expect_only_refused(uint64_t n)
 {
