@@ -145,9 +145,12 @@ struct vg_engine {
     uint64_t rj_since_raise;           /* counted refusals since ingest_rejects was raised */
     int rj_quiet;                      /* windows in a row below the limit while raised */
     int64_t rj_next_mono;              /* end of the current window */
+    char rj_source[96];                /* the newest counted refusal of the core, */
+    int64_t rj_source_mono;            /* named "sensor T1", and when */
     /* Written by vg-rejects, read by vg-analysis: the newest counted ingest refusal. */
     pthread_mutex_t rj_mu;
     char rj_topic[VG_INGEST_REJECT_TOPIC_MAX + 1];
+    int64_t rj_topic_mono;
     int64_t last_tick_t;
     /* Written by vg-analysis (status timer) */
     int64_t next_status_mono;
@@ -409,14 +412,19 @@ static size_t reject_json(const vg_model *m, const vg_ingest_reject *rj, char *b
     return b.len;
 }
 
+static int reading_source_type(const vg_reading *r)
+{
+    return r->type == VG_READING_SENSOR ? VG_SOURCE_SENSOR
+           : r->type == VG_READING_LINE ? VG_SOURCE_LINE
+           : r->type == VG_READING_HELP ? VG_SOURCE_HELP_POINT
+                                        : VG_SOURCE_CAMERA;
+}
+
 static size_t late_reject_json(const vg_model *m, const arec *a, char *buf, size_t cap)
 {
     struct sb b = {buf, cap, 0};
     const vg_reading *r = &a->reading;
-    int st = r->type == VG_READING_SENSOR                                    ? VG_SOURCE_SENSOR
-             : r->type == VG_READING_LINE                                    ? VG_SOURCE_LINE
-             : r->type == VG_READING_HELP                                    ? VG_SOURCE_HELP_POINT
-                                                                             : VG_SOURCE_CAMERA;
+    int st = reading_source_type(r);
 
     sb_printf(&b, "{\"v\":1,\"stage\":\"analysis\",\"reason\":\"%s\",\"count\":1,\"ts\":",
               vg_reject_name(a->reason));
@@ -673,6 +681,18 @@ static int rejects_counted(int why)
            why != VG_REJECT_DUPLICATE;
 }
 
+/* For ingest_rejects' message: the device of the newest counted refusal of the core.
+ * Thread: vg-analysis. */
+static void note_refused_source(vg_engine *e, const vg_reading *r)
+{
+    const vg_model *m = atomic_load_explicit(&e->in_force, memory_order_relaxed);
+    const char *id = source_id(m, reading_source_type(r), r->source);
+
+    snprintf(e->rj_source, sizeof(e->rj_source), "%s %.80s", vg_reading_type_name(r->type),
+             id ? id : "?");
+    e->rj_source_mono = vg_mono_ns();
+}
+
 /* "2090-01-01T00:00:00Z" */
 static void utc_text(int64_t t_ns, char *buf, size_t cap)
 {
@@ -742,9 +762,12 @@ static void rejects_check(vg_engine *e, int64_t t, int64_t now)
         utc_text(clock, when, sizeof(when));
         sb_printf(&b, "; event clock at %s", when);
     }
+    /* The newest refused: a topic at ingest, or a device the core refused (a lagging clock). */
     pthread_mutex_lock(&e->rj_mu);
-    if (e->rj_topic[0])
+    if (e->rj_topic[0] && (!e->rj_source[0] || e->rj_topic_mono >= e->rj_source_mono))
         sb_printf(&b, "; last: %s", e->rj_topic);
+    else if (e->rj_source[0])
+        sb_printf(&b, "; last: %s", e->rj_source);
     pthread_mutex_unlock(&e->rj_mu);
     e->rj_since_raise = n;
     tech_alert(e, TECH_REJECTS, t, 1, (double)n, e->cfg.rejects_alert, msg);
@@ -939,6 +962,8 @@ static void *analysis_main(void *arg)
                                 .t_ns = r[i].t_ns, .reading = r[i]};
                     if (why < VG_INGEST_REJECT_SLOTS)
                         bump(&e->rejects_analysis[why], 1);
+                    if (rejects_counted(why))
+                        note_refused_source(e, &r[i]);
                     archive_push(e, &rec);
                 } else {
                     bump(&e->taken, 1);
@@ -1089,6 +1114,7 @@ static void *archive_main(void *arg)
                     e->rj_topic[k] = rec->topic[k] >= 0x20 && rec->topic[k] < 0x7f ? rec->topic[k]
                                                                                  : '?';
                 e->rj_topic[rec->topic_len] = '\0';
+                e->rj_topic_mono = vg_mono_ns();
                 pthread_mutex_unlock(&e->rj_mu);
             }
             if (!e->rejects_out)

@@ -1351,6 +1351,36 @@ Test(engine, rare_refusals_out_of_range_and_duplicates_do_not_raise_ingest_rejec
     cr_assert_eq(st.technical_alerts, 0);
 }
 
+/* A device 5 min slow is refused by the core, not at ingest (within --max-age): the alert
+ * names it, not the last device refused at ingest before it. */
+Test(engine, ingest_rejects_names_the_device_the_core_refused)
+{
+    vg_engine_cfg cfg;
+    vg_engine *e;
+    struct rejects_alert a;
+    char msg[160];
+
+    rejects_cfg(&cfg, &a);
+    cr_assert_eq(vg_engine_new(&cfg, &e), 0);
+    cr_assert_eq(vg_engine_start(e), 0);
+    submit_now(e, "vigil/testvenue/sensor/t99", "\"value\":21"); /* one at ingest first */
+    usleep(100 * 1000);
+    const int64_t slow = vg_wall_ns() / VG_NS_PER_S - 300;
+    for (int k = 0; k < 30; k++) { /* a window boundary may split them: one half is 15 */
+        int n = snprintf(msg, sizeof(msg), "{\"v\":1,\"ts\":%lld,\"value\":21}",
+                         (long long)(slow + k));
+        cr_assert_eq(vg_engine_submit(e, "vigil/testvenue/sensor/t1", msg, (size_t)n,
+                                      vg_wall_ns()),
+                     0);
+    }
+    wait_for(&a.raised, 1);
+    vg_engine_stop(e);
+    vg_engine_free(&e);
+    cr_assert_eq(atomic_load(&a.raised), 1);
+    cr_assert_not_null(strstr(a.message, "too_old "), "%s", a.message);
+    cr_assert_not_null(strstr(a.message, "last: sensor t1"), "%s", a.message);
+}
+
 /* On the event clock the first reading sets the clock unchecked. One with a wrong stamp
  * (2090) makes every later reading too_old, and none of them reaches the analysis thread:
  * the alert still comes, and names the clock. */
