@@ -61,8 +61,13 @@ static const char *const ring_names[R_COUNT] = {"readings", "events", "rejects",
 #define TECH_ID_BASE (UINT64_C(1) << 62)
 enum { TECH_ARCHIVE, TECH_REJECTS, TECH_COUNT };
 static const uint8_t tech_kinds[TECH_COUNT] = {VG_ALERT_ARCHIVE_BACKLOG, VG_ALERT_INGEST_REJECTS};
-/* ingest_rejects clears after this many windows in a row below the limit. */
+/* ingest_rejects clears after this many windows in a row below the limit. It is also raised
+ * by refusals in at least REJECTS_PERSIST of the last REJECTS_HORIZON windows (10 min at
+ * 10 s), however few: a sensor sending once a minute with a wrong clock never reaches the
+ * limit in one window, and would otherwise only look silent (sensor_stale). */
 #define REJECTS_QUIET_WINDOWS 6
+#define REJECTS_HORIZON 60
+#define REJECTS_PERSIST 6
 
 /* What the analysis thread hands the archive side. Today: ticks (for deterministic replay,
  * issue #6) and readings the core refused. */
@@ -144,6 +149,8 @@ struct vg_engine {
     uint64_t rj_seen[VG_REJECT_COUNT]; /* refusals by reason at the last window's end */
     uint64_t rj_since_raise;           /* counted refusals since ingest_rejects was raised */
     int rj_quiet;                      /* windows in a row below the limit while raised */
+    uint8_t rj_hit[REJECTS_HORIZON];   /* 1: that window had a counted refusal (a ring) */
+    int rj_hits, rj_hit_i;             /* their sum; the next slot */
     int64_t rj_next_mono;              /* end of the current window */
     char rj_source[96];                /* the newest counted refusal of the core, */
     int64_t rj_source_mono;            /* named "sensor T1", and when */
@@ -727,16 +734,18 @@ static void rejects_check(vg_engine *e, int64_t t, int64_t now)
             n += by[i];
     }
     e->rj_since_raise += n;
-    if (n >= e->cfg.rejects_alert) {
+    e->rj_hits += (n > 0) - e->rj_hit[e->rj_hit_i];
+    e->rj_hit[e->rj_hit_i] = n > 0;
+    e->rj_hit_i = (e->rj_hit_i + 1) % REJECTS_HORIZON;
+    const int burst = n >= e->cfg.rejects_alert, persistent = e->rj_hits >= REJECTS_PERSIST;
+    if (burst || persistent) {
         e->rj_quiet = 0;
     } else if (active && ++e->rj_quiet >= REJECTS_QUIET_WINDOWS) {
-        snprintf(msg, sizeof(msg), "ingest refusals below %u per %g s again (%llu refused "
-                 "while raised)", e->cfg.rejects_alert,
-                 (double)e->cfg.rejects_window_ns / VG_NS_PER_S,
+        snprintf(msg, sizeof(msg), "ingest refusals back to normal (%llu refused while raised)",
                  (unsigned long long)e->rj_since_raise);
         tech_alert(e, TECH_REJECTS, t, 0, (double)n, e->cfg.rejects_alert, msg);
     }
-    if (active || n < e->cfg.rejects_alert)
+    if (active || !(burst || (persistent && n > 0))) /* n > 0: a reason to name */
         return;
     int top[2] = {-1, -1};
     for (int i = 0; i < VG_REJECT_COUNT; i++) {
@@ -750,9 +759,13 @@ static void rejects_check(vg_engine *e, int64_t t, int64_t now)
         }
     }
     struct sb b = {msg, sizeof(msg), 0};
-    sb_printf(&b, "ingest refused %llu in %g s: %s %llu", (unsigned long long)n,
-              (double)e->cfg.rejects_window_ns / VG_NS_PER_S, vg_reject_name(top[0]),
-              (unsigned long long)by[top[0]]);
+    if (burst)
+        sb_printf(&b, "ingest refused %llu in %g s: ", (unsigned long long)n,
+                  (double)e->cfg.rejects_window_ns / VG_NS_PER_S);
+    else
+        sb_printf(&b, "ingest keeps refusing (in %d of the last %d windows of %g s): ",
+                  e->rj_hits, REJECTS_HORIZON, (double)e->cfg.rejects_window_ns / VG_NS_PER_S);
+    sb_printf(&b, "%s %llu", vg_reject_name(top[0]), (unsigned long long)by[top[0]]);
     if (top[1] >= 0)
         sb_printf(&b, ", %s %llu", vg_reject_name(top[1]), (unsigned long long)by[top[1]]);
     int64_t clock = atomic_load_explicit(&e->event_now, memory_order_relaxed);

@@ -1293,7 +1293,7 @@ Test(engine, a_stream_of_refusals_raises_ingest_rejects_naming_reason_and_topic_
     cr_assert_not_null(strstr(a.message, "ingest refused "), "%s", a.message);
     cr_assert_not_null(strstr(a.message, "unknown_sensor "), "%s", a.message);
     cr_assert_not_null(strstr(a.message, "last: vigil/testvenue/sensor/t99"), "%s", a.message);
-    cr_assert_not_null(strstr(a.clear_message, "50 refused while raised"), "%s",
+    cr_assert_not_null(strstr(a.clear_message, "back to normal (50 refused while raised)"), "%s",
                        a.clear_message);
 }
 
@@ -1349,6 +1349,38 @@ Test(engine, rare_refusals_out_of_range_and_duplicates_do_not_raise_ingest_rejec
     cr_assert_eq(st.ingest.rejects[VG_REJECT_UNKNOWN_SENSOR], 50);
     cr_assert_eq(atomic_load(&a.raised), 0);
     cr_assert_eq(st.technical_alerts, 0);
+}
+
+/* A sensor that sends once a minute with a wrong clock never reaches the limit in one
+ * window; refusals in 6 of the last 60 windows raise the alert all the same, and it clears
+ * once they have left that horizon. Windows of 200 ms here: a horizon of 12 s. */
+Test(engine, a_slow_stream_of_refusals_raises_ingest_rejects_too)
+{
+    vg_engine_cfg cfg;
+    vg_engine *e;
+    vg_engine_stats st;
+    struct rejects_alert a;
+
+    rejects_cfg(&cfg, &a);
+    cr_assert_eq(vg_engine_new(&cfg, &e), 0);
+    cr_assert_eq(vg_engine_start(e), 0);
+    for (int k = 0; k < 8 && !atomic_load(&a.raised); k++) {
+        submit_now(e, "vigil/testvenue/sensor/t99", "\"value\":21");
+        usleep(300 * 1000); /* one a window or so: never 10 in one */
+    }
+    wait_for(&a.raised, 1);
+    const int raised = atomic_load(&a.raised);
+    int64_t end = vg_mono_ns() + 20 * VG_NS_PER_S;
+    while (!atomic_load(&a.cleared) && vg_mono_ns() < end)
+        usleep(50 * 1000);
+    vg_engine_stop(e);
+    vg_engine_stats_get(e, &st);
+    vg_engine_free(&e);
+    cr_assert_eq(raised, 1, "raised by persistence");
+    cr_assert_not_null(strstr(a.message, "ingest keeps refusing"), "%s", a.message);
+    cr_assert_not_null(strstr(a.message, "unknown_sensor 1"), "%s", a.message);
+    cr_assert_eq(atomic_load(&a.cleared), 1, "cleared once they left the horizon");
+    cr_assert_leq(st.ingest.rejects[VG_REJECT_UNKNOWN_SENSOR], 8);
 }
 
 /* A device 5 min slow is refused by the core, not at ingest (within --max-age): the alert
