@@ -814,7 +814,6 @@ static void do_tick(vg_engine *e, int64_t t)
             push_wait(e->rings[R_ALERTS], &in);
         }
     }
-    tech_check(e, t);
 }
 
 static int64_t floor_to(int64_t t, int64_t step)
