@@ -967,28 +967,6 @@ static void help_press(vg_analysis *a, const vg_reading *r)
     transition(a, al, VG_GRADE_CRITICAL, r->t_ns, &ev);
 }
 
-/* Life safety: a help press is never refused for its time. One at or before the watermark
- * (a slow clock, a press the broker queued while the engine restarted) raises its alert at
- * once at its own time, like any press; one beyond max_future (a fast clock) is taken at the
- * last tick, so that no alert is stamped ahead of the core. The same press twice is still a
- * duplicate. */
-static int help_push(vg_analysis *a, const vg_reading *r)
-{
-    vg_reading h = *r;
-    int64_t *pushed = &a->help[h.source].pushed_t[h.sub];
-
-    if (a->last_tick != NEVER && h.t_ns - a->last_tick > a->cfg.max_future_ns)
-        h.t_ns = a->last_tick;
-    if (h.t_ns == *pushed) {
-        a->stats.rejected[VG_REJECT_DUPLICATE]++;
-        return VG_REJECT_DUPLICATE;
-    }
-    if (h.t_ns > *pushed)
-        *pushed = h.t_ns;
-    help_press(a, &h);
-    return 0;
-}
-
 static int64_t *stream_pushed(vg_analysis *a, const vg_reading *r)
 {
     switch (r->type) {
@@ -1034,6 +1012,7 @@ int vg_analysis_push(vg_analysis *a, const vg_reading *r)
 {
     enum vg_reject why;
     int64_t *pushed;
+    vg_reading help;
 
     if (!a || !r)
         return -EINVAL;
@@ -1053,9 +1032,17 @@ int vg_analysis_push(vg_analysis *a, const vg_reading *r)
             s->oor_value = r->value;
         }
     }
-    if (why == VG_REJECT_NONE && r->type == VG_READING_HELP)
-        return help_push(a, r);
-    if (why == VG_REJECT_NONE) {
+    if (why == VG_REJECT_NONE && r->type == VG_READING_HELP) {
+        /* Life safety: a help press is never refused for its time. One at or before the
+         * watermark (a slow clock, a press the broker queued while the engine restarted)
+         * raises its alert at once at its own time, like any press; one beyond max_future
+         * (a fast clock) is taken at the last tick, so that no alert is stamped ahead of the
+         * core. The same press twice is still a duplicate (below). */
+        help = *r;
+        if (a->last_tick != NEVER && help.t_ns - a->last_tick > a->cfg.max_future_ns)
+            help.t_ns = a->last_tick;
+        r = &help;
+    } else if (why == VG_REJECT_NONE) {
         if (r->t_ns <= a->floor_t && !skewed(a, r))
             why = VG_REJECT_TOO_OLD;
         else if (a->last_tick != NEVER && r->t_ns - a->last_tick > a->cfg.max_future_ns)
@@ -1072,6 +1059,10 @@ int vg_analysis_push(vg_analysis *a, const vg_reading *r)
     if (why != VG_REJECT_NONE) {
         a->stats.rejected[why]++;
         return (int)why;
+    }
+    if (r->type == VG_READING_HELP) {
+        help_press(a, r);
+        return 0;
     }
     if (a->npend == a->cfg.max_pending) {
         uint32_t half = a->npend / 2;
