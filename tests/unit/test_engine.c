@@ -1250,9 +1250,9 @@ static void rejects_cfg(vg_engine_cfg *cfg, struct rejects_alert *a)
     cfg->on_event_ctx = a;
 }
 
-static void wait_for(atomic_int *what, int want)
+static void wait_for_s(atomic_int *what, int want, int seconds)
 {
-    int64_t end = vg_mono_ns() + 10 * VG_NS_PER_S;
+    int64_t end = vg_mono_ns() + seconds * VG_NS_PER_S;
     while (atomic_load(what) < want && vg_mono_ns() < end) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
@@ -1273,11 +1273,11 @@ Test(engine, a_stream_of_refusals_raises_ingest_rejects_naming_reason_and_topic_
     cr_assert_eq(vg_engine_start(e), 0);
     for (int i = 0; i < 25; i++)
         submit_now(e, "vigil/testvenue/sensor/t99", "\"value\":21");
-    wait_for(&a.raised, 1);
+    wait_for_s(&a.raised, 1, 10);
     submit_now(e, "vigil/testvenue/sensor/t1", "\"value\":21"); /* good readings go on */
     for (int i = 0; i < 25; i++) /* while raised: no second alert */
         submit_now(e, "vigil/testvenue/sensor/t99", "\"value\":21");
-    wait_for(&a.cleared, 1); /* six quiet windows */
+    wait_for_s(&a.cleared, 1, 10); /* six quiet windows */
     vg_engine_stop(e);
     vg_engine_stats_get(e, &st);
     vg_engine_free(&e);
@@ -1368,11 +1368,9 @@ Test(engine, a_slow_stream_of_refusals_raises_ingest_rejects_too)
         submit_now(e, "vigil/testvenue/sensor/t99", "\"value\":21");
         usleep(300 * 1000); /* one a window or so: never 10 in one */
     }
-    wait_for(&a.raised, 1);
+    wait_for_s(&a.raised, 1, 10);
     const int raised = atomic_load(&a.raised);
-    int64_t end = vg_mono_ns() + 20 * VG_NS_PER_S;
-    while (!atomic_load(&a.cleared) && vg_mono_ns() < end)
-        usleep(50 * 1000);
+    wait_for_s(&a.cleared, 1, 20);
     vg_engine_stop(e);
     vg_engine_stats_get(e, &st);
     vg_engine_free(&e);
@@ -1405,7 +1403,7 @@ Test(engine, ingest_rejects_names_the_device_the_core_refused)
                                       vg_wall_ns()),
                      0);
     }
-    wait_for(&a.raised, 1);
+    wait_for_s(&a.raised, 1, 10);
     vg_engine_stop(e);
     vg_engine_free(&e);
     cr_assert_eq(atomic_load(&a.raised), 1);
@@ -1438,7 +1436,7 @@ Test(engine, a_wrong_first_stamp_on_the_event_clock_raises_ingest_rejects_naming
         cr_assert_eq(vg_engine_submit(e, "vigil/testvenue/sensor/t1", msg, (size_t)n,
                                       vg_wall_ns()), 0);
     }
-    wait_for(&a.raised, 1);
+    wait_for_s(&a.raised, 1, 10);
     const int live = atomic_load(&a.raised); /* while running, not at the stop */
     vg_engine_stop(e);
     vg_engine_stats_get(e, &st);
